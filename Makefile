@@ -1,0 +1,29 @@
+# One entry point for users and CI. Every target sets up .venv first (scripts/setup_env.sh).
+#   make book                      build the book on the synthetic data (quick scale)
+#   make book SCALE=smoke          the CI-sized run
+#   make book DATASET=market1501 DATA_ROOT=/data SCALE=paper DEVICE=cuda
+#   make test                      the test suite (what CI runs)
+SHELL    := /bin/bash
+PY       := .venv/bin/python
+DATASET  ?= synthetic
+SCALE    ?= quick
+DEVICE   ?= auto
+SEED     ?= 0
+DATA_ROOT ?=
+# Small torch ops on 2 cores: one thread per process is faster and bit-stable.
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: env book test figures clean
+
+env:
+	@bash scripts/setup_env.sh
+
+book: env
+	$(PY) -m apr book --dataset $(DATASET) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) \
+	  $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+
+test: env
+	$(PY) -m pytest
+
+clean:
+	rm -rf _build book/_generated

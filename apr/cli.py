@@ -1,0 +1,124 @@
+"""Command line: ``python -m apr {synth,info,download,book} ...``.
+
+Every subcommand is a function ``cmd_<name>(args) -> int``; :func:`main` parses, runs, and
+turns any error into one line on stderr and a non-zero exit (``--debug`` shows the
+traceback instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .data.synthetic import SynthConfig, generate_synthetic
+
+    config = SynthConfig(
+        num_train_ids=args.train_ids, num_test_ids=args.test_ids, num_cameras=args.cameras,
+        max_images_per_camera=args.max_images_per_camera, seed=args.seed, attribute_source=args.attributes,
+    )
+    manifest = generate_synthetic(args.out, config, data_root=args.data_root, progress=not args.quiet)
+    counts = manifest["counts"]
+    print(f"wrote {sum(counts.values())} images to {args.out} in {manifest['seconds']:.1f} s "
+          f"({', '.join(f'{k} {v}' for k, v in counts.items())}); attributes: {manifest['attribute_source']}")
+    return 0
+
+
+def format_summary(name: str, root: Path, summary: dict[str, dict[str, int]]) -> str:
+    """The per-split table printed by ``apr info``."""
+    lines = [f"{name} at {root}", f"  {'split':<8} {'images':>8} {'ids':>6} {'cameras':>8}"]
+    for split, row in summary.items():
+        lines.append(f"  {split:<8} {row['images']:>8,} {row['ids']:>6,} {row['cameras']:>8}")
+    return "\n".join(lines)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .data.datasets import load_dataset
+
+    data = load_dataset(args.dataset, args.root, attributes=False, data_root=args.data_root, seed=args.seed)
+    summary = data.summary()
+    print(json.dumps(summary) if args.json else format_summary(args.dataset, data.root, summary))
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from .data.download import download_annotations
+    from .data.paths import REPO_ROOT
+
+    dest = Path(args.dest) if args.dest else REPO_ROOT / "data"
+    for path in download_annotations(dest, args.only):
+        print(f"ok {path}")
+    return 0
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from .book import build_book
+
+    parameters = {"dataset": args.dataset, "data_root": args.data_root, "scale": args.scale,
+                  "device": args.device, "seed": args.seed}
+    index = build_book(parameters, html=not args.no_html)
+    print(f"book built: {index}" if not args.no_html else "chapters executed into book/_generated/")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m apr", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="write a synthetic dataset in the Market-1501 layout")
+    synth.add_argument("--out", required=True, help="output folder (must be empty or absent)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    synth.add_argument("--train-ids", type=int, default=150, help="training identities (default: 150)")
+    synth.add_argument("--test-ids", type=int, default=150, help="test identities (default: 150)")
+    synth.add_argument("--cameras", type=int, default=6, help="number of cameras, 2-6 (default: 6)")
+    synth.add_argument("--max-images-per-camera", type=int, default=3,
+                       help="images of an identity per camera, at most (default: 3)")
+    synth.add_argument("--attributes", default="auto",
+                       help="'auto' (real market_attribute.mat if found, else the prior), 'prior', or a .mat path")
+    synth.add_argument("--data-root", default=None, help="where to look for the real annotation file")
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
+    synth.set_defaults(func=cmd_synth)
+
+    info = sub.add_parser("info", help="per-split images / identities / cameras of a dataset")
+    info.add_argument("--dataset", required=True, choices=["market1501", "dukemtmc", "peta", "synthetic"])
+    info.add_argument("--root", default=None, help="dataset folder or its parent (default: the data root)")
+    info.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
+    info.add_argument("--seed", type=int, default=0, help="seed of the PETA split (default: 0)")
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    info.set_defaults(func=cmd_info)
+
+    download = sub.add_parser("download", help="fetch the published attribute files (needs the network)")
+    download.add_argument("--dest", default=None, help="data root to write into (default: ./data)")
+    download.add_argument("--only", nargs="+", default=None,
+                          help="market_attribute, gallery_market and/or duke_attribute (default: all)")
+    download.set_defaults(func=cmd_download)
+    book = sub.add_parser("book", help="execute every chapter and build the HTML book")
+    book.add_argument("--dataset", default="synthetic", choices=["market1501", "dukemtmc", "peta", "synthetic"],
+                      help="dataset the chapters use (default: synthetic)")
+    book.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
+    book.add_argument("--scale", default="quick", help="smoke, quick or paper (default: quick)")
+    book.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    book.add_argument("--seed", type=int, default=0, help="seed of every run (default: 0)")
+    book.add_argument("--no-html", action="store_true", help="execute the chapters only")
+    book.set_defaults(func=cmd_book)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line for users; --debug for developers
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

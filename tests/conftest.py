@@ -1,0 +1,49 @@
+"""Shared fixtures: the real annotation files and small generated datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apr.data.paths import REPO_ROOT
+from apr.data.synthetic import SynthConfig, generate_synthetic
+
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def market_mat() -> Path:
+    path = SHARED_DATA / "market1501" / "market_attribute.mat"
+    if not path.is_file():
+        pytest.skip(f"real annotation file not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def duke_mat() -> Path:
+    path = SHARED_DATA / "dukemtmc-reid" / "duke_attribute.mat"
+    if not path.is_file():
+        pytest.skip(f"real annotation file not found at {path}")
+    return path
+
+
+TINY = SynthConfig(num_train_ids=6, num_test_ids=5, max_images_per_camera=2, max_cameras=3,
+                   junk_per_test_id=0.6, distractors_per_test_id=0.6, attribute_source="prior")
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic(tmp_path_factory) -> Path:
+    """A small synthetic Market-layout dataset (read-only: copy it before changing it)."""
+    root = tmp_path_factory.mktemp("synthetic") / "Market-1501-v15.09.15"
+    generate_synthetic(root, TINY, progress=False)
+    return root
+
+
+def write_jpeg(path: Path, seed: int = 0, size: tuple[int, int] = (128, 64)) -> None:
+    """A small random JPEG at ``path`` (folders created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 255, (*size, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)

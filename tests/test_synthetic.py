@@ -1,0 +1,112 @@
+"""The synthetic stand-in: round trip through the Market loader, determinism, signal."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from apr.data.attributes import MARKET_SCHEMA, load_attribute_annotations
+from apr.data.datasets import read_market1501
+from apr.data.render import make_cameras, make_identity, render
+from apr.data.synthetic import SynthConfig, ensure_synthetic, generate_synthetic, sample_from_prior
+
+from .conftest import TINY
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "synthetic.json"}
+
+
+def test_round_trip_through_market_loader(tiny_synthetic):
+    manifest = json.loads((tiny_synthetic / "synthetic.json").read_text())
+    data = read_market1501(tiny_synthetic.parent)  # found by its extracted name, annotations beside it
+    assert data.annotation_file == tiny_synthetic / "market_attribute.mat"
+    counts = manifest["counts"]
+    assert len(data.train) == counts["train"]
+    assert len(data.query) == counts["query"]
+    assert len(data.gallery) == counts["gallery"] + counts["junk"] + counts["distractors"]
+    assert sum(r.pid == -1 for r in data.gallery) == counts["junk"] > 0
+    assert sum(r.pid == 0 for r in data.gallery) == counts["distractors"] > 0
+    summary = data.summary()
+    assert summary["train"]["ids"] == TINY.num_train_ids
+    assert summary["query"]["ids"] == TINY.num_test_ids
+    tables = load_attribute_annotations(data.annotation_file)
+    assert set(tables["train"].index) == {r.pid for r in data.train}
+    assert set(tables["test"].index) == {r.pid for r in data.query}
+    # Every query has a same-id gallery image in another camera (a valid match).
+    for q in data.query:
+        assert any(g.pid == q.pid and g.camid != q.camid for g in data.gallery)
+    # Every test identity is seen by at least two cameras, as in Market.
+    for pid in tables["test"].index:
+        assert len({g.camid for g in data.gallery if g.pid == pid}) >= 2
+
+
+def test_deterministic_for_a_seed(tmp_path, tiny_synthetic):
+    generate_synthetic(tmp_path / "again", TINY, progress=False)
+    assert digest(tmp_path / "again") == digest(tiny_synthetic)
+    other = SynthConfig(**{**TINY.__dict__, "seed": 1})
+    generate_synthetic(tmp_path / "other", other, progress=False)
+    assert digest(tmp_path / "other") != digest(tiny_synthetic)
+
+
+def test_attributes_from_real_file(tmp_path, market_mat):
+    config = SynthConfig(num_train_ids=8, num_test_ids=4, attribute_source=str(market_mat))
+    manifest = generate_synthetic(tmp_path / "s", config, progress=False)
+    assert "market_attribute.mat" in manifest["attribute_source"]
+    real = load_attribute_annotations(market_mat)
+    pool = {tuple(r) for t in real.values() for r in t.to_numpy()}
+    synth = load_attribute_annotations(tmp_path / "s" / "market_attribute.mat")
+    for table in synth.values():
+        assert all(tuple(r) in pool for r in table.to_numpy())  # whole real rows, joint distribution kept
+
+
+def test_prior_is_consistent():
+    rows = sample_from_prior(2000, np.random.default_rng(0))
+    assert list(rows.columns) == MARKET_SCHEMA.names
+    assert not ((rows["gender"] == 0) & (rows["clothes"] == 0)).any()          # no dresses on men
+    women, men = rows[rows["gender"] == 1], rows[rows["gender"] == 0]
+    assert women["hair"].mean() > 0.6 > 0.2 > men["hair"].mean()
+    up = rows[[f"up{c}" for c in ("black", "white", "red", "purple", "gray", "blue", "green", "yellow")]]
+    assert (up.sum(axis=1) <= 1).all()
+
+
+def test_attributes_change_the_picture():
+    """Flipping one attribute, same person and camera and noise, changes the pixels."""
+    cam = make_cameras(6, np.random.default_rng(0))[1]
+    base = sample_from_prior(1, np.random.default_rng(3)).iloc[0].to_dict()
+    base.update(backpack=0, hat=0, bag=0, handbag=0)
+    ident = make_identity(5, base, np.random.default_rng(5))
+    ref = render(ident, cam, np.random.default_rng(9)).astype(int)
+    assert ref.shape == (128, 64, 3) and ref.dtype == np.int64
+    for attr in ("hat", "bag", "handbag", "gender", "up"):
+        changed = make_identity(5, {**base, attr: 1 - base[attr]}, np.random.default_rng(5))
+        img = render(changed, cam, np.random.default_rng(9)).astype(int)
+        assert np.abs(img - ref).sum() > 500, attr
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="num_cameras"):
+        SynthConfig(num_cameras=9)
+    with pytest.raises(ValueError, match="min_cameras"):
+        SynthConfig(min_cameras=1)
+
+
+def test_refuses_non_empty_folder(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "file").write_text("")
+    with pytest.raises(FileExistsError, match="not empty"):
+        generate_synthetic(tmp_path / "x", TINY, progress=False)
+
+
+def test_ensure_synthetic_reuses_and_guards(tmp_path):
+    root = ensure_synthetic(tmp_path / "s", TINY, progress=False)
+    stamp = (root / "synthetic.json").stat().st_mtime_ns
+    assert ensure_synthetic(tmp_path / "s", TINY, progress=False) == root
+    assert (root / "synthetic.json").stat().st_mtime_ns == stamp
+    with pytest.raises(FileExistsError, match="other settings"):
+        ensure_synthetic(tmp_path / "s", SynthConfig(**{**TINY.__dict__, "seed": 7}), progress=False)
