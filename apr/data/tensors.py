@@ -1,0 +1,192 @@
+"""Records -> tensors: a torch ``Dataset`` with torchvision transforms, and a fast path.
+
+Two ways to feed a model:
+
+* :class:`ReidImageDataset` + :func:`train_transform` / :func:`eval_transform`: the usual
+  per-image JPEG decoding in ``DataLoader`` workers;
+* :class:`DecodedSplit`: decode a whole split once (resized to the model's input size) into
+  one ``uint8`` tensor of shape (N, 3, H, W), optionally on the GPU, then
+  :class:`BatchAugment` flips, pads-and-crops and normalises whole batches on that device.
+  Later epochs do no decoding at all. Market's 12,936 training images at 256x128 take
+  1.3 GB as uint8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+from torchvision.transforms import v2
+from tqdm.auto import tqdm
+
+from .datasets import Record
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def read_image(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode an image file to RGB uint8 (H, W, 3), resized to ``size`` = (H, W) if given.
+
+    Raises ``ValueError`` naming the file when it is missing, truncated or not an image.
+    """
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            if size is not None and img.size != (size[1], size[0]):
+                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            return np.asarray(img, dtype=np.uint8).copy()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image file not found: '{path}'") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"corrupt or unreadable image '{path}': {exc}") from exc
+
+
+def label_map(records: Sequence[Record]) -> dict[int, int]:
+    """Person id -> contiguous class index 0..K-1 (sorted ids), for the ID classifier."""
+    return {pid: i for i, pid in enumerate(sorted({r.pid for r in records}))}
+
+
+def train_transform(size: tuple[int, int] = (256, 128), pad: int = 10, flip: float = 0.5) -> v2.Compose:
+    """Resize, pad-and-random-crop, horizontal flip, ImageNet normalisation (paper §5.2)."""
+    return v2.Compose([
+        v2.ToImage(), v2.Resize(size, antialias=True), v2.Pad(pad), v2.RandomCrop(size),
+        v2.RandomHorizontalFlip(flip), v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ])
+
+
+def eval_transform(size: tuple[int, int] = (256, 128)) -> v2.Compose:
+    """Resize and ImageNet normalisation."""
+    return v2.Compose([
+        v2.ToImage(), v2.Resize(size, antialias=True), v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ])
+
+
+class ReidImageDataset(torch.utils.data.Dataset):
+    """Records (and their image-level attributes) as a torch ``Dataset``.
+
+    Each item is a dict: ``image`` (3, H, W) float, ``pid``, ``label`` (contiguous class
+    index, -1 for ids outside ``labels``), ``camid``, ``attrs`` (A,) int64 (-1 =
+    unlabelled) and ``index`` (position in ``records``).
+    """
+
+    def __init__(self, records: Sequence[Record], attributes: np.ndarray | None = None,
+                 transform: v2.Compose | None = None, labels: dict[int, int] | None = None) -> None:
+        if attributes is not None and len(attributes) != len(records):
+            raise ValueError(f"attributes has {len(attributes)} rows for {len(records)} records")
+        self.records = list(records)
+        self.attributes = np.zeros((len(records), 0), np.int8) if attributes is None else attributes
+        self.transform = transform or eval_transform()
+        self.labels = labels if labels is not None else label_map(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        record = self.records[index]
+        image = self.transform(Image.fromarray(read_image(record.path)))
+        return {
+            "image": image, "pid": record.pid, "label": self.labels.get(record.pid, -1), "camid": record.camid,
+            "attrs": torch.as_tensor(self.attributes[index], dtype=torch.int64), "index": index,
+        }
+
+
+@dataclass
+class DecodedSplit:
+    """A whole split decoded once: ``images`` uint8 (N, 3, H, W) plus per-image labels."""
+
+    images: torch.Tensor
+    pids: torch.Tensor
+    labels: torch.Tensor
+    camids: torch.Tensor
+    attrs: torch.Tensor
+
+    @classmethod
+    def decode(cls, records: Sequence[Record], size: tuple[int, int], attributes: np.ndarray | None = None,
+               labels: dict[int, int] | None = None, device: str | torch.device = "cpu",
+               workers: int = 2, progress: bool = True) -> DecodedSplit:
+        """Decode and resize every image of ``records`` (threads), then move to ``device``."""
+        if attributes is not None and len(attributes) != len(records):
+            raise ValueError(f"attributes has {len(attributes)} rows for {len(records)} records")
+        out = torch.empty((len(records), 3, size[0], size[1]), dtype=torch.uint8)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            decoded = pool.map(lambda r: read_image(r.path, size), records)
+            for i, img in enumerate(tqdm(decoded, total=len(records), desc="decoding images", unit="img",
+                                         disable=not progress)):
+                out[i] = torch.from_numpy(img).permute(2, 0, 1)
+        labels = labels if labels is not None else label_map(records)
+        attrs = np.zeros((len(records), 0), np.int8) if attributes is None else attributes
+        device = torch.device(device)
+        return cls(
+            images=out.to(device),
+            pids=torch.tensor([r.pid for r in records], device=device),
+            labels=torch.tensor([labels.get(r.pid, -1) for r in records], device=device),
+            camids=torch.tensor([r.camid for r in records], device=device),
+            attrs=torch.as_tensor(attrs, dtype=torch.int64).to(device),
+        )
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
+                augment: BatchAugment | None = None, drop_last: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+        """Yield batches as dicts like :class:`ReidImageDataset` items, already on the device.
+
+        Without ``augment`` images are only normalised. The permutation is drawn on the CPU
+        from ``generator`` so runs are reproducible on any device.
+        """
+        n = len(self)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        order = order.to(self.images.device)
+        stop = n - n % batch_size if drop_last else n
+        for start in range(0, stop, batch_size):
+            idx = order[start:start + batch_size]
+            images = self.images[idx]
+            images = augment(images, generator) if augment is not None else normalize(images)
+            yield {"image": images, "pid": self.pids[idx], "label": self.labels[idx], "camid": self.camids[idx],
+                   "attrs": self.attrs[idx], "index": idx}
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 3, H, W) -> float, ImageNet-normalised, on the same device."""
+    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=images.device).view(1, 3, 1, 1)
+    return (images.float() / 255 - mean) / std
+
+
+@dataclass(frozen=True)
+class BatchAugment:
+    """Flip and pad-and-random-crop a uint8 batch on its own device, then normalise.
+
+    Same augmentation as :func:`train_transform` (zero padding of ``pad`` pixels, crop back
+    to the input size, flip with probability ``flip``), but for a whole batch at once.
+    Random numbers come from a CPU generator so results do not depend on the device.
+    """
+
+    pad: int = 10
+    flip: float = 0.5
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        b, _, h, w = images.shape
+        x = normalize(images)
+        dev = images.device
+        flips = (torch.rand(b, generator=generator) < self.flip).to(dev)
+        x = torch.where(flips.view(b, 1, 1, 1), x.flip(-1), x)
+        if self.pad > 0:
+            # Padding happens before normalisation in the per-image path, so pad with the
+            # normalised value of a black pixel.
+            black = normalize(torch.zeros(1, 3, 1, 1, dtype=torch.uint8, device=dev))
+            x = F.pad(x - black, (self.pad,) * 4) + black
+            oy = torch.randint(0, 2 * self.pad + 1, (b,), generator=generator).to(dev)
+            ox = torch.randint(0, 2 * self.pad + 1, (b,), generator=generator).to(dev)
+            rows = (oy[:, None] + torch.arange(h, device=dev))[:, :, None]   # (B, H, 1)
+            cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, :]   # (B, 1, W)
+            x = x.permute(0, 2, 3, 1)[torch.arange(b, device=dev)[:, None, None], rows, cols]  # (B, H, W, 3)
+            x = x.permute(0, 3, 1, 2).contiguous()
+        return x

@@ -1,0 +1,183 @@
+"""CMC / mAP against a slow, literal reference; hand-worked cases; attribute accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from apr.data.attributes import MARKET_SCHEMA, PETA_SCHEMA
+from apr.metrics import attribute_accuracy, evaluate_ranking, group_predictions, pairwise_distances
+
+
+def reference_evaluate(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=50, ap_mode="official"):
+    """Per-query loop transcribing the Market-1501 MATLAB code (compute_AP.m) and the step AP."""
+    n_q, n_g = distmat.shape
+    cmcs, aps = [], []
+    for q in range(n_q):
+        order = np.argsort(distmat[q], kind="stable")
+        good = {j for j in range(n_g) if g_pids[j] == q_pids[q] and g_camids[j] != q_camids[q]}
+        junk = {j for j in range(n_g) if g_pids[j] == -1 or (g_pids[j] == q_pids[q] and g_camids[j] == q_camids[q])}
+        if not good:
+            continue
+        cmc = np.zeros(n_g)
+        ap, old_recall, old_precision, hits, position, njunk, found = 0.0, 0.0, 1.0, 0, 0, 0, 0
+        step_sum = 0.0
+        for n, j in enumerate(order):
+            if j in good:
+                cmc[n - njunk:] = 1
+                found += 1
+            if j in junk:
+                njunk += 1
+                continue
+            if j in good:
+                hits += 1
+                step_sum += hits / (position + 1)
+            recall = hits / len(good)
+            precision = hits / (position + 1)
+            ap += (recall - old_recall) * ((old_precision + precision) / 2)
+            old_recall, old_precision = recall, precision
+            position += 1
+            if found == len(good):
+                break
+        aps.append(ap if ap_mode == "official" else step_sum / len(good))
+        cmcs.append(cmc[:max_rank])
+    return np.mean(cmcs, axis=0), float(np.mean(aps))
+
+
+def random_case(seed, n_q=30, n_g=200, n_ids=25, n_cams=4, integer=False):
+    rng = np.random.default_rng(seed)
+    g_pids = rng.integers(1, n_ids + 1, n_g)
+    g_pids[rng.random(n_g) < 0.1] = -1        # junk
+    g_pids[rng.random(n_g) < 0.1] = 0         # distractors
+    q_pids = rng.integers(1, n_ids + 5, n_q)  # some ids absent from the gallery -> skipped
+    q_camids, g_camids = rng.integers(1, n_cams + 1, n_q), rng.integers(1, n_cams + 1, n_g)
+    dist = rng.integers(0, 8, (n_q, n_g)).astype(np.float32) if integer else rng.random((n_q, n_g)).astype(np.float32)
+    return dist, q_pids, g_pids, q_camids, g_camids
+
+
+@pytest.mark.parametrize("ap_mode", ["official", "step"])
+@pytest.mark.parametrize("seed", range(6))
+def test_matches_reference_on_random_cases(seed, ap_mode):
+    case = random_case(seed, integer=seed % 2 == 1)  # odd seeds: many exact ties
+    cmc, mAP = evaluate_ranking(*case, max_rank=20, ap_mode=ap_mode, chunk_size=7)
+    ref_cmc, ref_map = reference_evaluate(*case, max_rank=20, ap_mode=ap_mode)
+    np.testing.assert_allclose(cmc, ref_cmc, atol=1e-12)
+    assert mAP == pytest.approx(ref_map, abs=1e-12)
+    assert 0 <= mAP <= 1
+
+
+def test_hand_worked_case():
+    # Gallery pids [3, 7, 7] at distances [0.1, 0.5, 0.9], query pid 7: hits at ranks 2 and 3.
+    dist = np.array([[0.1, 0.5, 0.9, 0.05]])
+    g_pids, g_cams = np.array([3, 7, 7, 7]), np.array([1, 1, 2, 3])
+    q_pids, q_cams = np.array([7]), np.array([3])       # gallery item 4: same id and camera -> ignored
+    cmc, step = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams, max_rank=3, ap_mode="step")
+    assert step == pytest.approx((1 / 2 + 2 / 3) / 2)    # 7/12
+    np.testing.assert_allclose(cmc, [0, 1, 1])
+    _, official = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams, ap_mode="official")
+    # Trapezoids: hit 1 at position 2: (1/1 + 1/2)/2 ... precision before = 0/1 -> (0 + 1/2)/2;
+    # hit 2 at position 3: (1/2 + 2/3)/2; each weighted by recall step 1/2.
+    assert official == pytest.approx(0.5 * (0 + 0.5) / 2 + 0.5 * (0.5 + 2 / 3) / 2)
+
+
+def test_first_position_hit_and_distractor():
+    dist = np.array([[0.2, 0.1, 0.3]])
+    g_pids, g_cams = np.array([5, 0, 5]), np.array([2, 2, 3])   # distractor 0 stays a negative
+    _, official = evaluate_ranking(dist, [5], g_pids, [1], g_cams, ap_mode="official")
+    # Hits at positions 2 and 3: (0+1/2)/2/2 + (1/2+2/3)/2/2
+    assert official == pytest.approx((0 + 0.5) / 4 + (0.5 + 2 / 3) / 4)
+    _, top = evaluate_ranking(np.array([[0.0, 0.1, 0.3]]), [5], g_pids, [1], g_cams, ap_mode="official")
+    assert top == pytest.approx((1 + 1) / 4 + (0.5 + 2 / 3) / 4)   # precision before the first position is 1
+
+
+def test_permutation_invariance():
+    dist, q_pids, g_pids, q_cams, g_cams = random_case(11)
+    perm = np.random.default_rng(0).permutation(len(g_pids))
+    qperm = np.random.default_rng(1).permutation(len(q_pids))
+    a = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams)
+    b = evaluate_ranking(dist[qperm][:, perm], q_pids[qperm], g_pids[perm], q_cams[qperm], g_cams[perm])
+    np.testing.assert_allclose(a[0], b[0])
+    assert a[1] == pytest.approx(b[1], abs=1e-12)
+
+
+def test_torch_input_and_chunking_agree():
+    case = random_case(4, n_q=50, n_g=300)
+    cmc, mAP = evaluate_ranking(*case)
+    tcase = [torch.as_tensor(x) for x in case]
+    cmc_t, map_t = evaluate_ranking(*tcase, chunk_size=3)
+    np.testing.assert_allclose(cmc, cmc_t)
+    assert mAP == pytest.approx(map_t, abs=1e-12)
+
+
+def test_perfect_and_worst_rankings():
+    g_pids = np.array([1, 1, 2, 2, 0])
+    g_cams = np.array([2, 3, 2, 3, 1])
+    q_pids, q_cams = np.array([1, 2]), np.array([1, 1])
+    perfect = np.array([[0, 0.1, 1, 1, 1], [1, 1, 0, 0.1, 1.0]])
+    cmc, mAP = evaluate_ranking(perfect, q_pids, g_pids, q_cams, g_cams, ap_mode="step")
+    assert mAP == 1.0 and cmc[0] == 1.0
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"distmat": np.zeros((2, 0))}, "gallery is empty"),
+    ({"q_pids": np.array([1])}, "q_pids has shape"),
+    ({"g_camids": np.array([1, 2])}, "g_camids has shape"),
+    ({"distmat": np.array([[np.nan, 1.0, 2.0], [0.0, 1.0, 2.0]])}, "NaN"),
+    ({"ap_mode": "voc"}, "ap_mode must be"),
+    ({"q_pids": np.array([8, 9])}, "no query has a valid match"),
+])
+def test_bad_input(kwargs, message):
+    args = {"distmat": np.random.default_rng(0).random((2, 3)), "q_pids": np.array([1, 2]), "g_pids": np.array([1, 2, 2]),
+            "q_camids": np.array([1, 1]), "g_camids": np.array([2, 2, 3])} | kwargs
+    with pytest.raises(ValueError, match=message):
+        evaluate_ranking(**args)
+
+
+def test_pairwise_distances():
+    rng = np.random.default_rng(0)
+    q, g = rng.normal(size=(7, 5)), rng.normal(size=(11, 5))
+    expected = ((q[:, None] - g[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(pairwise_distances(q, g, chunk_size=3, device="cpu").numpy(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(pairwise_distances(q, g, squared=False, device="cpu").numpy(), np.sqrt(expected), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="same D"):
+        pairwise_distances(q, g[:, :3])
+
+
+def test_attribute_accuracy_official_colour_rule():
+    names = MARKET_SCHEMA.names
+    truth = pd.DataFrame(0, index=range(4), columns=names, dtype=np.int8)
+    truth.loc[0, "upblue"] = 1                     # predicted blue -> right
+    truth.loc[1, ["upblack", "upred"]] = 1         # two colours: predicting either is right
+    truth.loc[2, "upwhite"] = 1                    # predicted blue -> wrong
+    truth.loc[3, :] = -1                           # junk/distractor row: left out
+    truth.loc[0:2, "age"] = np.array([2, 1, 0], dtype=np.int8)
+    up = MARKET_SCHEMA.group("C.up").members
+    pred = np.zeros((4, len(MARKET_SCHEMA.groups)), dtype=int)
+    g_up, g_age = [g.name for g in MARKET_SCHEMA.groups].index("C.up"), [g.name for g in MARKET_SCHEMA.groups].index("age")
+    pred[:, g_up] = [up.index("upblue"), up.index("upred"), up.index("upblue"), 0]
+    pred[:, g_age] = [2, 1, 1, 0]
+    acc = attribute_accuracy(pred, truth.to_numpy(), MARKET_SCHEMA)
+    assert acc["C.up"] == pytest.approx(2 / 3)
+    assert acc["age"] == pytest.approx(2 / 3)
+    assert acc["C.low"] == 0.0   # nobody has a lower colour marked: never right (official rule)
+    assert acc["mean"] == pytest.approx(acc.drop("mean").mean())
+    assert len(acc) == 13
+
+
+def test_group_predictions_from_probabilities():
+    rng = np.random.default_rng(0)
+    probs = []
+    for attr in MARKET_SCHEMA.attributes:
+        p = rng.random((5, attr.num_classes))
+        probs.append(p / p.sum(1, keepdims=True))
+    groups = group_predictions(probs, MARKET_SCHEMA)
+    assert list(groups.columns) == [g.name for g in MARKET_SCHEMA.groups]
+    idx = {a.name: i for i, a in enumerate(MARKET_SCHEMA.attributes)}
+    members = MARKET_SCHEMA.group("C.low").members
+    expected = np.stack([probs[idx[m]][:, 1] for m in members], 1).argmax(1)
+    np.testing.assert_array_equal(groups["C.low"], expected)
+    np.testing.assert_array_equal(groups["age"], probs[idx["age"]].argmax(1))
+    peta = group_predictions([np.eye(2)[[0, 1, 1]]] * 35, PETA_SCHEMA)
+    assert peta.shape == (3, 35)
