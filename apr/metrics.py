@@ -113,7 +113,7 @@ def _ap_from_ranks(ranks: torch.Tensor, n_good: torch.Tensor, ap_mode: str) -> t
 def _ranks_by_stable_sort(dist: torch.Tensor, valid: torch.Tensor, good: torch.Tensor, k: int) -> torch.Tensor:
     """0-based ranks of the matches of one row, ties broken by gallery index (exact path)."""
     order = torch.argsort(torch.where(valid, dist, torch.full_like(dist, float("inf"))), stable=True)
-    hits = torch.nonzero(good[order]).flatten().double()
+    hits = torch.nonzero(good[order] & torch.isfinite(dist[order])).flatten().double()
     out = torch.full((k,), float("inf"), dtype=torch.float64, device=dist.device)
     out[: hits.numel()] = hits
     return out
@@ -127,7 +127,9 @@ def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q
     Parameters
     ----------
     distmat : array or tensor of shape (Q, G)
-        Smaller is more similar. numpy, or torch on any device (computed there).
+        Smaller is more similar. numpy, or torch on any device (computed there). ``+inf``
+        means *not retrieved* (e.g. dropped by attribute filtering): a match there is never
+        found, so it adds 0 to AP while still counting in its denominator.
     q_pids, q_camids : arrays of shape (Q,)
     g_pids, g_camids : arrays of shape (G,)
         Gallery id -1 marks junk (ignored); 0 marks distractors (kept as negatives).
@@ -189,9 +191,10 @@ def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q
         ranks = (torch.cumsum(hist, 1) - 1).double()
         ranks = torch.where(torch.arange(k, device=dev)[None] < n_good[:, None], ranks, torch.full_like(ranks, float("inf")))
         # A tie: a valid item other than the match itself sits exactly at a match's distance.
-        ties = (((right - left) > good.long()) & valid).any(1)
+        ties = (((right - left) > good.long()) & valid & torch.isfinite(d_c)).any(1)
         for row in torch.nonzero(ties).flatten().tolist():
             ranks[row] = _ranks_by_stable_sort(d[row], valid[row], good[row], k)
+        ranks = torch.where(torch.isinf(pos), torch.full_like(ranks, float("inf")), ranks)  # not retrieved
         first_hits.append(ranks[:, 0])
         aps.append(_ap_from_ranks(ranks, n_good, ap_mode))
     if not aps:

@@ -181,3 +181,15 @@ def test_group_predictions_from_probabilities():
     np.testing.assert_array_equal(groups["age"], probs[idx["age"]].argmax(1))
     peta = group_predictions([np.eye(2)[[0, 1, 1]]] * 35, PETA_SCHEMA)
     assert peta.shape == (3, 35)
+
+
+def test_infinite_distance_means_not_retrieved():
+    # Three matches; the closest one is dropped (inf): it is never found.
+    dist = np.array([[np.inf, 0.2, 0.1, 0.3]])
+    g_pids, g_cams = np.array([4, 4, 9, 4]), np.array([2, 2, 2, 3])
+    cmc, step = evaluate_ranking(dist, [4], g_pids, [1], g_cams, max_rank=3, ap_mode="step")
+    # Retrieved order: 9, 4, 4 -> hits at positions 2 and 3; the third match adds 0.
+    assert step == pytest.approx((1 / 2 + 2 / 3) / 3)
+    np.testing.assert_allclose(cmc, [0, 1, 1])
+    _, none = evaluate_ranking(np.array([[np.inf, np.inf, 0.1, np.inf]]), [4], g_pids, [1], g_cams)
+    assert none == 0.0

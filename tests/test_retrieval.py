@@ -1,0 +1,92 @@
+"""Attribute filtering: the rule, the index, the curve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from apr.metrics import evaluate_ranking
+from apr.retrieval import AttributeIndex, AttributePredictions, acceleration_curve, encode, exhaustive_search, keep_mask
+
+NUM_CLASSES = (2, 4, 2, 2, 3) + (2,) * 70   # several bit words, multi-class attributes
+
+
+def random_predictions(n, seed, num_classes=NUM_CLASSES):
+    rng = np.random.default_rng(seed)
+    probs = []
+    for c in num_classes:
+        logits = rng.normal(size=(n, c)) * 2
+        p = np.exp(logits)
+        probs.append(p / p.sum(1, keepdims=True))
+    return AttributePredictions.from_probs(probs)
+
+
+def slow_keep(q, g, tau):
+    keep = np.ones((len(q), len(g)), bool)
+    for i in range(len(q)):
+        for j in range(len(g)):
+            for a in range(q.classes.shape[1]):
+                both = q.confidence[i, a] > tau and g.confidence[j, a] > tau
+                if both and q.classes[i, a] != g.classes[j, a]:
+                    keep[i, j] = False
+    return keep
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.6, 0.8, 0.95])
+def test_keep_mask_matches_the_rule(tau):
+    q, g = random_predictions(6, 0), random_predictions(40, 1)
+    np.testing.assert_array_equal(keep_mask(encode(q, tau), encode(g, tau)), slow_keep(q, g, tau))
+
+
+def test_tau_one_keeps_everything_and_larger_tau_keeps_more():
+    q, g = random_predictions(10, 2), random_predictions(50, 3)
+    assert keep_mask(encode(q, 1.0), encode(g, 1.0)).all()
+    previous = None
+    for tau in (0.5, 0.7, 0.9, 0.99):
+        keep = keep_mask(encode(q, tau), encode(g, tau))
+        if previous is not None:
+            assert (keep >= previous).all()
+        previous = keep
+
+
+@pytest.mark.parametrize("tau", [-0.1, 1.5])
+def test_tau_out_of_range(tau):
+    with pytest.raises(ValueError, match="tau must be in"):
+        encode(random_predictions(2, 0), tau)
+
+
+def test_index_candidates_and_search():
+    rng = np.random.default_rng(0)
+    g_pred = random_predictions(300, 4, (2,) * 8 + (4,))
+    q_pred = random_predictions(12, 5, (2,) * 8 + (4,))
+    g_feat = rng.normal(size=(300, 16)).astype(np.float32)
+    q_feat = rng.normal(size=(12, 16)).astype(np.float32)
+    tau = 0.8
+    index = AttributeIndex(g_feat, g_pred, tau)
+    assert index.num_groups < 300
+    keep = keep_mask(encode(q_pred, tau), encode(g_pred, tau))
+    q_r, q_p = encode(q_pred, tau)
+    for i in range(12):
+        got = np.sort(index.order[index.candidates(q_r[i], q_p[i])])
+        np.testing.assert_array_equal(got, np.nonzero(keep[i])[0])
+        kept = np.nonzero(keep[i])[0]
+        d = ((g_feat[kept] - q_feat[i]) ** 2).sum(1)
+        expected = kept[np.argsort(d, kind="stable")[:5]]
+        np.testing.assert_array_equal(index.search(q_feat[i], q_r[i], q_p[i], topk=5), expected)
+    full = exhaustive_search(g_feat, (g_feat ** 2).sum(1), q_feat[0], topk=5)
+    np.testing.assert_array_equal(full, np.argsort(((g_feat - q_feat[0]) ** 2).sum(1), kind="stable")[:5])
+
+
+def test_curve_has_unfiltered_row():
+    rng = np.random.default_rng(1)
+    g_pids = rng.integers(1, 10, 80)
+    q_pids = rng.integers(1, 10, 15)
+    q_cams, g_cams = rng.integers(1, 3, 15), rng.integers(1, 3, 80)
+    dist = rng.random((15, 80))
+    curve = acceleration_curve(dist, random_predictions(15, 6, (2,) * 5), random_predictions(80, 7, (2,) * 5),
+                               q_pids, g_pids, q_cams, g_cams, taus=[0.6, 0.9])
+    assert list(curve["tau"]) == [0.6, 0.9, 1.0]
+    full = curve[curve["tau"] == 1.0].iloc[0]
+    cmc, mAP = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams)
+    assert full["gallery_used"] == 1.0 and full["mAP"] == pytest.approx(mAP) and full["rank1"] == pytest.approx(cmc[0])
+    assert (curve["gallery_used"].diff().dropna() >= 0).all()
