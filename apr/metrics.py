@@ -18,6 +18,7 @@ index, as a stable sort does; rows that have such ties are re-ranked with a stab
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -85,8 +86,6 @@ def _validate(distmat: torch.Tensor, q_pids: torch.Tensor, g_pids: torch.Tensor,
                          ("g_camids", g_camids, n_g)):
         if arr.ndim != 1 or arr.shape[0] != n:
             raise ValueError(f"{name} has shape {tuple(arr.shape)} but distmat is {n_q} x {n_g}; expected ({n},)")
-    if torch.isnan(distmat).any():
-        raise ValueError("distmat contains NaN distances")
     if max_rank < 1:
         raise ValueError(f"max_rank must be >= 1, got {max_rank}")
     if ap_mode not in ("official", "step"):
@@ -119,9 +118,110 @@ def _ranks_by_stable_sort(dist: torch.Tensor, valid: torch.Tensor, good: torch.T
     return out
 
 
+def _same_id_pairs(q_pids: torch.Tensor, g_pids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All (query, gallery) index pairs with the same person id, sorted by query.
+
+    Found through the gallery sorted by id, so the cost is the number of pairs, not Q x G.
+    """
+    dev = g_pids.device
+    g_sorted, g_order = torch.sort(g_pids, stable=True)
+    first = torch.searchsorted(g_sorted, q_pids, right=False)
+    count = torch.searchsorted(g_sorted, q_pids, right=True) - first
+    q_idx = torch.repeat_interleave(torch.arange(q_pids.numel(), device=dev), count)
+    within = torch.arange(q_idx.numel(), device=dev) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+    return q_idx, g_order[torch.repeat_interleave(first, count) + within]
+
+
+CELLS = 2048  # grid cells per query between its nearest and farthest match
+
+
+def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r: torch.Tensor, ign_c: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ranks of each row's matches among its valid items, for one chunk of queries.
+
+    ``d`` (C, G) holds distances (junk columns already removed); ``pos_*`` index the
+    matches and ``ign_*`` the ignored same-id, same-camera items, rows local to the chunk.
+    Returns (ranks (C, K) float64 with +inf padding, n_good (C,)).
+    """
+    dev = d.device
+    c, g = d.shape
+    n_good = torch.bincount(pos_r, minlength=c)
+    k = max(int(n_good.max()), 1)
+    width = k + 2                                    # buckets 0..k, plus one spare
+    # Matches per row, sorted by distance then gallery index, padded with +inf: (C, K).
+    pd_ = d[pos_r, pos_c]
+    order = torch.argsort(pd_, stable=True)
+    order = order[torch.argsort(pos_r[order], stable=True)]
+    pos_r, pos_c, pd_ = pos_r[order], pos_c[order], pd_[order]
+    slot = torch.arange(pos_r.numel(), device=dev) - (torch.cumsum(n_good, 0) - n_good)[pos_r]
+    pos = torch.full((c, k), float("inf"), dtype=d.dtype, device=dev)
+    pos[pos_r, slot] = pd_
+    # Per-row grid: x = (d - nearest) * scale + 2 puts the nearest finite match at x = 2 and
+    # the farthest at x = CELLS - 1; x is clamped to [0, CELLS + 1] and floored to a cell.
+    # Items in a cell that holds a match, or next to one, (float rounding can move a value by at most one cell):
+    # those items are resolved exactly below. Cell 0 (below all) and CELLS + 1 (beyond all)
+    # are never next to a match.
+    finite = torch.isfinite(pos)
+    n_fin = finite.sum(1)
+    lo = torch.where(finite, pos, torch.full_like(pos, float("inf"))).amin(1)
+    hi = torch.where(finite, pos, torch.full_like(pos, -float("inf"))).amax(1)
+    has = n_fin > 0
+    lo = torch.where(has, lo, torch.zeros_like(lo))
+    span = torch.where(has, hi - lo, torch.ones_like(lo))
+    span = torch.where(span > 0, span, lo.abs().clamp_min(1e-12) * 1e-3)
+    scale = ((CELLS - 3) / span)[:, None].to(d.dtype)                       # (C, 1)
+    bias = (2 - lo[:, None] * scale).to(d.dtype)
+
+    def to_cell(x: torch.Tensor) -> torch.Tensor:  # one formula for matches and gallery alike
+        return torch.addcmul(bias, x, scale).clamp_(0, CELLS + 1).to(torch.int32)
+
+    p_cell = torch.where(finite, to_cell(pos).long(), torch.full_like(pos, CELLS + 1, dtype=torch.long))
+    occupied = torch.zeros((c, CELLS + 2), dtype=torch.long, device=dev)
+    occupied.scatter_add_(1, p_cell, finite.long())
+    below = torch.cumsum(occupied, 1) - occupied                              # matches in lower cells
+    near = occupied > 0
+    near[:, 1:] |= occupied[:, :-1] > 0
+    near[:, :-1] |= occupied[:, 1:] > 0
+    # The dense pass, all int32: distance -> cell (+ row offset) -> histogram of cells. Cell
+    # counts then move to buckets through `below` (cells near a match go to the spare column).
+    cells = to_cell(d)                                                        # (C, G) int32
+    cells += (torch.arange(c, device=dev, dtype=torch.int32) * (CELLS + 2))[:, None]
+    cells = cells.flatten()
+    per_cell = torch.bincount(cells, minlength=c * (CELLS + 2)).view(c, CELLS + 2)
+    bucket_of_cell = torch.where(near, torch.full_like(below, k + 1), below)
+    hist = torch.zeros((c, width), dtype=torch.long, device=dev).scatter_add_(1, bucket_of_cell, per_cell)
+    # Items in a cell that holds a match: exact buckets by binary search over the row's matches.
+    flat_pos = torch.nonzero(near.flatten().to(torch.uint8).index_select(0, cells)).flatten()
+    amb_r, amb_c = flat_pos // g, flat_pos % g
+    amb_d = d[amb_r, amb_c].contiguous()
+    left = torch.searchsorted(pos[amb_r], amb_d[:, None], right=False).flatten()
+    right = torch.searchsorted(pos[amb_r], amb_d[:, None], right=True).flatten()
+    hist += torch.bincount(amb_r * width + left, minlength=c * width).view(c, width)
+    # Same-id same-camera items are ignored: remove what the passes above counted for them.
+    ign_d = d[ign_r, ign_c].contiguous()
+    ign_left = torch.searchsorted(pos[ign_r], ign_d[:, None], right=False).flatten()
+    hist -= torch.bincount(ign_r * width + ign_left, minlength=c * width).view(c, width)
+    ranks = (torch.cumsum(hist[:, :k], 1) - 1).double()
+    ranks = torch.where(torch.isfinite(pos), ranks, torch.full_like(ranks, float("inf")))   # not retrieved
+    # Exact ties at a match's distance (other than the match itself, and not ignored items):
+    # re-rank those rows with a stable sort, which breaks ties by gallery index.
+    key = lambda r, col: r * g + col                                          # noqa: E731
+    amb_key = key(amb_r, amb_c)
+    is_match = torch.isin(amb_key, key(pos_r, pos_c))
+    is_ignored = torch.isin(amb_key, key(ign_r, ign_c))
+    tie = ((right - left) > is_match.long()) & ~is_ignored & torch.isfinite(amb_d)
+    for row in torch.unique(amb_r[tie]).tolist():
+        valid = torch.ones(g, dtype=torch.bool, device=dev)
+        good = torch.zeros(g, dtype=torch.bool, device=dev)
+        valid[ign_c[ign_r == row]] = False
+        good[pos_c[pos_r == row]] = True
+        ranks[row] = _ranks_by_stable_sort(d[row], valid, good, k)
+    return ranks, n_good
+
+
 def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_camids: ArrayLike, g_camids: ArrayLike,
-                     max_rank: int = 50, ap_mode: APMode = "official", chunk_size: int | None = None
-                     ) -> tuple[np.ndarray, float]:
+                     max_rank: int = 50, ap_mode: APMode = "official", chunk_size: int | None = None,
+                     workers: int | None = None) -> tuple[np.ndarray, float]:
     """CMC and mAP of a query x gallery distance matrix (Market-1501 / DukeMTMC-reID protocol).
 
     Parameters
@@ -134,12 +234,15 @@ def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q
     g_pids, g_camids : arrays of shape (G,)
         Gallery id -1 marks junk (ignored); 0 marks distractors (kept as negatives).
     max_rank
-        Length of the returned CMC (clipped to G).
+        Length of the returned CMC (clipped to the number of non-junk gallery images).
     ap_mode
         ``"official"``: the Market-1501 MATLAB rule (trapezoid: mean of the precision before
         and after each hit); ``"step"``: the toolboxes' rule (precision at each hit).
     chunk_size
-        Queries per block (default: about 8M matrix cells per block).
+        Queries per block (default: at most about 4M matrix cells per block).
+    workers
+        CPU only: blocks processed side by side (default: ``torch.get_num_threads()``), each
+        with one intra-op thread; the thread setting is restored afterwards.
 
     Returns
     -------
@@ -152,51 +255,57 @@ def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q
     q_pids, g_pids = _as_tensor(q_pids, "q_pids", dev).long(), _as_tensor(g_pids, "g_pids", dev).long()
     q_camids, g_camids = _as_tensor(q_camids, "q_camids", dev).long(), _as_tensor(g_camids, "g_camids", dev).long()
     _validate(dist, q_pids, g_pids, q_camids, g_camids, max_rank, ap_mode)
-    n_q, n_g = dist.shape
+    if not dist.is_floating_point():
+        dist = dist.double()
+    # Junk gallery images are ignored for every query: drop their columns (per chunk).
+    keep_cols = torch.nonzero(g_pids != JUNK_PID).flatten()
+    has_junk = keep_cols.numel() < g_pids.numel()
+    if keep_cols.numel() == 0:
+        raise ValueError("the gallery holds only junk images (id -1)")
+    g_pids, g_camids = g_pids[keep_cols], g_camids[keep_cols]
+    n_q, n_g = dist.shape[0], keep_cols.numel()
     max_rank = min(max_rank, n_g)
-    chunk = chunk_size or max(1, (1 << 23) // n_g)
-    g_junk = (g_pids == JUNK_PID)[None]
-    first_hits, aps = [], []
-    for s in range(0, n_q, chunk):
-        d = dist[s:s + chunk]
-        if not d.is_floating_point():
-            d = d.double()
-        same_pid = g_pids[None] == q_pids[s:s + chunk, None]                          # (C, G)
-        ignored = g_junk | (same_pid & (g_camids[None] == q_camids[s:s + chunk, None]))
-        valid = ~ignored
-        good = same_pid & valid
-        n_good = good.sum(1)
-        keep = n_good > 0                                                              # queries with a match
-        if not keep.any():
-            continue
-        d, valid, good, n_good = d[keep], valid[keep], good[keep], n_good[keep]
-        c, k = d.shape[0], int(n_good.max())
-        # Match distances per row, sorted, padded with +inf: (C, K).
-        rows, cols = torch.nonzero(good, as_tuple=True)
-        pd_ = d[rows, cols]
-        order = torch.argsort(pd_, stable=True)
-        order = order[torch.argsort(rows[order], stable=True)]
-        rows, pd_ = rows[order], pd_[order]
-        slot = torch.arange(rows.numel(), device=dev) - torch.cumsum(n_good, 0).sub(n_good)[rows]
-        pos = torch.full((c, k), float("inf"), dtype=d.dtype, device=dev)
-        pos[rows, slot] = pd_
-        # Bucket b = number of matches strictly closer than each gallery item; invalid items
-        # go to a spare bucket k + 1. Match i's rank = (#valid items with b <= i) - 1.
-        d_c = d.contiguous()
-        left = torch.searchsorted(pos, d_c, right=False)
-        right = torch.searchsorted(pos, d_c, right=True)
-        bucket = torch.where(valid, left, torch.full_like(left, k + 1))
-        flat = bucket + torch.arange(c, device=dev)[:, None] * (k + 2)
-        hist = torch.bincount(flat.flatten(), minlength=c * (k + 2)).view(c, k + 2)[:, :k]
-        ranks = (torch.cumsum(hist, 1) - 1).double()
-        ranks = torch.where(torch.arange(k, device=dev)[None] < n_good[:, None], ranks, torch.full_like(ranks, float("inf")))
-        # A tie: a valid item other than the match itself sits exactly at a match's distance.
-        ties = (((right - left) > good.long()) & valid & torch.isfinite(d_c)).any(1)
-        for row in torch.nonzero(ties).flatten().tolist():
-            ranks[row] = _ranks_by_stable_sort(d[row], valid[row], good[row], k)
-        ranks = torch.where(torch.isinf(pos), torch.full_like(ranks, float("inf")), ranks)  # not retrieved
-        first_hits.append(ranks[:, 0])
-        aps.append(_ap_from_ranks(ranks, n_good, ap_mode))
+    pair_q, pair_g = _same_id_pairs(q_pids, g_pids)
+    same_cam = g_camids[pair_g] == q_camids[pair_q]
+    pos_q, pos_g, ign_q, ign_g = pair_q[~same_cam], pair_g[~same_cam], pair_q[same_cam], pair_g[same_cam]
+    workers = workers if workers is not None else (torch.get_num_threads() if dev.type == "cpu" else 1)
+    if chunk_size is None:  # blocks of at most ~4M cells (cache-friendly), their number a multiple of the workers
+        n_chunks = -(-n_q * n_g // (1 << 22))
+        n_chunks = -(-n_chunks // max(workers, 1)) * max(workers, 1)
+        chunk_size = -(-n_q // n_chunks)
+    chunk = chunk_size
+
+    def run(s: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        e = min(s + chunk, n_q)
+        in_p = (pos_q >= s) & (pos_q < e)
+        if not in_p.any():
+            return None
+        in_i = (ign_q >= s) & (ign_q < e)
+        d = dist[s:e]                                            # a view: no copy
+        if torch.isnan(d).any():
+            raise ValueError(f"distmat contains NaN distances (query rows {s}..{e - 1})")
+        if (d == -float("inf")).any():
+            raise ValueError(f"distmat contains -inf distances (query rows {s}..{e - 1})")
+        d = d[:, keep_cols] if has_junk else d.contiguous()
+        ranks, n_good = _rank_chunk(d, pos_q[in_p] - s, pos_g[in_p], ign_q[in_i] - s, ign_g[in_i])
+        with_match = n_good > 0                                  # queries without a match are skipped
+        return ranks[with_match, 0], _ap_from_ranks(ranks[with_match], n_good[with_match], ap_mode)
+
+    starts = list(range(0, n_q, chunk))
+    if workers > 1 and len(starts) > 1 and dev.type == "cpu":
+        # Several of the dense ops (bincount, nonzero) run on one core: process chunks side
+        # by side, each op on one thread, rather than one chunk at a time.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(run, starts))
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        results = [run(s) for s in starts]
+    first_hits = [r[0] for r in results if r is not None]
+    aps = [r[1] for r in results if r is not None]
     if not aps:
         raise ValueError("no query has a valid match in the gallery (same id in another camera); cannot evaluate")
     first = torch.cat(first_hits)

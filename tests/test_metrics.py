@@ -12,7 +12,10 @@ from apr.metrics import attribute_accuracy, evaluate_ranking, group_predictions,
 
 
 def reference_evaluate(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=50, ap_mode="official"):
-    """Per-query loop transcribing the Market-1501 MATLAB code (compute_AP.m) and the step AP."""
+    """Per-query loop transcribing the Market-1501 MATLAB code (compute_AP.m) and the step AP.
+
+    Items at distance +inf are not retrieved (they end the ranked list).
+    """
     n_q, n_g = distmat.shape
     cmcs, aps = [], []
     for q in range(n_q):
@@ -25,6 +28,8 @@ def reference_evaluate(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=50,
         ap, old_recall, old_precision, hits, position, njunk, found = 0.0, 0.0, 1.0, 0, 0, 0, 0
         step_sum = 0.0
         for n, j in enumerate(order):
+            if not np.isfinite(distmat[q, j]):
+                break  # +inf: not retrieved (a match there is never found)
             if j in good:
                 cmc[n - njunk:] = 1
                 found += 1
@@ -193,3 +198,16 @@ def test_infinite_distance_means_not_retrieved():
     np.testing.assert_allclose(cmc, [0, 1, 1])
     _, none = evaluate_ranking(np.array([[np.inf, np.inf, 0.1, np.inf]]), [4], g_pids, [1], g_cams)
     assert none == 0.0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_matches_reference_with_dropped_items_and_float64(seed):
+    dist, q_pids, g_pids, q_cams, g_cams = random_case(100 + seed, n_q=25, n_g=150, integer=seed % 2 == 0)
+    rng = np.random.default_rng(seed)
+    dist = dist.astype(np.float64) * (1e6 if seed % 3 == 0 else 1.0)
+    dist[rng.random(dist.shape) < 0.2] = np.inf
+    for mode in ("official", "step"):
+        cmc, mAP = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams, max_rank=10, ap_mode=mode, chunk_size=4)
+        ref_cmc, ref_map = reference_evaluate(dist, q_pids, g_pids, q_cams, g_cams, max_rank=10, ap_mode=mode)
+        np.testing.assert_allclose(cmc, ref_cmc, atol=1e-12)
+        assert mAP == pytest.approx(ref_map, abs=1e-12)
