@@ -120,6 +120,9 @@ def acceleration_curve(distmat: np.ndarray | torch.Tensor, q_pred: AttributePred
 class AttributeIndex:
     """Gallery features grouped by reliable-attribute signature, for filtered search.
 
+    ``max_runs``: above this many contiguous runs of kept rows, :meth:`search` gathers the
+    kept rows instead of slicing (a Python loop over many slices costs more than a copy).
+
     Parameters
     ----------
     features : (G, D) float32
@@ -127,8 +130,9 @@ class AttributeIndex:
     tau : reliability threshold
     """
 
-    def __init__(self, features: np.ndarray, pred: AttributePredictions, tau: float) -> None:
+    def __init__(self, features: np.ndarray, pred: AttributePredictions, tau: float, max_runs: int = 512) -> None:
         self.tau = tau
+        self.max_runs = max_runs
         r, p = encode(pred, tau)
         signature = np.concatenate([r, p], axis=1)
         uniq, inverse = np.unique(signature, axis=0, return_inverse=True)
@@ -160,12 +164,28 @@ class AttributeIndex:
         return np.repeat(starts - offsets, lens) + np.arange(lens.sum())
 
     def search(self, q_feat: np.ndarray, q_r: np.ndarray, q_p: np.ndarray, topk: int = 10) -> np.ndarray:
-        """Original gallery indices of the ``topk`` nearest kept images for one query."""
-        pos = self.candidates(q_r, q_p)
-        if pos.size == 0:
-            return pos
-        feats = self.features[pos]
-        d = self.sq_norms[pos] - 2.0 * feats @ q_feat
+        """Original gallery indices of the ``topk`` nearest kept images for one query.
+
+        Kept groups that sit next to each other form runs of contiguous rows; distances are
+        computed on those slices directly (no copy of the kept features) unless the kept
+        set is scattered over very many runs, where one gather is cheaper.
+        """
+        conflict = np.zeros(self.num_groups, bool)
+        for w in range(q_r.shape[0]):
+            conflict |= ((self.group_r[:, w] & q_r[w]) & (self.group_p[:, w] ^ q_p[w])) != 0
+        kept = ~conflict
+        if not kept.any():
+            return np.zeros(0, np.int64)
+        edges = np.diff(np.concatenate([[False], kept, [False]]).astype(np.int8))
+        run_first, run_last = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0] - 1
+        starts = self.group_start[run_first]
+        stops = self.group_start[run_last] + self.group_len[run_last]
+        if len(starts) <= self.max_runs:
+            pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])
+            d = np.concatenate([self.sq_norms[a:b] - 2.0 * (self.features[a:b] @ q_feat) for a, b in zip(starts, stops)])
+        else:
+            pos = self.candidates(q_r, q_p)
+            d = self.sq_norms[pos] - 2.0 * (self.features[pos] @ q_feat)
         k = min(topk, d.size)
         best = np.argpartition(d, k - 1)[:k]
         best = best[np.argsort(d[best], kind="stable")]

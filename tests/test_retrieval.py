@@ -73,6 +73,11 @@ def test_index_candidates_and_search():
         d = ((g_feat[kept] - q_feat[i]) ** 2).sum(1)
         expected = kept[np.argsort(d, kind="stable")[:5]]
         np.testing.assert_array_equal(index.search(q_feat[i], q_r[i], q_p[i], topk=5), expected)
+    index.max_runs = 0  # the gather path gives the same answers
+    for i in range(12):
+        kept = np.nonzero(keep[i])[0]
+        d = ((g_feat[kept] - q_feat[i]) ** 2).sum(1)
+        np.testing.assert_array_equal(index.search(q_feat[i], q_r[i], q_p[i], topk=5), kept[np.argsort(d, kind="stable")[:5]])
     full = exhaustive_search(g_feat, (g_feat ** 2).sum(1), q_feat[0], topk=5)
     np.testing.assert_array_equal(full, np.argsort(((g_feat - q_feat[0]) ** 2).sum(1), kind="stable")[:5])
 
