@@ -1,4 +1,4 @@
-"""Command line: ``python -m apr {synth,info,download,book} ...``.
+"""Command line: ``python -m apr {synth,info,download,train,extract,book} ...``.
 
 Every subcommand is a function ``cmd_<name>(args) -> int``; :func:`main` parses, runs, and
 turns any error into one line on stderr and a non-zero exit (``--debug`` shows the
@@ -55,6 +55,58 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_config(args: argparse.Namespace):
+    """The run configuration from a preset, the named options and ``--set`` pairs."""
+    from .config import from_params, parse_overrides
+
+    named = {"dataset": args.dataset, "data_root": args.data_root, "variant": args.variant, "backbone": args.backbone,
+             "image_size": args.image_size, "epochs": args.epochs, "lambda_id": args.lambda_id, "seed": args.seed,
+             "device": args.device, "batch_size": args.batch_size, "data_path": args.data_path}
+    overrides = {k: v for k, v in named.items() if v is not None}
+    overrides.update(parse_overrides(args.set or []))
+    return from_params(args.scale, **overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch.distributed as dist
+
+    from .evaluate import evaluate_run
+    from .runs import RUNS
+    from .train import fit
+
+    config = train_config(args)
+    run_dir = Path(args.out) if args.out else RUNS / f"{config.variant}-{config.key()}"
+    result = fit(config, run_dir, resume=args.resume, progress=not args.quiet)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if rank == 0:
+        print(f"run folder: {run_dir} (train {result.info['timings']['train_s']:.1f} s, {result.info['initialisation']})")
+        if not args.no_eval:
+            metrics = evaluate_run(run_dir, device=config.device, progress=not args.quiet)
+            print(format_metrics(metrics))
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+def format_metrics(metrics: dict) -> str:
+    """One line of re-ID metrics, then attribute accuracy per group when there is one."""
+    line = (f"rank-1 {metrics['rank1']:.2%}  rank-5 {metrics['rank5']:.2%}  rank-10 {metrics['rank10']:.2%}  "
+            f"mAP {metrics['mAP']:.2%} (step AP {metrics['mAP_step']:.2%})")
+    acc = metrics.get("attribute_accuracy")
+    if acc:
+        line += "\nattribute accuracy: " + "  ".join(f"{k} {v:.1%}" for k, v in acc.items())
+    return line
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_run
+
+    metrics = evaluate_run(args.run_dir, device=args.device, progress=not args.quiet)
+    print(f"features written to {Path(args.run_dir) / 'features.pt'}")
+    print(format_metrics(metrics))
+    return 0
+
+
 def cmd_book(args: argparse.Namespace) -> int:
     from .book import build_book
 
@@ -97,6 +149,32 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--only", nargs="+", default=None,
                           help="market_attribute, gallery_market and/or duke_attribute (default: all)")
     download.set_defaults(func=cmd_download)
+    train = sub.add_parser("train", help="train APR or a baseline (torchrun for several processes)")
+    train.add_argument("--scale", default="quick", help="preset: smoke, quick or paper (default: quick)")
+    train.add_argument("--dataset", default=None, help="market1501, dukemtmc, peta or synthetic (default: synthetic)")
+    train.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
+    train.add_argument("--variant", default=None, help="apr, ide, arn, apr_no_arm, apr_no_attr_loss (default: apr)")
+    train.add_argument("--backbone", default=None, help="resnet50, resnet18, mobilenet_v3_small, ... (default: the preset's)")
+    train.add_argument("--image-size", default=None, help="HxW, e.g. 256x128 (default: the preset's)")
+    train.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
+    train.add_argument("--batch-size", type=int, default=None, help="batch size per process (default: the preset's)")
+    train.add_argument("--lambda", dest="lambda_id", type=float, default=None, help="weight of the ID loss (default: 0.9)")
+    train.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
+    train.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
+    train.add_argument("--data-path", default=None, help="decoded (default) or loader")
+    train.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="any other setting of apr.config.APRConfig")
+    train.add_argument("--out", default=None, help="run folder (default: runs/<variant>-<config hash>)")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    train.add_argument("--no-eval", action="store_true", help="skip evaluation after training")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(func=cmd_train)
+
+    extract = sub.add_parser("extract", help="features and metrics of a trained run folder")
+    extract.add_argument("run_dir", help="a folder written by `apr train`")
+    extract.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    extract.add_argument("--quiet", action="store_true", help="no progress bars")
+    extract.set_defaults(func=cmd_extract)
+
     book = sub.add_parser("book", help="execute every chapter and build the HTML book")
     book.add_argument("--dataset", default="synthetic", choices=["market1501", "dukemtmc", "peta", "synthetic"],
                       help="dataset the chapters use (default: synthetic)")

@@ -135,14 +135,19 @@ class DecodedSplit:
         return self.images.shape[0]
 
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
-                augment: BatchAugment | None = None, drop_last: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+                augment: BatchAugment | None = None, drop_last: bool = False,
+                indices: torch.Tensor | None = None) -> Iterator[dict[str, torch.Tensor]]:
         """Yield batches as dicts like :class:`ReidImageDataset` items, already on the device.
 
         Without ``augment`` images are only normalised. The permutation is drawn on the CPU
-        from ``generator`` so runs are reproducible on any device.
+        from ``generator`` so runs are reproducible on any device. ``indices`` gives the
+        order explicitly (e.g. one process's shard); ``shuffle`` is then ignored.
         """
-        n = len(self)
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        if indices is not None:
+            order = indices
+        else:
+            order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        n = order.numel()
         order = order.to(self.images.device)
         stop = n - n % batch_size if drop_last else n
         for start in range(0, stop, batch_size):

@@ -1,0 +1,176 @@
+"""``APRConfig``: every setting of one training run, its presets, and ``from_params``.
+
+Defaults are the paper's (§5.2) where it states them; where it is silent the choice is
+commented and can be changed like any other setting (``--set key=value`` on the CLI, a
+keyword in notebooks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+Variant = Literal["apr", "ide", "arn", "apr_no_arm", "apr_no_attr_loss"]
+VARIANTS: tuple[str, ...] = ("apr", "ide", "arn", "apr_no_arm", "apr_no_attr_loss")
+BACKBONES: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v3_small",
+                               "shufflenet_v2_x0_5", "shufflenet_v2_x1_0")
+
+
+@dataclass(frozen=True)
+class APRConfig:
+    """All settings of one run. Defaults follow the paper (§5.2) unless a comment says otherwise."""
+
+    # data
+    dataset: str = "synthetic"            # market1501, dukemtmc, peta or synthetic
+    data_root: str | None = None          # None: $APR_DATA_ROOT, then ../shared/data
+    synthetic_scale: str = "quick"        # size of the generated set when dataset == "synthetic"
+    image_size: tuple[int, int] = (256, 128)  # not in the paper; the usual re-ID input (H, W)
+    pad: int = 10                         # pad-and-random-crop (paper: "random cropping")
+    # model
+    variant: str = "apr"                  # apr, ide (Baseline 1), arn (Baseline 2), apr_no_arm, apr_no_attr_loss
+    attributes: tuple[str, ...] | None = None  # None: all of the dataset's; a subset for ablations
+    backbone: str = "resnet50"
+    pretrained: str = "auto"              # "auto": torchvision's cached ImageNet weights if present; "none"; or a .pth path
+    embed_dim: int = 512
+    dropout: float = 0.5
+    test_feature: str = "concat"          # "concat": [embedding, re-weighted attributes] (paper); "pool5"
+    # loss and optimisation
+    lambda_id: float = 0.9                # Eq. 6: lambda * ID loss + (1 - lambda) * mean attribute loss
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 0.01                      # then lr * 0.1 for the last third (paper: last 20 of 60 epochs)
+    lr_decay_epoch: int | None = None     # None: epochs - epochs // 3
+    momentum: float = 0.9                 # not in the paper: recipe of its ref. [20]
+    weight_decay: float = 5e-4            # not in the paper: recipe of its ref. [20]
+    # execution
+    seed: int = 0
+    device: str = "auto"                  # auto, cpu, cuda, cuda:N
+    data_path: str = "decoded"            # "decoded": decode once to a uint8 tensor; "loader": DataLoader per epoch
+    loader_workers: int = 2
+    amp: bool = True                      # bf16 autocast, CUDA only
+    channels_last: bool = True            # CUDA only
+    eval_batch_size: int = 256
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        from .data.datasets import DATASETS
+
+        checks = [
+            (self.dataset in DATASETS, f"dataset={self.dataset!r}: expected one of {', '.join(DATASETS)}"),
+            (self.variant in VARIANTS, f"variant={self.variant!r}: expected one of {', '.join(VARIANTS)}"),
+            (self.backbone in BACKBONES, f"backbone={self.backbone!r}: expected one of {', '.join(BACKBONES)}"),
+            (0.0 <= self.lambda_id <= 1.0, f"lambda_id={self.lambda_id}: must be in [0, 1]"),
+            (self.epochs >= 1 and self.batch_size >= 2, f"epochs={self.epochs}, batch_size={self.batch_size}: need >= 1 and >= 2"),
+            (self.lr > 0, f"lr={self.lr}: must be > 0"),
+            (0.0 <= self.dropout < 1.0, f"dropout={self.dropout}: must be in [0, 1)"),
+            (self.test_feature in ("concat", "pool5"), f"test_feature={self.test_feature!r}: expected concat or pool5"),
+            (self.data_path in ("decoded", "loader"), f"data_path={self.data_path!r}: expected decoded or loader"),
+            (len(self.image_size) == 2 and min(self.image_size) >= 32, f"image_size={self.image_size}: expected (H, W), each >= 32"),
+            (self.synthetic_scale in ("smoke", "quick", "paper"), f"synthetic_scale={self.synthetic_scale!r}: expected smoke, quick or paper"),
+        ]
+        bad = [msg for ok, msg in checks if not ok]
+        if bad:
+            raise ValueError("invalid configuration: " + "; ".join(bad))
+
+    @property
+    def decay_epoch(self) -> int:
+        """First epoch (0-based) trained at lr * 0.1."""
+        return self.lr_decay_epoch if self.lr_decay_epoch is not None else self.epochs - self.epochs // 3
+
+    @property
+    def uses_id(self) -> bool:
+        return self.variant != "arn"
+
+    @property
+    def uses_attributes(self) -> bool:
+        return self.variant != "ide"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["image_size"] = list(self.image_size)
+        d["attributes"] = list(self.attributes) if self.attributes is not None else None
+        return d
+
+    def key(self) -> str:
+        """Stable hash of every setting that changes the trained model (for the run cache)."""
+        import hashlib
+
+        d = self.to_dict()
+        for volatile in ("device", "loader_workers", "eval_batch_size", "extra", "data_path"):
+            d.pop(volatile)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+PRESETS: dict[str, APRConfig] = {
+    # CI: seconds on a CPU; checks that everything runs, not that it learns.
+    "smoke": APRConfig(synthetic_scale="smoke", backbone="resnet18", pretrained="none", image_size=(64, 32),
+                       epochs=2, batch_size=16, eval_batch_size=64),
+    # The default book on 2 CPU cores: a few minutes per model on the default synthetic set.
+    "quick": APRConfig(synthetic_scale="quick", backbone="resnet18", pretrained="none", image_size=(128, 64),
+                       epochs=15, batch_size=32, lr=0.05, eval_batch_size=128),
+    # The paper's schedule: ResNet-50 at 256x128, 60 epochs, batch 32 (GPU, real data).
+    "paper": APRConfig(synthetic_scale="paper"),
+}
+
+
+def _coerce(name: str, value: Any, current: Any) -> Any:
+    """Turn a ``--set key=value`` string into the field's type."""
+    if not isinstance(value, str):
+        return tuple(value) if isinstance(current, tuple) and isinstance(value, list) else value
+    text = value.strip()
+    if name == "attributes":
+        return None if text.lower() in ("none", "") else tuple(t for t in text.replace(",", " ").split() if t)
+    if name == "image_size":
+        parts = text.lower().replace("x", ",").split(",")
+        return tuple(int(p) for p in parts)
+    if name in ("data_root", "lr_decay_epoch"):
+        return None if text.lower() == "none" else (int(text) if name == "lr_decay_epoch" else text)
+    if isinstance(current, bool):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"{name}={value!r}: expected true or false")
+        return text.lower() in ("true", "1")
+    if isinstance(current, int):
+        return int(text)
+    if isinstance(current, float):
+        return float(text)
+    return text
+
+
+def from_params(scale: str = "quick", **overrides: Any) -> APRConfig:
+    """A preset with overrides: ``from_params("quick", variant="ide", lambda_id=0.8)``.
+
+    Unknown keys and bad values fail with a message that lists the valid keys.
+    """
+    if scale not in PRESETS:
+        raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(PRESETS)}")
+    base = PRESETS[scale]
+    valid = [f.name for f in dataclasses.fields(APRConfig) if f.name != "extra"]
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown}; valid keys: {', '.join(valid)}")
+    try:
+        values = {k: _coerce(k, v, getattr(base, k)) for k, v in overrides.items()}
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"bad setting: {exc}") from None
+    return replace(base, **values)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """``["lambda_id=0.8", "epochs=3"]`` -> dict; a pair without ``=`` is an error."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+def config_from_dict(d: dict[str, Any]) -> APRConfig:
+    """Inverse of :meth:`APRConfig.to_dict` (lists back to tuples)."""
+    d = dict(d)
+    d["image_size"] = tuple(d["image_size"])
+    d["attributes"] = tuple(d["attributes"]) if d.get("attributes") else None
+    return APRConfig(**d)

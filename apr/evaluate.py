@@ -1,0 +1,72 @@
+"""A trained model on its dataset's query and gallery: re-ID and attribute metrics."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import APRConfig
+from .data.tensors import DecodedSplit
+from .features import Embeddings, extract
+from .metrics import attribute_accuracy, evaluate_ranking, group_predictions, pairwise_distances
+from .model import APR
+from .runs import load_run, save_checkpoint, save_json
+from .train import TrainingData, load_model, load_training_data, resolve_device
+
+
+def extract_test(model: APR, training: TrainingData, config: APRConfig, device: torch.device,
+                 progress: bool = True) -> tuple[Embeddings, Embeddings, dict[str, float]]:
+    """Decode and embed the query and gallery splits; returns (query, gallery, seconds)."""
+    seconds = {}
+    out = []
+    for split in ("query", "gallery"):
+        t = time.perf_counter()
+        decoded = DecodedSplit.decode(training.data.split(split), config.image_size, training.split_attributes(split),
+                                      device=device, progress=progress)
+        seconds[f"decode_{split}_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        out.append(extract(model.to(device), decoded, feature=config.test_feature, batch_size=config.eval_batch_size,
+                           amp=config.amp, channels_last=config.channels_last))
+        seconds[f"extract_{split}_s"] = time.perf_counter() - t
+    return out[0], out[1], seconds
+
+
+def score(query: Embeddings, gallery: Embeddings, training: TrainingData, device: torch.device) -> dict[str, Any]:
+    """Rank-1/5/10 and mAP (official and step AP), plus attribute accuracy per group."""
+    t = time.perf_counter()
+    distmat = pairwise_distances(query.features, gallery.features, device=device)
+    cmc, mAP = evaluate_ranking(distmat, query.pids.to(device), gallery.pids.to(device), query.camids.to(device),
+                                gallery.camids.to(device), max_rank=10, ap_mode="official")
+    _, mAP_step = evaluate_ranking(distmat, query.pids.to(device), gallery.pids.to(device), query.camids.to(device),
+                                   gallery.camids.to(device), max_rank=10, ap_mode="step")
+    metrics: dict[str, Any] = {"rank1": float(cmc[0]), "rank5": float(cmc[4]), "rank10": float(cmc[9]),
+                               "mAP": mAP, "mAP_step": mAP_step}
+    schema = training.data.schema
+    if gallery.attr_probs and schema is not None and training.attribute_names == schema.names:
+        groups = group_predictions(gallery.attr_probs, schema)
+        acc = attribute_accuracy(groups, training.split_attributes("gallery"), schema)
+        metrics["attribute_accuracy"] = {k: float(v) for k, v in acc.items()}
+    metrics["evaluate_s"] = time.perf_counter() - t
+    return metrics
+
+
+def evaluate_run(run_dir: str | Path, *, device: str = "auto", progress: bool = True, save_features: bool = True,
+                 training: TrainingData | None = None) -> dict[str, Any]:
+    """Evaluate a run folder's final model; writes metrics into its run.json (and features.pt)."""
+    run_dir = Path(run_dir)
+    info = load_run(run_dir)
+    dev = resolve_device(device)
+    model, config = load_model(run_dir, dev)
+    training = training or load_training_data(config, dev, decode=False, progress=progress)
+    query, gallery, seconds = extract_test(model, training, config, dev, progress)
+    metrics = score(query, gallery, training, dev)
+    info["metrics"] = metrics
+    info["timings"].update({k: round(v, 3) for k, v in seconds.items()} | {"evaluate_s": round(metrics["evaluate_s"], 3)})
+    save_json(run_dir / "run.json", info)
+    if save_features:
+        save_checkpoint(run_dir / "features.pt", {"query": query.to_dict(), "gallery": gallery.to_dict(),
+                                                  "attributes": training.attribute_names})
+    return metrics

@@ -1,0 +1,53 @@
+"""Query/gallery images -> re-ID features and attribute probabilities (batched, no grad)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .data.tensors import DecodedSplit
+from .model import APR
+
+
+@dataclass
+class Embeddings:
+    """Features and attribute probabilities of one split, on the CPU."""
+
+    features: torch.Tensor            # (N, D) float32
+    attr_probs: list[torch.Tensor]    # m tensors (N, C_j); empty for IDE
+    pids: torch.Tensor                # (N,)
+    camids: torch.Tensor              # (N,)
+
+    def to_dict(self) -> dict:
+        return {"features": self.features, "attr_probs": self.attr_probs, "pids": self.pids, "camids": self.camids}
+
+
+@torch.no_grad()
+def extract(model: APR, split: DecodedSplit, *, feature: str = "concat", batch_size: int = 256,
+            amp: bool = True, channels_last: bool = True) -> Embeddings:
+    """Run ``model`` (eval mode) over a decoded split.
+
+    ``feature`` is ``"concat"`` ([embedding, re-weighted attributes], the paper's test
+    feature) or ``"pool5"``. On CUDA, bf16 autocast and channels-last are used when asked.
+    """
+    device = split.images.device
+    was_training = model.training
+    model.eval()
+    cuda = device.type == "cuda"
+    feats, probs = [], None
+    for batch in split.batches(batch_size):
+        x = batch["image"]
+        if cuda and channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and amp):
+            out = model(x)
+        feats.append(out.test_feature(feature).float().cpu())
+        if out.attr_logits is not None:
+            batch_probs = [logit.float().softmax(1).cpu() for logit in out.attr_logits]
+            probs = [[p] for p in batch_probs] if probs is None else [acc + [p] for acc, p in zip(probs, batch_probs)]
+    model.train(was_training)
+    return Embeddings(
+        features=torch.cat(feats), attr_probs=[torch.cat(p) for p in probs] if probs is not None else [],
+        pids=split.pids.cpu(), camids=split.camids.cpu(),
+    )

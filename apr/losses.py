@@ -1,0 +1,47 @@
+"""The paper's objective (Eq. 6): L = λ·L_ID + (1 − λ)·mean_j L_attr^j.
+
+Variants: ``ide`` uses L_ID alone; ``arn`` the mean attribute loss alone (Eq. 6 at λ = 0;
+the paper's Eq. 2 writes a sum, which differs only by the factor m); ``apr_no_attr_loss``
+uses L_ID alone on APR's network. Every loss is a softmax cross-entropy; labels -1
+(unlabelled) are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .model import APROutput, attribute_loss
+
+
+@dataclass
+class LossParts:
+    """The total loss and its parts (parts a variant does not have are None)."""
+
+    total: torch.Tensor
+    id: torch.Tensor | None
+    attr: torch.Tensor | None
+
+
+def check_lambda(lambda_id: float) -> None:
+    if not isinstance(lambda_id, int | float) or not 0.0 <= float(lambda_id) <= 1.0:
+        raise ValueError(f"lambda_id must be a number in [0, 1], got {lambda_id!r}")
+
+
+def apr_loss(out: APROutput, labels: torch.Tensor, attrs: torch.Tensor, variant: str = "apr",
+             lambda_id: float = 0.9) -> LossParts:
+    """Eq. 6 for ``variant`` given a forward pass, ID labels (B,) and attribute labels (B, m)."""
+    check_lambda(lambda_id)
+    id_loss = F.cross_entropy(out.id_logits.float(), labels) if out.id_logits is not None else None
+    attr = attribute_loss(out.attr_logits, attrs) if out.attr_logits is not None else None
+    if variant in ("ide", "apr_no_attr_loss"):
+        total = id_loss
+    elif variant == "arn":
+        total = attr
+    elif variant in ("apr", "apr_no_arm"):
+        total = lambda_id * id_loss + (1.0 - lambda_id) * attr
+    else:
+        raise ValueError(f"unknown variant {variant!r}")
+    return LossParts(total, id_loss, attr)

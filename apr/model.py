@@ -1,0 +1,189 @@
+"""The APR network (paper §4.2, Fig. 5) and its baselines, in one file.
+
+::
+
+    image -> backbone (ResNet, global average pool = "pool5", F-d)
+          -> attribute heads: one Linear(F, C_j) per attribute j on pool5     (f_A^j)
+          -> ã_j in [0, 1] per attribute (see below), ã in R^m
+          -> ARM: c = sigmoid(V ã + b), a = c * ã                              (Eqs. 3-4)
+          -> embedding: Linear(F, 512) -> BatchNorm -> Dropout(0.5) -> ReLU   (as the paper writes it)
+          -> identity classifier on [embedding, a], 512 + m inputs            (Eq. 5; 539 on Market)
+
+How ã is formed (the paper only says ã_j in [0, 1] is "the score from f_A^j"): for a
+binary attribute, the softmax probability of its second class ("yes", "female", "long"...);
+for a multi-class attribute (Market's 4-class age), the expected class index scaled to
+[0, 1], sum_c p_c * c / (C - 1), which keeps age's order (young -> old) in one number.
+
+Variants (``APRConfig.variant``):
+
+* ``apr``: the above.                  * ``apr_no_arm``: ã goes to the ID classifier as is.
+* ``apr_no_attr_loss``: APR's network trained with the ID loss only ("w/o attri").
+* ``ide`` (Baseline 1): pool5 -> ID classifier; no attributes, no embedding.
+* ``arn`` (Baseline 2): pool5 -> attribute heads only; no ID classifier.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+# Global-pooled feature size of each backbone ("pool5" for the ResNets). The small
+# MobileNet/ShuffleNet models make CPU-scale runs (the book's default) several times faster.
+FEATURE_DIMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048,
+                "mobilenet_v3_small": 576, "shufflenet_v2_x0_5": 1024, "shufflenet_v2_x1_0": 1024}
+
+
+@dataclass
+class APROutput:
+    """What one forward pass returns (fields a variant does not have are None)."""
+
+    pool5: torch.Tensor                        # (B, F)
+    embedding: torch.Tensor | None             # (B, 512)
+    attr_logits: list[torch.Tensor] | None     # m tensors (B, C_j)
+    attr_scores: torch.Tensor | None           # ã (B, m)
+    attr_weighted: torch.Tensor | None         # a = c * ã (B, m); ã itself without ARM
+    id_logits: torch.Tensor | None             # (B, K)
+
+    def test_feature(self, kind: str = "concat") -> torch.Tensor:
+        """The re-ID feature: [embedding, re-weighted attributes] (paper §4.2), or pool5.
+
+        The IDE and ARN baselines have no embedding; their feature is pool5.
+        """
+        if kind == "pool5" or self.embedding is None:
+            return self.pool5
+        return torch.cat([self.embedding, self.attr_weighted], 1) if self.attr_weighted is not None else self.embedding
+
+
+class ARM(nn.Module):
+    """Attribute Re-weighting Module: c = sigmoid(V ã + b), a = c * ã (Eqs. 3-4)."""
+
+    def __init__(self, num_attributes: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(num_attributes, num_attributes)   # V (m x m) and b (m)
+
+    def forward(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``scores`` ã (B, m) -> (re-weighted a (B, m), confidences c (B, m))."""
+        confidence = torch.sigmoid(self.fc(scores))
+        return confidence * scores, confidence
+
+
+def attribute_scores(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    """ã (B, m) from the m attribute heads' logits (see the module docstring)."""
+    cols = []
+    for logit in logits:
+        p = logit.float().softmax(1)
+        c = p.shape[1]
+        if c == 2:
+            cols.append(p[:, 1])
+        else:
+            cols.append((p * torch.arange(c, device=p.device, dtype=p.dtype)).sum(1) / (c - 1))
+    return torch.stack(cols, 1)
+
+
+def load_backbone(name: str, pretrained: str = "auto") -> tuple[nn.Module, str]:
+    """A torchvision backbone without its classifier, and a note on its initialisation.
+
+    ``pretrained``: ``"auto"`` loads torchvision's ImageNet weights when they are already
+    in its cache (never downloads), ``"none"`` starts from random weights, any other value
+    is a path to a state dict. Missing weights are reported in the note (and warned about
+    for ``"auto"``), never silently ignored.
+    """
+    if name not in FEATURE_DIMS:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {', '.join(FEATURE_DIMS)}")
+    net = getattr(torchvision.models, name)(weights=None)
+    note = "random initialisation"
+    if pretrained == "auto":
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        if cached.is_file():
+            net.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
+            note = f"ImageNet weights from {cached}"
+        else:
+            warnings.warn(f"no cached ImageNet weights for {name} at {cached}; training from random initialisation",
+                          stacklevel=2)
+            note = f"random initialisation (no ImageNet weights at {cached})"
+    elif pretrained not in ("none", "", None):
+        path = Path(pretrained)
+        if not path.is_file():
+            raise FileNotFoundError(f"pretrained weights file not found: '{path}'")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if [k for k in missing if not k.startswith("fc.")] or [k for k in unexpected if not k.startswith("fc.")]:
+            raise ValueError(f"'{path}' does not fit {name}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        note = f"weights from {path}"
+    if name.startswith("mobilenet"):
+        net.classifier = nn.Identity()     # features -> global average pool -> (B, 576)
+    else:
+        net.fc = nn.Identity()             # ResNet / ShuffleNet: global average pool -> (B, F)
+    return net, note
+
+
+class APR(nn.Module):
+    """APR and its variants.
+
+    Parameters
+    ----------
+    num_ids
+        Identities of the training split (ID classifier outputs); ignored by ``arn``.
+    attribute_classes
+        Number of classes of each attribute used (e.g. 26 x 2 and age 4 on Market).
+    variant, backbone, pretrained, embed_dim, dropout
+        See :class:`apr.config.APRConfig`.
+    """
+
+    def __init__(self, num_ids: int, attribute_classes: Sequence[int], variant: str = "apr", backbone: str = "resnet50",
+                 pretrained: str = "auto", embed_dim: int = 512, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.variant = variant
+        self.backbone, self.init_note = load_backbone(backbone, pretrained)
+        dim = FEATURE_DIMS[backbone]
+        uses_attr = variant != "ide"
+        m = len(attribute_classes) if uses_attr else 0
+        if uses_attr and m == 0:
+            raise ValueError(f"variant {variant!r} needs at least one attribute")
+        self.attr_heads = nn.ModuleList(nn.Linear(dim, c) for c in attribute_classes) if uses_attr else None
+        self.arm = ARM(m) if variant in ("apr", "apr_no_attr_loss") else None
+        if variant in ("apr", "apr_no_arm", "apr_no_attr_loss"):
+            self.embedding = nn.Sequential(nn.Linear(dim, embed_dim), nn.BatchNorm1d(embed_dim), nn.Dropout(dropout), nn.ReLU())
+            self.id_classifier = nn.Linear(embed_dim + m, num_ids)
+        elif variant == "ide":
+            self.embedding = None
+            self.id_classifier = nn.Linear(dim, num_ids)
+        elif variant == "arn":
+            self.embedding, self.id_classifier = None, None
+        else:
+            raise ValueError(f"unknown variant {variant!r}")
+
+    def forward(self, images: torch.Tensor) -> APROutput:
+        pool5 = self.backbone(images)                                          # (B, F)
+        logits = [head(pool5) for head in self.attr_heads] if self.attr_heads is not None else None
+        scores = attribute_scores(logits).to(pool5.dtype) if logits is not None else None    # ã (B, m)
+        weighted = self.arm(scores)[0] if self.arm is not None else scores    # a (B, m)
+        embedding = self.embedding(pool5) if self.embedding is not None else None
+        if self.id_classifier is None:
+            id_logits = None
+        elif embedding is None:
+            id_logits = self.id_classifier(pool5)                              # IDE
+        else:
+            id_logits = self.id_classifier(torch.cat([embedding, weighted], 1) if weighted is not None else embedding)
+        return APROutput(pool5, embedding, logits, scores, weighted, id_logits)
+
+
+def attribute_loss(logits: Sequence[torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
+    """Mean over attributes of each attribute's cross-entropy (labels -1 ignored).
+
+    An attribute with no labelled image in the batch is left out of the mean.
+    """
+    losses = []
+    for j, logit in enumerate(logits):
+        t = targets[:, j]
+        if (t >= 0).any():
+            losses.append(F.cross_entropy(logit.float(), t, ignore_index=-1))
+    return torch.stack(losses).mean() if losses else logits[0].sum() * 0.0

@@ -1,0 +1,149 @@
+"""The network: shapes of every variant, ARM's formula, Eq. 6, and what each variant drops."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from apr.config import APRConfig, from_params, parse_overrides
+from apr.losses import apr_loss
+from apr.model import APR, ARM, attribute_scores, load_backbone
+
+MARKET_CLASSES = [2, 4] + [2] * 25    # 27 attributes, age has 4 classes
+
+
+def make(variant, classes=MARKET_CLASSES, num_ids=11, backbone="resnet18"):
+    torch.manual_seed(0)
+    return APR(num_ids, classes, variant, backbone, pretrained="none").eval()
+
+
+@pytest.mark.parametrize(("variant", "id_in", "feature_dim"), [
+    ("apr", 512 + 27, 512 + 27), ("apr_no_arm", 512 + 27, 512 + 27), ("apr_no_attr_loss", 512 + 27, 512 + 27),
+    ("ide", 512, 512), ("arn", None, 512),
+])
+def test_output_shapes(variant, id_in, feature_dim):
+    model = make(variant)
+    out = model(torch.randn(3, 3, 64, 32))
+    assert out.pool5.shape == (3, 512)
+    if id_in is None:
+        assert out.id_logits is None and model.id_classifier is None
+    else:
+        assert model.id_classifier.in_features == id_in and out.id_logits.shape == (3, 11)
+    if variant == "ide":
+        assert out.attr_logits is None and out.embedding is None
+    else:
+        assert [t.shape[1] for t in out.attr_logits] == MARKET_CLASSES
+        assert out.attr_scores.shape == (3, 27)
+    assert out.test_feature().shape == (3, feature_dim)
+    assert out.test_feature("pool5").shape == (3, 512)
+
+
+def test_resnet50_gives_the_papers_539_dims():
+    model = make("apr", backbone="resnet50", num_ids=751)
+    assert model.id_classifier.in_features == 539 and model.attr_heads[0].in_features == 2048
+    assert model(torch.randn(2, 3, 64, 32)).test_feature().shape == (2, 539)
+
+
+def test_arm_equals_formula():
+    arm = ARM(3)
+    V = torch.tensor([[0.5, -1.0, 0.0], [2.0, 0.1, -0.3], [0.0, 0.0, 1.0]])
+    b = torch.tensor([0.1, -0.2, 0.3])
+    with torch.no_grad():
+        arm.fc.weight.copy_(V)
+        arm.fc.bias.copy_(b)
+    scores = torch.tensor([[0.9, 0.2, 0.5], [0.1, 0.7, 0.0]])
+    weighted, confidence = arm(scores)
+    expected_c = torch.sigmoid(scores @ V.T + b)          # c = sigmoid(V ã + b), row-wise
+    torch.testing.assert_close(confidence, expected_c)
+    torch.testing.assert_close(weighted, expected_c * scores)
+    assert ((confidence >= 0) & (confidence <= 1)).all()
+
+
+def test_attribute_scores_binary_and_ordinal():
+    binary = torch.tensor([[0.0, 0.0], [0.0, 10.0]])
+    age = torch.log(torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.5]]) + 1e-12)
+    scores = attribute_scores([binary, age])
+    torch.testing.assert_close(scores[:, 0], torch.tensor([0.5, 1.0]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(scores[:, 1], torch.tensor([0.0, (2 * 0.5 + 3 * 0.5) / 3]), atol=1e-4, rtol=0)
+
+
+def test_loss_equals_eq6():
+    model = make("apr", classes=[2, 4, 2])
+    out = model(torch.randn(4, 3, 64, 32))
+    labels = torch.tensor([0, 3, 5, 10])
+    attrs = torch.tensor([[0, 1, 1], [1, 3, -1], [1, 0, 0], [-1, 2, 1]])
+    parts = apr_loss(out, labels, attrs, "apr", lambda_id=0.7)
+    ce = torch.nn.functional.cross_entropy
+    id_loss = ce(out.id_logits, labels)
+    per_attr = []
+    for j, logit in enumerate(out.attr_logits):   # labels -1 ignored
+        keep = attrs[:, j] >= 0
+        per_attr.append(ce(logit[keep], attrs[keep, j]))
+    expected = 0.7 * id_loss + 0.3 * torch.stack(per_attr).mean()
+    torch.testing.assert_close(parts.total, expected)
+    torch.testing.assert_close(parts.id, id_loss)
+
+
+def test_variants_drop_their_parts():
+    x = torch.randn(2, 3, 64, 32)
+    labels, attrs = torch.tensor([1, 2]), torch.zeros(2, 27, dtype=torch.long)
+    for variant, has_id, has_attr in [("ide", True, False), ("arn", False, True), ("apr_no_attr_loss", True, True)]:
+        out = make(variant)(x)
+        parts = apr_loss(out, labels, attrs, variant, 0.9)
+        assert (parts.id is not None) == has_id and (parts.attr is not None) == has_attr
+        if variant == "apr_no_attr_loss":   # ID loss alone, not lambda * ID
+            torch.testing.assert_close(parts.total, parts.id)
+    assert make("apr_no_arm").arm is None and make("apr").arm is not None
+    assert make("ide").attr_heads is None and make("arn").id_classifier is None
+    # Without ARM the ID classifier sees ã unchanged.
+    out = make("apr_no_arm")(x)
+    torch.testing.assert_close(out.attr_weighted, out.attr_scores)
+
+
+def test_attribute_subset_model():
+    model = make("apr", classes=[2, 2, 2])
+    assert model.id_classifier.in_features == 512 + 3 and len(model.attr_heads) == 3
+
+
+@pytest.mark.parametrize("lam", [-0.1, 1.5, "0.5"])
+def test_bad_lambda(lam):
+    model = make("apr")
+    out = model(torch.randn(2, 3, 64, 32))
+    with pytest.raises(ValueError, match="lambda_id must be a number in"):
+        apr_loss(out, torch.tensor([0, 1]), torch.zeros(2, 27, dtype=torch.long), "apr", lam)
+
+
+def test_bad_configuration_messages():
+    with pytest.raises(ValueError, match=r"lambda_id=1.2: must be in \[0, 1\]"):
+        APRConfig(lambda_id=1.2)
+    with pytest.raises(ValueError, match="backbone='vgg99'"):
+        APRConfig(backbone="vgg99")
+    with pytest.raises(ValueError, match="unknown backbone 'vgg99'"):
+        load_backbone("vgg99")
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['lamda'\]; valid keys: dataset"):
+        from_params("smoke", lamda=0.5)
+    with pytest.raises(ValueError, match="unknown scale 'huge'"):
+        from_params("huge")
+    with pytest.raises(ValueError, match="--set expects key=value"):
+        parse_overrides(["epochs"])
+
+
+def test_overrides_are_typed():
+    cfg = from_params("smoke", **parse_overrides(["lambda_id=0.8", "epochs=3", "image_size=96x48", "amp=false",
+                                                  "attributes=gender,hat", "lr_decay_epoch=none"]))
+    assert cfg.lambda_id == 0.8 and cfg.epochs == 3 and cfg.image_size == (96, 48) and cfg.amp is False
+    assert cfg.attributes == ("gender", "hat") and cfg.lr_decay_epoch is None and cfg.decay_epoch == 2
+
+
+def test_missing_pretrained_weights_are_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.warns(UserWarning, match="no cached ImageNet weights for resnet18"):
+        _, note = load_backbone("resnet18", "auto")
+    assert "no ImageNet weights" in note
+    with pytest.raises(FileNotFoundError, match="pretrained weights file not found"):
+        load_backbone("resnet18", str(tmp_path / "missing.pth"))
+    net, _ = load_backbone("resnet18", "none")
+    path = tmp_path / "r18.pth"
+    torch.save(net.state_dict(), path)
+    _, note = load_backbone("resnet18", str(path))
+    assert str(path) in note

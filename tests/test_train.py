@@ -1,0 +1,105 @@
+"""Training: resume after kill -9 gives the same weights; two gloo processes train; the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from apr.config import from_params
+from apr.runs import load_run
+
+# A few seconds per epoch on one CPU thread.
+ARGS = ["--scale", "smoke", "--device", "cpu", "--quiet", "--set", "epochs=3", "lr_decay_epoch=2"]
+ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+
+
+def apr_cli(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "apr", *args], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out
+    return out
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "model.pt", map_location="cpu", weights_only=False)["model"]
+
+
+@pytest.mark.slow
+def test_resume_after_kill_gives_the_same_weights(tmp_path):
+    finish(apr_cli("train", *ARGS, "--out", str(tmp_path / "straight"), "--no-eval"))
+    proc = apr_cli("train", *ARGS, "--out", str(tmp_path / "killed"), "--no-eval")
+    checkpoint = tmp_path / "killed" / "checkpoint.pt"
+    deadline = time.time() + 300
+    while not checkpoint.exists():            # first epoch finished ...
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.time() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)                            # ... now in the middle of the next one
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    assert state["epoch"] < 2, "the run finished before it could be interrupted"
+    assert not (tmp_path / "killed" / "model.pt").exists()
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        from apr.train import fit
+        fit(from_params("smoke", device="cpu", epochs=3, lr_decay_epoch=2), tmp_path / "killed", progress=False)
+    finish(apr_cli("train", *ARGS, "--out", str(tmp_path / "killed"), "--no-eval", "--resume"))
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "killed")
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    assert [h["loss"] for h in load_run(tmp_path / "straight")["history"]] == \
+           [h["loss"] for h in load_run(tmp_path / "killed")["history"]]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train(tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "apr", "train", *ARGS,
+                           "--out", str(tmp_path / "ddp"), "--no-eval"], env=ENV, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    info = load_run(tmp_path / "ddp")
+    assert info["world_size"] == 2
+    losses = [h["loss"] for h in info["history"]]
+    assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.slow
+def test_cli_train_and_extract(tmp_path):
+    out = finish(apr_cli("train", *ARGS, "--variant", "apr", "--out", str(tmp_path / "run")))
+    assert "rank-1" in out and "attribute accuracy" in out
+    info = load_run(tmp_path / "run")
+    assert {"config", "provenance", "timings", "history", "metrics"} <= set(info)
+    assert info["provenance"]["device"] == "cpu" and info["config"]["variant"] == "apr"
+    assert {"load_s", "train_s", "extract_query_s", "evaluate_s"} <= set(info["timings"])
+    assert 0.0 <= info["metrics"]["mAP"] <= 1.0
+    features = torch.load(tmp_path / "run" / "features.pt", weights_only=False)
+    assert features["query"]["features"].shape[1] == 512 + 27
+    assert len(features["gallery"]["attr_probs"]) == 27
+    again = finish(apr_cli("extract", str(tmp_path / "run"), "--device", "cpu", "--quiet"))
+    assert "rank-1" in again
+    assert load_run(tmp_path / "run")["metrics"]["rank1"] == info["metrics"]["rank1"]   # same model, same answer
+
+
+def test_cli_rejects_bad_settings(tmp_path):
+    bad = subprocess.run([sys.executable, "-m", "apr", "train", "--scale", "smoke", "--set", "lambda_id=2", "--out",
+                          str(tmp_path / "x")], env=ENV, capture_output=True, text=True)
+    assert bad.returncode == 1 and "lambda_id=2.0: must be in [0, 1]" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "apr", "train", "--scale", "smoke", "--set", "attributes=wings",
+                          "--out", str(tmp_path / "y"), "--device", "cpu", "--quiet"], env=ENV, capture_output=True, text=True)
+    assert bad.returncode == 1 and "unknown attribute(s) ['wings']" in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "apr", "extract", str(tmp_path)], env=ENV, capture_output=True, text=True)
+    assert bad.returncode == 1 and "is not a run folder" in bad.stderr
