@@ -47,7 +47,7 @@ def test_resume_after_kill_gives_the_same_weights(tmp_path):
         time.sleep(0.05)
     time.sleep(0.5)                            # ... now in the middle of the next one
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate()                         # reap it and close its pipe
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     assert state["epoch"] < 2, "the run finished before it could be interrupted"
     assert not (tmp_path / "killed" / "model.pt").exists()
