@@ -35,7 +35,7 @@ from .attributes import (
     expand_to_images,
     load_attribute_annotations,
 )
-from .paths import EXTRACTED_NAMES, find_annotation_file, resolve_data_root
+from .paths import ANNOTATION_SUBDIRS, EXTRACTED_NAMES, find_annotation_file, resolve_data_root
 
 Split = Literal["train", "query", "gallery"]
 SPLITS: tuple[Split, ...] = ("train", "query", "gallery")
@@ -210,6 +210,25 @@ def _attach_reid_attributes(data: ReidData, annotation: Path, schema: AttributeS
         data.attributes[split] = expand_to_images([r.pid for r in data.split(split)], table)
 
 
+def _read_reid_dataset(dataset: str, annotated_as: str, schema: AttributeSchema, root: str | Path | None,
+                       attributes: bool, data_root: str | Path | None, annotation_file: str | Path | None) -> ReidData:
+    """Shared reader of the Market-1501 and DukeMTMC-reID layouts and their .mat attributes."""
+    folder = find_dataset_folder(dataset, root)
+    splits = read_reid_folders(folder, dataset)
+    data = ReidData(dataset, folder, splits["train"], splits["query"], splits["gallery"])
+    if attributes:
+        ann = Path(annotation_file) if annotation_file else find_annotation_file(annotated_as, folder, data_root)
+        if ann is None:
+            name = f"{schema.mat_key}.mat"
+            raise FileNotFoundError(
+                f"no {name} for '{folder}': put it beside the images, under the data root's "
+                f"{ANNOTATION_SUBDIRS[annotated_as][0]}/ folder, pass annotation_file, fetch it with "
+                f"`python -m apr download`, or load with attributes=False"
+            )
+        _attach_reid_attributes(data, ann, schema)
+    return data
+
+
 def read_market1501(root: str | Path | None = None, *, attributes: bool = True, data_root: str | Path | None = None,
                     annotation_file: str | Path | None = None, dataset: str = "market1501") -> ReidData:
     """Load a Market-1501 layout (also the synthetic set) and, by default, its attributes.
@@ -217,37 +236,13 @@ def read_market1501(root: str | Path | None = None, *, attributes: bool = True, 
     The annotation file is ``annotation_file`` if given, else ``market_attribute.mat`` found
     beside the images or under the data root.
     """
-    folder = find_dataset_folder(dataset, root)
-    splits = read_reid_folders(folder, dataset)
-    data = ReidData(dataset, folder, splits["train"], splits["query"], splits["gallery"])
-    if attributes:
-        ann = Path(annotation_file) if annotation_file else find_annotation_file("market1501", folder, data_root)
-        if ann is None:
-            raise FileNotFoundError(
-                f"no market_attribute.mat for '{folder}': put it beside the images, under the data root's "
-                f"market1501/ folder, pass annotation_file, fetch it with `python -m apr download`, "
-                f"or load with attributes=False"
-            )
-        _attach_reid_attributes(data, ann, MARKET_SCHEMA)
-    return data
+    return _read_reid_dataset(dataset, "market1501", MARKET_SCHEMA, root, attributes, data_root, annotation_file)
 
 
 def read_dukemtmc(root: str | Path | None = None, *, attributes: bool = True, data_root: str | Path | None = None,
                   annotation_file: str | Path | None = None) -> ReidData:
     """Load a DukeMTMC-reID layout and, by default, ``duke_attribute.mat``."""
-    folder = find_dataset_folder("dukemtmc", root)
-    splits = read_reid_folders(folder, "dukemtmc")
-    data = ReidData("dukemtmc", folder, splits["train"], splits["query"], splits["gallery"])
-    if attributes:
-        ann = Path(annotation_file) if annotation_file else find_annotation_file("dukemtmc", folder, data_root)
-        if ann is None:
-            raise FileNotFoundError(
-                f"no duke_attribute.mat for '{folder}': put it beside the images, under the data root's "
-                f"dukemtmc-reid/ folder, pass annotation_file, fetch it with `python -m apr download`, "
-                f"or load with attributes=False"
-            )
-        _attach_reid_attributes(data, ann, DUKE_SCHEMA)
-    return data
+    return _read_reid_dataset("dukemtmc", "dukemtmc", DUKE_SCHEMA, root, attributes, data_root, annotation_file)
 
 
 # ----------------------------------------------------------------------------------- PETA
