@@ -141,6 +141,8 @@ def train_one_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, tr
     model.train()
     cuda = device.type == "cuda"
     if config.data_path == "decoded":
+        if training.train is None:
+            raise ValueError("data_path='decoded' needs the decoded training split (load_training_data(decode=True))")
         batches = training.train.batches(config.batch_size, indices=order, augment=BatchAugment(config.pad),
                                          generator=generator, drop_last=True)
     else:
@@ -204,7 +206,8 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
         raise FileExistsError(f"'{run_dir}' already holds a run (checkpoint.pt); pass resume=True (--resume) or pick a new folder")
     timings: dict[str, Any] = {}
     start = time.perf_counter()
-    training = training or load_training_data(config, device, progress=progress and rank == 0)
+    training = training or load_training_data(config, device, decode=config.data_path == "decoded",
+                                              progress=progress and rank == 0)
     timings.update({f"{k}_s": round(v, 3) for k, v in training.seconds.items()})
     model = build_model(config, len(training.labels), training.attribute_classes).to(device)
     if device.type == "cuda" and config.channels_last:
