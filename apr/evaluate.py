@@ -11,7 +11,7 @@ import torch
 from .config import APRConfig
 from .data.tensors import DecodedSplit
 from .features import Embeddings, extract
-from .metrics import attribute_accuracy, evaluate_ranking, group_predictions, pairwise_distances
+from .metrics import attribute_accuracy, evaluate_ranking_modes, group_predictions, pairwise_distances
 from .model import APR
 from .runs import load_run, save_checkpoint, save_json
 from .train import TrainingData, load_model, load_training_data, resolve_device
@@ -38,12 +38,10 @@ def score(query: Embeddings, gallery: Embeddings, training: TrainingData, device
     """Rank-1/5/10 and mAP (official and step AP), plus attribute accuracy per group."""
     t = time.perf_counter()
     distmat = pairwise_distances(query.features, gallery.features, device=device)
-    cmc, mAP = evaluate_ranking(distmat, query.pids.to(device), gallery.pids.to(device), query.camids.to(device),
-                                gallery.camids.to(device), max_rank=10, ap_mode="official")
-    _, mAP_step = evaluate_ranking(distmat, query.pids.to(device), gallery.pids.to(device), query.camids.to(device),
-                                   gallery.camids.to(device), max_rank=10, ap_mode="step")
+    cmc, maps = evaluate_ranking_modes(distmat, query.pids.to(device), gallery.pids.to(device), query.camids.to(device),
+                                       gallery.camids.to(device), max_rank=10, ap_modes=("official", "step"))
     metrics: dict[str, Any] = {"rank1": float(cmc[0]), "rank5": float(cmc[4]), "rank10": float(cmc[9]),
-                               "mAP": mAP, "mAP_step": mAP_step}
+                               "mAP": maps["official"], "mAP_step": maps["step"]}
     schema = training.data.schema
     if gallery.attr_probs and schema is not None and training.attribute_names == schema.names:
         groups = group_predictions(gallery.attr_probs, schema)

@@ -32,7 +32,7 @@ APMode = Literal["official", "step"]
 JUNK_PID = -1
 
 
-def _as_tensor(x: ArrayLike, name: str, device: torch.device | None = None) -> torch.Tensor:
+def _as_tensor(x: ArrayLike, device: torch.device | None = None) -> torch.Tensor:
     t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     return t.to(device) if device is not None else t
 
@@ -60,8 +60,8 @@ def pairwise_distances(query: ArrayLike, gallery: ArrayLike, *, squared: bool = 
     Tensor of shape (Q, G), float32, computed as ||q||² + ||g||² − 2 q·g and clamped at 0.
     """
     dev = torch.device(device) if device is not None else best_device()
-    q = _as_tensor(query, "query", dev).float()
-    g = _as_tensor(gallery, "gallery", dev).float()
+    q = _as_tensor(query, dev).float()
+    g = _as_tensor(gallery, dev).float()
     if q.ndim != 2 or g.ndim != 2 or q.shape[1] != g.shape[1]:
         raise ValueError(f"query and gallery must be (Q, D) and (G, D) with the same D; got {tuple(q.shape)} and {tuple(g.shape)}")
     g_norm = (g * g).sum(1)
@@ -74,7 +74,7 @@ def pairwise_distances(query: ArrayLike, gallery: ArrayLike, *, squared: bool = 
 
 
 def _validate(distmat: torch.Tensor, q_pids: torch.Tensor, g_pids: torch.Tensor, q_camids: torch.Tensor,
-              g_camids: torch.Tensor, max_rank: int, ap_mode: str) -> None:
+              g_camids: torch.Tensor, max_rank: int, ap_modes: Sequence[str]) -> None:
     if distmat.ndim != 2:
         raise ValueError(f"distmat must be 2-D (Q, G), got shape {tuple(distmat.shape)}")
     n_q, n_g = distmat.shape
@@ -88,8 +88,9 @@ def _validate(distmat: torch.Tensor, q_pids: torch.Tensor, g_pids: torch.Tensor,
             raise ValueError(f"{name} has shape {tuple(arr.shape)} but distmat is {n_q} x {n_g}; expected ({n},)")
     if max_rank < 1:
         raise ValueError(f"max_rank must be >= 1, got {max_rank}")
-    if ap_mode not in ("official", "step"):
-        raise ValueError(f"ap_mode must be 'official' (Market-1501 MATLAB, trapezoid) or 'step' (toolboxes), got {ap_mode!r}")
+    for ap_mode in ap_modes:
+        if ap_mode not in ("official", "step"):
+            raise ValueError(f"ap_mode must be 'official' (Market-1501 MATLAB, trapezoid) or 'step' (toolboxes), got {ap_mode!r}")
 
 
 def _ap_from_ranks(ranks: torch.Tensor, n_good: torch.Tensor, ap_mode: str) -> torch.Tensor:
@@ -250,11 +251,20 @@ def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q
         Fraction of valid queries whose first match is within rank k+1.
     mAP : float in [0, 1]
     """
-    dist = _as_tensor(distmat, "distmat")
+    cmc, maps = evaluate_ranking_modes(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, (ap_mode,), chunk_size,
+                                       workers)
+    return cmc, maps[ap_mode]
+
+
+def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_camids: ArrayLike,
+                           g_camids: ArrayLike, max_rank: int = 50, ap_modes: Sequence[APMode] = ("official", "step"),
+                           chunk_size: int | None = None, workers: int | None = None) -> tuple[np.ndarray, dict[str, float]]:
+    """:func:`evaluate_ranking` for several AP rules from one ranking pass: (cmc, {mode: mAP})."""
+    dist = _as_tensor(distmat)
     dev = dist.device
-    q_pids, g_pids = _as_tensor(q_pids, "q_pids", dev).long(), _as_tensor(g_pids, "g_pids", dev).long()
-    q_camids, g_camids = _as_tensor(q_camids, "q_camids", dev).long(), _as_tensor(g_camids, "g_camids", dev).long()
-    _validate(dist, q_pids, g_pids, q_camids, g_camids, max_rank, ap_mode)
+    q_pids, g_pids = _as_tensor(q_pids, dev).long(), _as_tensor(g_pids, dev).long()
+    q_camids, g_camids = _as_tensor(q_camids, dev).long(), _as_tensor(g_camids, dev).long()
+    _validate(dist, q_pids, g_pids, q_camids, g_camids, max_rank, ap_modes)
     if not dist.is_floating_point():
         dist = dist.double()
     # Junk gallery images are ignored for every query: drop their columns (per chunk).
@@ -289,7 +299,8 @@ def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q
         d = d[:, keep_cols] if has_junk else d.contiguous()
         ranks, n_good = _rank_chunk(d, pos_q[in_p] - s, pos_g[in_p], ign_q[in_i] - s, ign_g[in_i])
         with_match = n_good > 0                                  # queries without a match are skipped
-        return ranks[with_match, 0], _ap_from_ranks(ranks[with_match], n_good[with_match], ap_mode)
+        ranks, n_good = ranks[with_match], n_good[with_match]
+        return ranks[:, 0], {mode: _ap_from_ranks(ranks, n_good, mode) for mode in ap_modes}
 
     starts = list(range(0, n_q, chunk))
     if workers > 1 and len(starts) > 1 and dev.type == "cpu":
@@ -310,7 +321,7 @@ def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q
         raise ValueError("no query has a valid match in the gallery (same id in another camera); cannot evaluate")
     first = torch.cat(first_hits)
     cmc = (first[:, None] <= torch.arange(max_rank, device=dev, dtype=torch.float64)[None]).double().mean(0)
-    return cmc.cpu().numpy(), float(torch.cat(aps).mean())
+    return cmc.cpu().numpy(), {mode: float(torch.cat([a[mode] for a in aps]).mean()) for mode in ap_modes}
 
 
 # ------------------------------------------------------------------------- attributes

@@ -151,17 +151,24 @@ class AttributeIndex:
     def num_groups(self) -> int:
         return len(self.group_len)
 
-    def candidates(self, q_r: np.ndarray, q_p: np.ndarray) -> np.ndarray:
-        """Sorted-gallery positions kept for a query with code (q_r, q_p), each shape (W,)."""
+    def kept_groups(self, q_r: np.ndarray, q_p: np.ndarray) -> np.ndarray:
+        """(groups,) bool: the signatures that do not conflict with the query code (q_r, q_p)."""
         conflict = np.zeros(self.num_groups, bool)
         for w in range(q_r.shape[0]):
             conflict |= ((self.group_r[:, w] & q_r[w]) & (self.group_p[:, w] ^ q_p[w])) != 0
-        starts, lens = self.group_start[~conflict], self.group_len[~conflict]
+        return ~conflict
+
+    def _positions(self, kept: np.ndarray) -> np.ndarray:
+        """Sorted-gallery positions of the kept groups' rows, as one array."""
+        starts, lens = self.group_start[kept], self.group_len[kept]
         if lens.size == 0:
             return np.zeros(0, np.int64)
         # Concatenated ranges without a Python loop: each range's start, shifted by its offset.
-        offsets = np.cumsum(lens) - lens
-        return np.repeat(starts - offsets, lens) + np.arange(lens.sum())
+        return np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+
+    def candidates(self, q_r: np.ndarray, q_p: np.ndarray) -> np.ndarray:
+        """Sorted-gallery positions kept for a query with code (q_r, q_p), each shape (W,)."""
+        return self._positions(self.kept_groups(q_r, q_p))
 
     def search(self, q_feat: np.ndarray, q_r: np.ndarray, q_p: np.ndarray, topk: int = 10) -> np.ndarray:
         """Original gallery indices of the ``topk`` nearest kept images for one query.
@@ -170,10 +177,7 @@ class AttributeIndex:
         computed on those slices directly (no copy of the kept features) unless the kept
         set is scattered over very many runs, where one gather is cheaper.
         """
-        conflict = np.zeros(self.num_groups, bool)
-        for w in range(q_r.shape[0]):
-            conflict |= ((self.group_r[:, w] & q_r[w]) & (self.group_p[:, w] ^ q_p[w])) != 0
-        kept = ~conflict
+        kept = self.kept_groups(q_r, q_p)
         if not kept.any():
             return np.zeros(0, np.int64)
         edges = np.diff(np.concatenate([[False], kept, [False]]).astype(np.int8))
@@ -184,7 +188,7 @@ class AttributeIndex:
             pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])
             d = np.concatenate([self.sq_norms[a:b] - 2.0 * (self.features[a:b] @ q_feat) for a, b in zip(starts, stops)])
         else:
-            pos = self.candidates(q_r, q_p)
+            pos = self._positions(kept)
             d = self.sq_norms[pos] - 2.0 * (self.features[pos] @ q_feat)
         k = min(topk, d.size)
         best = np.argpartition(d, k - 1)[:k]

@@ -143,7 +143,7 @@ def test_dukemtmc_layout(tmp_path, duke_mat):
 
 
 def make_peta(root, ids_per_subset=12):
-    for s, subset in enumerate(("3DPeS", "CUHK", "VIPeR")):
+    for subset in ("3DPeS", "CUHK", "VIPeR"):
         archive = root / "PETA" / subset / "archive"
         lines = []
         for pid in range(1, ids_per_subset + 1):

@@ -211,3 +211,16 @@ def test_matches_reference_with_dropped_items_and_float64(seed):
         ref_cmc, ref_map = reference_evaluate(dist, q_pids, g_pids, q_cams, g_cams, max_rank=10, ap_mode=mode)
         np.testing.assert_allclose(cmc, ref_cmc, atol=1e-12)
         assert mAP == pytest.approx(ref_map, abs=1e-12)
+
+
+def test_modes_from_one_pass_equal_separate_calls():
+    from apr.metrics import evaluate_ranking_modes
+
+    case = random_case(21, n_q=40, n_g=250)
+    cmc, maps = evaluate_ranking_modes(*case, max_rank=15)
+    for mode in ("official", "step"):
+        cmc_one, map_one = evaluate_ranking(*case, max_rank=15, ap_mode=mode)
+        np.testing.assert_array_equal(cmc, cmc_one)
+        assert maps[mode] == map_one
+    with pytest.raises(ValueError, match="ap_mode must be"):
+        evaluate_ranking_modes(*case, ap_modes=("official", "voc"))

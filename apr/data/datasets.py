@@ -247,7 +247,6 @@ def read_dukemtmc(root: str | Path | None = None, *, attributes: bool = True, da
 
 # ----------------------------------------------------------------------------------- PETA
 
-PETA_SUBSETS = ("3DPeS", "CAVIAR4REID", "CUHK", "GRID", "i-LID", "MIT", "PRID", "SARC3D", "TownCentre", "VIPeR")
 # The paper's re-split (§5.1): 4,558 training identities (9,500 images), 423 test identities
 # (423 queries, 7,177 gallery images), 4,981 identities in all.
 PETA_TRAIN_IDS = 4558
