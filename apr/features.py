@@ -38,7 +38,7 @@ def extract(model: APR, split: DecodedSplit, *, feature: str = "concat", batch_s
     feats, probs = [], None
     for batch in split.batches(batch_size):
         x = batch["image"]
-        if cuda and channels_last:
+        if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and amp):
             out = model(x)

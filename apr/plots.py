@@ -76,6 +76,19 @@ def synthetic_samples_figure(seed: int = 0) -> plt.Figure:
     return fig
 
 
+def synthetic_samples_table(seed: int = 0) -> pd.DataFrame:
+    """What each panel of :func:`synthetic_samples_figure` shows (its CSV)."""
+    cameras = make_cameras(6, np.random.default_rng([seed, 10_000]))
+    rows = [{"row": 1, "panel": c + 1, "shows": "identity 1", "camera": cam.camid, "attribute": "", "value": "",
+             "view": "camera's"} for c, cam in enumerate(cameras)]
+    half = len(CONTRASTS) // 2
+    for i, (attr, a, b, view, caption) in enumerate(CONTRASTS):
+        for j, value in enumerate((a, b)):
+            rows.append({"row": 2 + i // half, "panel": 2 * (i % half) + j + 1, "shows": caption,
+                         "camera": cameras[2].camid, "attribute": attr, "value": value, "view": view})
+    return pd.DataFrame(rows).set_index(["row", "panel"])
+
+
 def save_figure(fig: plt.Figure, name: str, data: pd.DataFrame | None = None, folder: str | Path | None = None) -> Path:
     """Save ``fig`` as ``<folder>/<name>.png`` (default folder: ``figures/``), and ``data``
     as ``<name>.csv`` beside it when given. Returns the PNG path."""
@@ -86,3 +99,151 @@ def save_figure(fig: plt.Figure, name: str, data: pd.DataFrame | None = None, fo
     if data is not None:
         data.to_csv(folder / f"{name}.csv")
     return png
+
+
+# Pie colours for colour-group charts; anything else gets a neutral grey.
+_SWATCHES = {"black": "#222222", "white": "#f4f4f4", "red": "#d62728", "purple": "#9467bd", "gray": "#8c8c8c",
+             "blue": "#1f77b4", "green": "#2ca02c", "yellow": "#f2d43a", "pink": "#f7a1c4", "brown": "#8c564b"}
+
+
+def attribute_distribution_figure(counts: pd.Series, up: pd.Series, down: pd.Series, title: str) -> plt.Figure:
+    """Fig. 3 layout: positive identities per attribute value (bars), upper and lower colours (pies)."""
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, 3, figsize=(14, 4), gridspec_kw={"width_ratios": [2.2, 1, 1]})
+        axes[0].bar(counts.index, counts.to_numpy(), color="#4c72b0")
+        axes[0].set_ylabel("identities")
+        axes[0].tick_params(axis="x", rotation=70)
+        for ax, pie, name in ((axes[1], up, "upper-body colour"), (axes[2], down, "lower-body colour")):
+            pie = pie[pie > 0]
+            colours = [_SWATCHES.get(k, "#cfcfcf") for k in pie.index]
+            ax.pie(pie.to_numpy(), colors=colours, startangle=90, counterclock=False,
+                   wedgeprops={"edgecolor": "#555555", "linewidth": 0.5})
+            ax.legend([f"{k} ({v})" for k, v in pie.items()], loc="center left", bbox_to_anchor=(1.0, 0.5),
+                      fontsize=8, frameon=False)
+            ax.set_title(name, fontsize=10)
+        fig.suptitle(title, fontsize=11)
+        fig.tight_layout()
+    return fig
+
+
+def heatmap_figure(matrix: pd.DataFrame, title: str, *, fmt: str = ".2f", cmap: str = "Blues", center: float | None = None,
+                   annotate: bool = True, size: tuple[float, float] | None = None) -> plt.Figure:
+    """A labelled matrix; every cell prints its value when ``annotate``."""
+    n_rows, n_cols = matrix.shape
+    size = size or (max(5.0, 0.55 * n_cols + 2.5), max(4.0, 0.45 * n_rows + 1.5))
+    fig, ax = plt.subplots(figsize=size)
+    sns.heatmap(matrix.astype(float), annot=annotate, fmt=fmt, cmap=cmap, center=center, ax=ax, square=False,
+                cbar=True, annot_kws={"fontsize": 7}, linewidths=0.3, linecolor="white")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(axis="x", rotation=60, labelsize=8)
+    ax.tick_params(axis="y", rotation=0, labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves_figure(history: pd.DataFrame) -> plt.Figure:
+    """Loss, training ID accuracy and training attribute accuracy per epoch, one line per variant."""
+    panels = [("loss", "total loss (Eq. 6)"), ("id_acc", "training ID accuracy"), ("attr_acc", "training attribute accuracy")]
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+        for ax, (column, title) in zip(axes, panels):
+            for variant, part in history.groupby("variant", sort=False):
+                if column != "loss" and not part[column].any():
+                    continue   # the variant has no such head
+                ax.plot(part["epoch"], part[column], label=variant, lw=1.5)
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel("epoch")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+    return fig
+
+
+def ranked_list_figure(query_paths: list[str], ranked_paths: list[list[str]], correct: list[list[bool]],
+                       title: str) -> plt.Figure:
+    """One row per query: the query image, then its ranked gallery images framed green (same
+    identity) or red (another identity)."""
+    from PIL import Image
+
+    rows, cols = len(query_paths), 1 + max(len(r) for r in ranked_paths)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 2.3 * rows), squeeze=False)
+    for i, (query, ranked, hits) in enumerate(zip(query_paths, ranked_paths, correct)):
+        panels = [(query, "query", "#1f4e99")] + [(p, f"{k + 1}", "#2ca02c" if hit else "#d62728")
+                                                   for k, (p, hit) in enumerate(zip(ranked, hits))]
+        for j, ax in enumerate(axes[i]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j >= len(panels):
+                ax.axis("off")
+                continue
+            path, label, colour = panels[j]
+            ax.imshow(Image.open(path).convert("RGB"))
+            for spine in ax.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(3 if j else 2)
+            ax.set_title(label, fontsize=8, color=colour)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_figure(measured: pd.DataFrame, x: str, reported: pd.DataFrame | None, xlabel: str, title: str) -> plt.Figure:
+    """Rank-1 and mAP (%) against ``x``: this build (left axis) and, when given, the paper's
+    reported curve (right axis, dashed), each on its own scale since they are different runs."""
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+        for ax, metric in zip(axes, ("rank1", "mAP")):
+            ax.plot(measured[x], 100 * measured[metric], "o-", color="#1f77b4", label="this build")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"{'rank-1' if metric == 'rank1' else 'mAP'} (%), this build", color="#1f77b4")
+            if reported is not None and metric in reported:
+                twin = ax.twinx()
+                twin.plot(reported[x], reported[metric], "s--", color="#d62728", alpha=0.8, label="reported by the paper")
+                twin.set_ylabel("reported by the paper (%)", color="#d62728")
+                twin.grid(False)
+                lines = ax.get_lines() + twin.get_lines()
+                ax.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="lower center")
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+    return fig
+
+
+def delta_bars_figure(deltas: pd.DataFrame, title: str) -> plt.Figure:
+    """Horizontal bars of rank-1 change per removed attribute: this build and the paper's."""
+    with sns.axes_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(deltas) + 1.5))
+        y = np.arange(len(deltas))
+        columns = [c for c in deltas.columns]
+        height = 0.8 / len(columns)
+        palette = ["#1f77b4", "#d62728", "#7f7f7f"]
+        for k, column in enumerate(columns):
+            ax.barh(y + k * height, deltas[column].fillna(0).to_numpy(), height, label=column, color=palette[k % 3])
+        ax.set_yticks(y + height * (len(columns) - 1) / 2)
+        ax.set_yticklabels(deltas.index, fontsize=9)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlabel("change of rank-1 when the attribute is left out (points)")
+        ax.legend(fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=10)
+        fig.tight_layout()
+    return fig
+
+
+def acceleration_figure(curve: pd.DataFrame, reported: pd.DataFrame | None, title: str) -> plt.Figure:
+    """Fig. 9: rank-1 and mAP (%) against the percentage of the gallery used, one point per τ."""
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for ax, metric, name in ((axes[0], "rank1", "rank-1"), (axes[1], "mAP", "mAP")):
+            x, y = 100 * curve["gallery_used"], 100 * curve[metric]
+            ax.plot(x, y, "o-", color="#1f77b4", label="this build")
+            for tau, xi, yi in zip(curve["tau"], x, y):
+                ax.annotate(f"{tau:g}", (xi, yi), textcoords="offset points", xytext=(3, -10), fontsize=7, color="#1f77b4")
+            if reported is not None and metric in reported:
+                ax.plot(reported["gallery_pct"], reported[metric], "s--", color="#d62728", alpha=0.8,
+                        label="reported by the paper (Market-1501)")
+            ax.set_xlabel("gallery used (%)")
+            ax.set_ylabel(f"{name} (%)")
+            ax.set_xlim(-2, 102)
+            ax.legend(fontsize=8, loc="lower right")
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+    return fig

@@ -227,3 +227,37 @@ def time_per_query(q_feat: np.ndarray, q_pred: AttributePredictions, g_feat: np.
     kept = sum(index.candidates(q_r[i], q_p[i]).size for i in range(len(q_feat)))
     return {"tau": tau, "gallery": len(g_feat), "groups": index.num_groups, "gallery_used": kept / len(q_feat) / len(g_feat),
             "seconds_full": full, "seconds_filtered": filtered, "speedup": full / filtered, "index_build_s": build}
+
+
+def ranked_lists(distmat: np.ndarray | torch.Tensor, q_pids, g_pids, q_camids, g_camids, queries: Sequence[int],
+                 top: int = 10) -> list[np.ndarray]:
+    """The top ``top`` gallery indices of each query in ``queries`` under the evaluation protocol.
+
+    Gallery images of the query's identity seen by its own camera, and junk images (id -1),
+    are skipped, as :func:`apr.metrics.evaluate_ranking` does.
+    """
+    dist = np.asarray(distmat.detach().cpu() if isinstance(distmat, torch.Tensor) else distmat)
+    q_pids, g_pids, q_camids, g_camids = (np.asarray(x) for x in (q_pids, g_pids, q_camids, g_camids))
+    out = []
+    for q in queries:
+        valid = (g_pids != -1) & ~((g_pids == q_pids[q]) & (g_camids == q_camids[q]))
+        order = np.argsort(dist[q], kind="stable")
+        out.append(order[valid[order]][:top])
+    return out
+
+
+def enlarge_gallery(features: np.ndarray, pred: AttributePredictions, size: int, seed: int = 0,
+                    noise: float = 0.05) -> tuple[np.ndarray, AttributePredictions]:
+    """A gallery of ``size`` images resampled from a real one, to time search at scale.
+
+    Each new image copies a random real image's attribute predictions and its feature plus
+    Gaussian noise (``noise`` times the features' standard deviation), so the distribution
+    of signatures and distances stays that of the trained model.
+    """
+    if size < 1:
+        raise ValueError(f"size={size}: expected a positive gallery size")
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(features), size)
+    feats = np.asarray(features, dtype=np.float32)
+    out = feats[index] + rng.normal(0.0, noise * float(feats.std()), (size, feats.shape[1])).astype(np.float32)
+    return out, pred.subset(index)

@@ -154,7 +154,7 @@ def train_one_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, tr
                disable=not progress or rank != 0)
     for batch in bar:
         x = batch["image"]
-        if cuda and config.channels_last:
+        if config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and config.amp):
             out = model(x)
@@ -210,7 +210,7 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
                                               progress=progress and rank == 0)
     timings.update({f"{k}_s": round(v, 3) for k, v in training.seconds.items()})
     model = build_model(config, len(training.labels), training.attribute_classes).to(device)
-    if device.type == "cuda" and config.channels_last:
+    if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay, **({"fused": True} if device.type == "cuda" else {}))

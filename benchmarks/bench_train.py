@@ -44,7 +44,7 @@ def main() -> None:
                                                                             "synthetic_scale", "pretrained", "loader_workers")},
                                       "data_path": path, "epochs": 2})
         model = build_model(cfg, len(training.labels), training.attribute_classes).to(device)
-        if device.type == "cuda":
+        if cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
         train_one_epoch(model, opt, training, cfg, 0, device, progress=False)     # warm-up epoch

@@ -1,0 +1,87 @@
+"""Tables the chapters show: measured runs next to the paper's reported numbers.
+
+Measured rows come from cached runs (:mod:`apr.results`); reported rows from
+:mod:`apr.paper`, always in a column that says "reported by the paper".
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pandas as pd
+
+from . import paper
+from .experiments import VARIANT_NAMES
+from .results import RunRecord
+
+PAPER_DATASET = {"synthetic": "market1501", "market1501": "market1501", "dukemtmc": "dukemtmc"}
+
+
+def build_label(record: RunRecord) -> str:
+    """"this build: <dataset>, <backbone> <HxW>, <epochs> ep" for a run."""
+    c = record.config
+    return f"this build: {c.dataset}, {c.backbone} {c.image_size[0]}x{c.image_size[1]}, {c.epochs} ep"
+
+
+def metrics_table(records: Mapping[str, RunRecord]) -> pd.DataFrame:
+    """Rank-1/5/10 and mAP (official and step AP, %), mean attribute accuracy and training time per run."""
+    rows = []
+    for name, rec in records.items():
+        m = rec.metrics
+        acc = m.get("attribute_accuracy", {}).get("mean")
+        rows.append({"method": VARIANT_NAMES.get(name, name), "source": build_label(rec),
+                     "R-1": 100 * m["rank1"], "R-5": 100 * m["rank5"], "R-10": 100 * m["rank10"],
+                     "mAP": 100 * m["mAP"], "mAP (step AP)": 100 * m["mAP_step"],
+                     "attr. acc.": None if acc is None else 100 * acc,
+                     "train s": rec.info["timings"]["train_s"]})
+    return pd.DataFrame(rows).set_index("method")
+
+
+def paper_baseline_rows(dataset: str) -> pd.DataFrame:
+    """The paper's ResNet-50 rows for IDE, ARN, APR w/o ARM and APR (Tables 1-2) on the matching dataset."""
+    key = PAPER_DATASET.get(dataset)
+    if key is None:
+        return pd.DataFrame()
+    if key == "market1501":
+        table = paper.table1()
+        table = table[table["backbone"] == "Res50"]
+    else:
+        table = paper.table2()
+    names = ["Baseline 1 (IDE)", "Baseline 2 (ARN)", "APR (w/o attri)", "APR (w/o ARM)", "APR"]
+    table = table[table["method"].isin(names)].copy()
+    table["source"] = f"{paper.REPORTED} ({key}, ResNet-50)"
+    return table.set_index("method")[["source", *[c for c in ("R-1", "R-5", "R-10", "mAP") if c in table]]]
+
+
+def attribute_accuracy_table(records: Mapping[str, RunRecord], dataset: str) -> pd.DataFrame:
+    """Accuracy (%) per evaluation group for runs that predict every attribute, and the paper's Table 4/5."""
+    rows = {}
+    for name, rec in records.items():
+        acc = rec.metrics.get("attribute_accuracy")
+        if acc:
+            rows[f"{VARIANT_NAMES.get(name, name)} — {build_label(rec)}"] = {("Avg" if k == "mean" else k): 100 * v
+                                                                          for k, v in acc.items()}
+    out = pd.DataFrame(rows).T
+    key = PAPER_DATASET.get(dataset)
+    if key is not None:
+        reported = paper.attribute_table(key)
+        reported.index = [f"{i} — {paper.REPORTED} ({key})" for i in reported.index]
+        out = pd.concat([out, reported])
+    return out
+
+
+def history_frame(records: Mapping[str, RunRecord]) -> pd.DataFrame:
+    """Per-epoch training history of every run, long format (variant, epoch, loss, id_acc, attr_acc, ...)."""
+    frames = [pd.DataFrame(rec.history).assign(variant=VARIANT_NAMES.get(n, n)) for n, rec in records.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def difference(a: float, b: float, unit: str = "points") -> str:
+    """"+1.23 points" style text for a - b."""
+    return f"{a - b:+.2f} {unit}"
+
+
+def verdict(better: float, worse: float, tolerance: float = 0.0) -> str:
+    """"beats" / "does not beat" (a measured comparison, for prose)."""
+    return "beats" if better - worse > tolerance else "does not beat"
+

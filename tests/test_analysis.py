@@ -1,0 +1,123 @@
+"""Attribute statistics (Figs. 3-4), the paper's reported numbers, the book's experiment plan,
+the results cache, and the retrieval helpers the chapters use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from apr import paper
+from apr.attribute_stats import (
+    attribute_indicators,
+    colour_counts,
+    conditional_cooccurrence,
+    positive_counts,
+    quirk_summary,
+    split_differences,
+)
+from apr.data import DUKE_SCHEMA, MARKET_SCHEMA, load_attribute_annotations
+from apr.experiments import REMOVALS, book_configs, lambda_configs, leave_one_out_configs, main_config, sweep_base
+from apr.retrieval import AttributePredictions, enlarge_gallery, ranked_lists
+
+
+def test_conditional_cooccurrence_is_p_column_given_row():
+    ind = pd.DataFrame({"a": [1, 1, 1, 0, np.nan], "b": [1, 0, np.nan, 1, 1], "c": [0, 0, 0, 0, 0]}, dtype=float)
+    m = conditional_cooccurrence(ind)
+    # P(b | a): of the two identities with a and a known b, one has b
+    assert m.loc["a", "b"] == pytest.approx(1 / 2)
+    # P(a | b): of the three with b whose a is known (rows 0, 3; row 4 has a unknown) -> 1 of 2
+    assert m.loc["b", "a"] == pytest.approx(1 / 2)
+    assert m.loc["a", "a"] == 1.0 and m.loc["a", "c"] == 0.0
+    assert np.isnan(m.loc["c", "a"])   # nobody has c
+
+
+def test_indicators_name_values_readably_and_keep_unlabelled_missing():
+    frame = pd.DataFrame({a.name: [0, 1] for a in MARKET_SCHEMA.attributes}, index=[1, 2])
+    frame.loc[2, "age"] = -1
+    ind = attribute_indicators(frame, MARKET_SCHEMA)
+    for name in ("male", "female", "long hair", "short sleeve", "dress", "backpack", "other bag", "red upper-body",
+                 "pink lower-body", "teenager"):
+        assert name in ind.columns, name
+    assert ind.loc[2, "female"] == 1 and ind.loc[1, "male"] == 1
+    assert np.isnan(ind.loc[2, "teenager"]) and ind.loc[1, "young"] == 1
+
+
+def test_colour_counts_report_none_and_several(market_mat):
+    tables = load_attribute_annotations(market_mat)
+    up = colour_counts(tables["train"], MARKET_SCHEMA, "up")
+    assert up["none marked"] == 78 and up["several marked"] == 0       # PAPER.md §2.1
+    assert up.drop(["none marked", "several marked"]).sum() + 78 == 751
+    counts = positive_counts(tables["train"], MARKET_SCHEMA)
+    assert counts["male"] + counts["female"] == 751
+    assert counts[["young", "teenager", "adult", "old"]].sum() == 751
+
+
+def test_duke_quirks_and_split_differences(duke_mat):
+    tables = load_attribute_annotations(duke_mat)
+    quirks = quirk_summary(tables, DUKE_SCHEMA)
+    assert quirks.loc["2 C.low colours", "test"] + quirks.loc["3 C.low colours", "test"] == 23   # PAPER.md §2.2
+    assert quirks.loc["top unlabelled", "train"] == 2
+    diff = split_differences(tables, DUKE_SCHEMA)
+    assert diff.loc["male", "test − train"] == pytest.approx(diff.loc["male", "test %"] - diff.loc["male", "train %"], abs=0.02)
+
+
+def test_paper_tables_are_consistent_with_themselves():
+    for dataset in ("market1501", "dukemtmc"):
+        table = paper.attribute_table(dataset)
+        means = table.drop(columns="Avg").mean(axis=1)
+        assert np.allclose(means, table["Avg"], atol=0.06), (dataset, means)   # printed Avg is the rounded mean
+    assert paper.headline("market1501")["apr"] == (87.04, 66.89)
+    assert paper.headline("dukemtmc")["ide"] == (64.22, 43.50)
+    assert set(paper.FIG6_MARKET) == set(REMOVALS["market1501"]) and set(paper.FIG6_DUKE) == set(REMOVALS["dukemtmc"])
+    assert len(paper.FIG9_TAU) == len(paper.FIG9_GALLERY_PCT) == len(paper.FIG9_RANK1)
+    with pytest.raises(ValueError, match="market1501 and dukemtmc"):
+        paper.attribute_table("peta")
+
+
+def test_book_plan_trains_each_configuration_once_and_leaves_out_what_it_says():
+    configs = book_configs("synthetic", "smoke")
+    assert len(configs) == len(set(configs))
+    assert {c.variant for c in configs} == {"ide", "arn", "apr", "apr_no_arm", "apr_no_attr_loss"}
+    sweep = sweep_base(main_config("synthetic", "quick"), "quick")
+    removals = leave_one_out_configs(sweep)
+    assert removals["none"].attributes is None
+    kept = set(removals["bag (all types)"].attributes)
+    assert not kept & {"backpack", "handbag", "bag"} and len(kept) == 24
+    assert not set(removals["upper-body colour"].attributes) & set(MARKET_SCHEMA.group("C.up").members)
+    assert sorted(lambda_configs(sweep)) == sorted(set(lambda_configs(sweep)))
+    assert leave_one_out_configs(sweep_base(main_config("peta", "smoke"), "smoke")) == {}
+
+
+def test_results_cache_trains_once_and_retrains_only_changed_settings(tmp_path):
+    from apr.results import load_or_train, load_or_train_many, run_dir_for
+
+    config = main_config("synthetic", "smoke", epochs=1)
+    first = load_or_train(config, cache=tmp_path, progress=False)
+    stamp = (first.run_dir / "model.pt").stat().st_mtime_ns
+    again = load_or_train(config, cache=tmp_path, progress=False)
+    assert again.run_dir == first.run_dir and (again.run_dir / "model.pt").stat().st_mtime_ns == stamp
+    assert 0 <= again.metrics["rank1"] <= 1 and again.features()["query"]["features"].shape[0] > 0
+    other, third = (main_config("synthetic", "smoke", epochs=1, lambda_id=lam) for lam in (0.5, 0.7))
+    runs = load_or_train_many([config, other, third], cache=tmp_path, progress=False, workers=2)  # two worker processes
+    assert runs[0].run_dir == first.run_dir and runs[1].run_dir == run_dir_for(other, tmp_path) != first.run_dir
+    assert runs[2].config.lambda_id == 0.7 and runs[2].info["config"]["lambda_id"] == 0.7
+    assert (first.run_dir / "model.pt").stat().st_mtime_ns == stamp
+
+
+def test_ranked_lists_follow_the_protocol():
+    dist = np.array([[0.1, 0.2, 0.3, 0.4, 0.5]])
+    g_pids, g_camids = np.array([7, -1, 7, 3, 7]), np.array([1, 2, 2, 1, 3])
+    (ranked,) = ranked_lists(dist, np.array([7]), g_pids, np.array([1]), g_camids, [0], top=3)
+    assert ranked.tolist() == [2, 3, 4]      # same id + camera and junk skipped
+
+
+def test_enlarge_gallery_resamples_real_images():
+    feats = np.eye(4, dtype=np.float32)
+    pred = AttributePredictions(np.arange(8).reshape(4, 2) % 2, np.full((4, 2), 0.9), (2, 2))
+    big, big_pred = enlarge_gallery(feats, pred, 100, seed=1)
+    assert big.shape == (100, 4) and len(big_pred) == 100
+    nearest = np.argmin(((big[:, None, :] - feats[None]) ** 2).sum(-1), 1)
+    assert (big_pred.classes == pred.classes[nearest]).all()
+    with pytest.raises(ValueError, match="size=0"):
+        enlarge_gallery(feats, pred, 0)
