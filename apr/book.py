@@ -1,9 +1,10 @@
 """Build the book: execute each chapter with papermill, then jupyter-book to HTML.
 
-Chapters are the jupytext percent sources ``notebooks/NN_*.py``, run in name order with the
-same parameters (dataset, data root, scale, device, seed). Executed notebooks land in
-``book/_generated/`` (not committed); ``book/_generated/status.json`` records each chapter's
-parameters, versions and run time for the status page.
+First every model the chapters need is trained (or found in the results cache) in one pool
+of worker processes; then the jupytext percent sources ``notebooks/NN_*.py`` run in name
+order with the same parameters (dataset, data root, scale, device, seed). Executed
+notebooks land in ``book/_generated/`` (not committed), with ``status.md`` / ``status.json``:
+each chapter's parameters, versions, device and run time.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-from .data.paths import REPO_ROOT
+from .data.paths import FIGURES, REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 GENERATED = REPO_ROOT / "book" / "_generated"
 SCALES = ("smoke", "quick", "paper")
+# The parameters of the nbval baselines in tests/notebooks (scripts/update_nbval_baselines.py).
+NBVAL_PARAMETERS = {"scale": "smoke", "figures_dir": "_build/nbval-figures"}
 
 
 def chapter_sources() -> list[Path]:
@@ -42,30 +45,125 @@ def run_chapter(source: Path, output: Path, parameters: dict) -> float:
     return time.perf_counter() - start
 
 
-def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | None = None) -> Path:
-    """Run every chapter with ``parameters`` and build the HTML book; returns the index page.
+def default_figures_dir(parameters: dict) -> str | None:
+    """``figures/`` (None) for the default build; other builds write under ``_build/figures/``."""
+    default = (parameters.get("dataset", "synthetic") == "synthetic" and parameters.get("scale", "quick") == "quick"
+               and parameters.get("seed", 0) == 0)
+    if default:
+        return None
+    return f"_build/figures/{parameters.get('dataset', 'synthetic')}-{parameters.get('scale')}-seed{parameters.get('seed', 0)}"
 
-    Raises ``ValueError`` for an unknown scale before anything runs.
+
+def book_sources(root: Path) -> Path:
+    """Copy the book's configuration and hand-written pages into ``root`` (to build elsewhere)."""
+    import shutil
+
+    (root / "book").mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(REPO_ROOT / name, root / name)
+    for page in (REPO_ROOT / "book").glob("*.md"):
+        shutil.copy2(page, root / "book" / page.name)
+    return root
+
+
+def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | None = None,
+               root: Path | None = None) -> Path:
+    """Train every model the book needs, run every chapter with ``parameters``, build the HTML.
+
+    ``root``: build in another folder (a copy of the book's pages; tests use this) instead of
+    the repository. Returns the index page. Raises ``ValueError`` for a bad parameter before
+    anything runs.
     """
-    scale = parameters.get("scale", "quick")
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
-    # Kernels inherit this: small torch ops on 2 cores are much faster with one thread.
+    from .experiments import book_configs
+    from .results import load_or_train_many
+
+    parameters = {"dataset": "synthetic", "data_root": None, "scale": "quick", "device": "auto", "seed": 0} | parameters
+    check_parameters(**{k: parameters[k] for k in ("dataset", "data_root", "scale", "device", "seed")})
+    parameters.setdefault("figures_dir", default_figures_dir(parameters))
+    # Kernels and training workers inherit this: small torch ops on 2 cores are faster with one thread.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     chapters = chapter_sources() if chapters is None else chapters
-    status = {"parameters": parameters, "python": platform.python_version(), "chapters": []}
+    root = REPO_ROOT if root is None else book_sources(Path(root))
+    generated = root / "book" / "_generated"
+    started = time.perf_counter()
+    configs = book_configs(parameters["dataset"], parameters["scale"], parameters["seed"], parameters["device"],
+                           parameters["data_root"])
+    print(f"[book] {len(configs)} models (cached ones are reused) ...", flush=True)
+    t = time.perf_counter()
+    load_or_train_many(configs)
+    status = {"parameters": parameters, "models": len(configs), "training_s": round(time.perf_counter() - t, 1),
+              "chapters": []}
     for i, source in enumerate(chapters, 1):
         print(f"[book] chapter {i}/{len(chapters)}: {source.stem} ...", flush=True)
-        seconds = run_chapter(source, GENERATED / f"{source.stem}.ipynb", parameters)
+        seconds = run_chapter(source, generated / f"{source.stem}.ipynb", parameters)
         print(f"[book] chapter {i}/{len(chapters)}: {source.stem} done in {seconds:.1f} s", flush=True)
         status["chapters"].append({"chapter": source.stem, "seconds": round(seconds, 1)})
-    (GENERATED / "status.json").write_text(json.dumps(status, indent=2) + "\n")
+    status["total_s"] = round(time.perf_counter() - started, 1)
+    write_status_page(status, configs, generated)
     if html:
         print("[book] jupyter-book build (warnings are errors) ...", flush=True)
         jb = Path(sys.executable).with_name("jupyter-book")
-        subprocess.run([str(jb), "build", str(REPO_ROOT), "--builder", "html", "-W", "--keep-going", "-q"],
-                       check=True, cwd=REPO_ROOT)
-    return REPO_ROOT / "_build" / "html" / "index.html"
+        subprocess.run([str(jb), "build", str(root), "--builder", "html", "-W", "--keep-going", "-q"],
+                       check=True, cwd=root)
+    return root / "_build" / "html" / "index.html"
+
+
+def write_status_page(status: dict, configs: list, generated: Path = GENERATED) -> Path:
+    """``book/_generated/status.md`` (and ``status.json``): parameters, versions, device and run times."""
+    import torch
+    import torchvision
+
+    from .results import load_or_train_many
+
+    records = load_or_train_many(configs, progress=False)
+    device = records[0].info["provenance"] if records else {}
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+                "jupyter-book": _version("jupyter-book"), "papermill": _version("papermill"),
+                "code": device.get("code", {}).get("commit")}
+    status |= {"versions": versions, "device": {k: device.get(k) for k in ("device", "device_name", "torch_threads")},
+               "cpu_cores": os.cpu_count()}
+    generated.mkdir(parents=True, exist_ok=True)
+    (generated / "status.json").write_text(json.dumps(status, indent=2, default=str) + "\n")
+    lines = ["# Status of this build", "",
+             "Written by `python -m apr book` after it ran every chapter; everything here was measured by that run.", "",
+             "## Parameters", "", "| parameter | value |", "|---|---|"]
+    lines += [f"| {k} | `{v}` |" for k, v in status["parameters"].items()]
+    lines += ["", "## Versions and device", "", "| what | value |", "|---|---|"]
+    lines += [f"| {k} | `{v}` |" for k, v in versions.items()]
+    lines += [f"| device | `{status['device'].get('device')}` ({status['device'].get('device_name')}) |",
+              f"| CPU cores / torch threads per training process | {status['cpu_cores']} / {status['device'].get('torch_threads')} |"]
+    lines += ["", "## Run time", "", f"Models trained or reused: {status['models']}, in {status['training_s']:.0f} s "
+              "(0 s when all came from the cache).", "", "| chapter | seconds |", "|---|---|"]
+    lines += [f"| {c['chapter']} | {c['seconds']:.1f} |" for c in status["chapters"]]
+    lines += [f"| **whole build before the HTML** | **{status['total_s']:.0f}** |", "",
+              "## Models", "", "| run | variant | backbone | input | epochs | λ | attributes | rank-1 | mAP | train s |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for rec in records:
+        c, m = rec.config, rec.metrics
+        attrs = "all" if c.attributes is None else f"{len(c.attributes)}"
+        lines.append(f"| `{rec.run_dir.name}` | {c.variant} | {c.backbone} | {c.image_size[0]}x{c.image_size[1]} | "
+                     f"{c.epochs} | {c.lambda_id:g} | {attrs} | {100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | "
+                     f"{rec.info['timings']['train_s']:.0f} |")
+    path = generated / "status.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def figure_folder(figures_dir: str | Path | None) -> Path:
+    """Where a chapter saves figures: ``figures/`` by default; a relative path is taken from the repository root."""
+    if figures_dir is None:
+        return FIGURES
+    path = Path(figures_dir)
+    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def check_parameters(dataset: str, data_root: str | None, scale: str, device: str, seed: int) -> None:

@@ -107,12 +107,13 @@ PRESETS: dict[str, APRConfig] = {
     # CI: seconds on a CPU; checks that everything runs, not that it learns.
     "smoke": APRConfig(synthetic_scale="smoke", backbone="shufflenet_v2_x0_5", pretrained="none", image_size=(64, 32),
                        epochs=2, batch_size=16, lr=0.05, eval_batch_size=64),
-    # The default book on 2 CPU cores: about 3 minutes per model on the default synthetic set.
-    # MobileNetV3-small trains ~6x faster than ResNet-18 at 128x64 on a CPU. Without ImageNet
-    # weights, the paper's Dropout(0.5) in the 512-d embedding keeps APR's ID classifier from
-    # fitting in such a short schedule (measured with default head init: rank-1 18% at 0.5 vs 35% at 0.1 with
+    # The default book on 2 CPU cores: about 2 minutes per model on one core (the book trains
+    # two side by side). MobileNetV3-small trains ~6x faster than ResNet-18 on a CPU; 96x48
+    # keeps the whole book within 15 minutes. Without ImageNet weights, the paper's
+    # Dropout(0.5) in the 512-d embedding keeps APR's ID classifier from fitting in such a
+    # short schedule (measured with default head init: rank-1 18% at 0.5 vs 35% at 0.1 with
     # ShuffleNetV2 at 64x32, 40 epochs), so this preset uses 0.1; "paper" keeps 0.5.
-    "quick": APRConfig(synthetic_scale="quick", backbone="mobilenet_v3_small", pretrained="none", image_size=(128, 64),
+    "quick": APRConfig(synthetic_scale="quick", backbone="mobilenet_v3_small", pretrained="none", image_size=(96, 48),
                        epochs=30, batch_size=32, lr=0.05, dropout=0.1, eval_batch_size=128),
     # The paper's schedule: ResNet-50 at 256x128, 60 epochs, batch 32 (GPU, real data).
     "paper": APRConfig(synthetic_scale="paper"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,23 @@ from PIL import Image
 
 from apr.data.paths import REPO_ROOT
 from apr.data.synthetic import SynthConfig, generate_synthetic
+
+
+def pytest_configure(config):
+    """One results cache per test session, shared with the nbval kernels (they inherit the
+    environment), so the smoke models are trained once and never land in runs/cache."""
+    if "APR_CACHE_DIR" not in os.environ:
+        config._apr_cache = os.environ["APR_CACHE_DIR"] = tempfile.mkdtemp(prefix="apr-test-cache-")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    cache = getattr(config, "_apr_cache", None)
+    if cache:
+        shutil.rmtree(cache, ignore_errors=True)
+        os.environ.pop("APR_CACHE_DIR", None)
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
