@@ -258,8 +258,13 @@ def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q
 
 def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_camids: ArrayLike,
                            g_camids: ArrayLike, max_rank: int = 50, ap_modes: Sequence[APMode] = ("official", "step"),
-                           chunk_size: int | None = None, workers: int | None = None) -> tuple[np.ndarray, dict[str, float]]:
-    """:func:`evaluate_ranking` for several AP rules from one ranking pass: (cmc, {mode: mAP})."""
+                           chunk_size: int | None = None, workers: int | None = None,
+                           per_query: bool = False) -> tuple[np.ndarray, dict[str, float]] | pd.DataFrame:
+    """:func:`evaluate_ranking` for several AP rules from one ranking pass: (cmc, {mode: mAP}).
+
+    ``per_query=True`` returns instead one row per evaluated query (index: query position):
+    the 0-based rank of its first match and its AP under each rule (see :func:`evaluate_per_query`).
+    """
     dist = _as_tensor(distmat)
     dev = dist.device
     q_pids, g_pids = _as_tensor(q_pids, dev).long(), _as_tensor(g_pids, dev).long()
@@ -300,7 +305,8 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
         ranks, n_good = _rank_chunk(d, pos_q[in_p] - s, pos_g[in_p], ign_q[in_i] - s, ign_g[in_i])
         with_match = n_good > 0                                  # queries without a match are skipped
         ranks, n_good = ranks[with_match], n_good[with_match]
-        return ranks[:, 0], {mode: _ap_from_ranks(ranks, n_good, mode) for mode in ap_modes}
+        evaluated = torch.nonzero(with_match).flatten() + s
+        return ranks[:, 0], {mode: _ap_from_ranks(ranks, n_good, mode) for mode in ap_modes}, evaluated
 
     starts = list(range(0, n_q, chunk))
     if workers > 1 and len(starts) > 1 and dev.type == "cpu":
@@ -320,8 +326,45 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
     if not aps:
         raise ValueError("no query has a valid match in the gallery (same id in another camera); cannot evaluate")
     first = torch.cat(first_hits)
+    if per_query:
+        queries = torch.cat([r[2] for r in results if r is not None])
+        frame = pd.DataFrame({"query": queries.cpu().numpy(), "first_match_rank": first.cpu().numpy().astype(np.int64)})
+        for mode in ap_modes:
+            frame[f"AP_{mode}"] = torch.cat([a[mode] for a in aps]).cpu().numpy()
+        return frame.set_index("query")
     cmc = (first[:, None] <= torch.arange(max_rank, device=dev, dtype=torch.float64)[None]).double().mean(0)
     return cmc.cpu().numpy(), {mode: float(torch.cat([a[mode] for a in aps]).mean()) for mode in ap_modes}
+
+
+def evaluate_per_query(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_camids: ArrayLike,
+                       g_camids: ArrayLike, ap_modes: Sequence[APMode] = ("official",)) -> pd.DataFrame:
+    """Per-query results under the same protocol as :func:`evaluate_ranking`.
+
+    Returns a DataFrame indexed by query position (queries without a valid match left out)
+    with ``first_match_rank`` (0 = rank-1 hit) and ``AP_<mode>`` columns; their means are
+    the CMC at rank 1 and the mAP.
+    """
+    return evaluate_ranking_modes(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=1, ap_modes=ap_modes,
+                                  per_query=True)
+
+
+def paired_bootstrap(a: ArrayLike, b: ArrayLike, *, samples: int = 2000, level: float = 0.95,
+                     seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``a - b`` and its percentile bootstrap interval, resampling queries.
+
+    ``a`` and ``b`` are per-query scores of two models on the same queries (e.g. rank-1
+    hits or APs); an interval that contains 0 means the test set cannot tell them apart.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"paired_bootstrap needs two equal-length 1-D score arrays, got {a.shape} and {b.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level={level}: expected a value in (0, 1)")
+    diff = a - b
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, diff.size, (samples, diff.size))].mean(1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(diff.mean()), float(low), float(high)
 
 
 # ------------------------------------------------------------------------- attributes

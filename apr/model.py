@@ -115,7 +115,8 @@ def load_backbone(name: str, pretrained: str = "auto") -> tuple[nn.Module, str]:
             raise FileNotFoundError(f"pretrained weights file not found: '{path}'")
         state = torch.load(path, map_location="cpu", weights_only=True)
         missing, unexpected = net.load_state_dict(state, strict=False)
-        if [k for k in missing if not k.startswith("fc.")] or [k for k in unexpected if not k.startswith("fc.")]:
+        head = ("fc.", "classifier.")      # the ImageNet classifier, dropped below anyway
+        if [k for k in missing if not k.startswith(head)] or [k for k in unexpected if not k.startswith(head)]:
             raise ValueError(f"'{path}' does not fit {name}: missing {missing[:5]}, unexpected {unexpected[:5]}")
         note = f"weights from {path}"
     if name.startswith("mobilenet"):

@@ -76,6 +76,16 @@ def synthetic_samples_figure(seed: int = 0) -> plt.Figure:
     return fig
 
 
+def publish(fig: plt.Figure, name: str, data: pd.DataFrame | None = None, folder: str | Path | None = None):
+    """Save ``fig`` (and ``data``) with :func:`save_figure`, close it, and return the saved PNG
+    as an IPython image, so a notebook shows exactly the file that was written."""
+    from IPython.display import Image
+
+    png = save_figure(fig, name, data, folder)
+    plt.close(fig)
+    return Image(filename=str(png))
+
+
 def synthetic_samples_table(seed: int = 0) -> pd.DataFrame:
     """What each panel of :func:`synthetic_samples_figure` shows (its CSV)."""
     cameras = make_cameras(6, np.random.default_rng([seed, 10_000]))

@@ -85,3 +85,40 @@ def verdict(better: float, worse: float, tolerance: float = 0.0) -> str:
     """"beats" / "does not beat" (a measured comparison, for prose)."""
     return "beats" if better - worse > tolerance else "does not beat"
 
+
+
+def per_query(record: RunRecord) -> pd.DataFrame:
+    """Per-query rank-1 hit and official AP of a run (from its saved features)."""
+    from .metrics import evaluate_per_query, pairwise_distances
+
+    feats = record.features()
+    q, g = feats["query"], feats["gallery"]
+    dist = pairwise_distances(q["features"], g["features"], device="cpu")
+    frame = evaluate_per_query(dist, q["pids"], g["pids"], q["camids"], g["camids"])
+    return frame.assign(rank1=(frame["first_match_rank"] == 0).astype(float))
+
+
+def compare(a: RunRecord, b: RunRecord, seed: int = 0) -> dict[str, tuple[float, float, float]]:
+    """Paired bootstrap over queries of ``a - b`` in rank-1 and mAP (points): (mean, low, high) at 95%."""
+    from .metrics import paired_bootstrap
+
+    pa, pb = per_query(a), per_query(b)
+    if not pa.index.equals(pb.index):
+        raise ValueError(f"{a.run_dir.name} and {b.run_dir.name} were not evaluated on the same queries")
+    out = {}
+    for name, column in (("rank1", "rank1"), ("mAP", "AP_official")):
+        mean, low, high = paired_bootstrap(pa[column], pb[column], seed=seed)
+        out[name] = (100 * mean, 100 * low, 100 * high)
+    return out
+
+
+def interval_text(diff: tuple[float, float, float]) -> str:
+    """"+1.23 points (95% interval −0.50 to +2.90)"."""
+    mean, low, high = diff
+    return f"{mean:+.2f} points (95% interval {low:+.2f} to {high:+.2f})"
+
+
+def significance(diff: tuple[float, float, float]) -> str:
+    """Whether the bootstrap interval excludes 0."""
+    _, low, high = diff
+    return "a difference this test set can detect" if low > 0 or high < 0 else "within what this test set can tell apart"

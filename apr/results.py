@@ -70,6 +70,17 @@ def cache_key(config: APRConfig) -> str:
     return hashlib.sha256(f"v{CACHE_VERSION}-{config.key()}".encode()).hexdigest()[:12]
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def pretrain_key(config: APRConfig) -> APRConfig:
+    """``config`` reduced to what decides its pretraining run (see :mod:`apr.pretrain`)."""
+    from .pretrain import pretrain_config
+
+    return pretrain_config(config)
+
+
 def _complete(run_dir: Path) -> bool:
     try:
         return "metrics" in load_run(run_dir)
@@ -106,9 +117,21 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
     """
     dirs = [run_dir_for(c, cache) for c in configs]
     missing = list({d: c for c, d in zip(configs, dirs) if not _complete(d)}.items())
+    needs_pretraining = {pretrain_key(c): c for _, c in missing if c.pretrained == "synthetic"}
+    if needs_pretraining:
+        # The shared pretraining runs first, here with every core, so workers only read its weights.
+        from .pretrain import pretrained_backbone
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(_cores())
+        try:
+            for c in needs_pretraining.values():
+                pretrained_backbone(c, progress=progress)
+        finally:
+            torch.set_num_threads(threads)
     if missing:
         cuda = any(c.device.startswith("cuda") or (c.device == "auto" and torch.cuda.is_available()) for _, c in missing)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = _cores()
         workers = 1 if cuda else max(1, min(workers or cores, len(missing), cores))
         bar = tqdm(total=len(missing), desc="training models", unit="model", disable=not progress)
         if workers == 1:

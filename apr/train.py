@@ -95,9 +95,14 @@ def load_training_data(config: APRConfig, device: torch.device, *, decode: bool 
 
 def build_model(config: APRConfig, num_ids: int, attribute_classes: list[int]) -> APR:
     """The network of ``config`` (seeded initialisation)."""
+    pretrained = config.pretrained
+    if pretrained == "synthetic":
+        from .pretrain import pretrained_backbone
+
+        pretrained = str(pretrained_backbone(config))
     torch.manual_seed(config.seed)
     return APR(num_ids, attribute_classes if config.uses_attributes else [], config.variant, config.backbone,
-               config.pretrained, config.embed_dim, config.dropout)
+               pretrained, config.embed_dim, config.dropout)
 
 
 def _epoch_seed(config: APRConfig, epoch: int) -> int:

@@ -37,7 +37,7 @@ from myst_nb import glue
 
 from apr.book import check_parameters, figure_folder
 from apr.data import MARKET_SCHEMA, ensure_synthetic, load_dataset, synthetic_config
-from apr.plots import save_figure, synthetic_samples_figure, synthetic_samples_table
+from apr.plots import publish, synthetic_samples_figure, synthetic_samples_table
 
 check_parameters(dataset, data_root, scale, device, seed)
 if dataset == "synthetic":
@@ -75,8 +75,7 @@ summary
 
 # %%
 fig = synthetic_samples_figure(seed)
-save_figure(fig, "synthetic_samples", synthetic_samples_table(seed), folder=figure_folder(figures_dir))
-fig
+publish(fig, "synthetic_samples", synthetic_samples_table(seed), folder=figure_folder(figures_dir))
 
 # %% [markdown]
 # ## The attributes and the paper's evaluation groups

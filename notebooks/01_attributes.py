@@ -38,7 +38,7 @@ from apr.attribute_stats import (FIG4_ATTRIBUTES, attribute_indicators, colour_c
 from apr.book import check_parameters, figure_folder
 from apr.data import DUKE_SCHEMA, MARKET_SCHEMA, ensure_synthetic, find_annotation_file, load_attribute_annotations
 from apr.data import synthetic_config
-from apr.plots import attribute_distribution_figure, heatmap_figure, save_figure
+from apr.plots import attribute_distribution_figure, heatmap_figure, publish
 
 check_parameters(dataset, data_root, scale, device, seed)
 figures = figure_folder(figures_dir)
@@ -75,8 +75,7 @@ for name, (schema, _, _) in sources.items():
     data = pd.concat([counts.rename(lambda k: f"attribute: {k}"), up.rename(lambda k: f"upper colour: {k}"),
                       down.rename(lambda k: f"lower colour: {k}")]).to_frame()
     data.index.name = "value"
-    save_figure(fig, f"fig3_attribute_distribution_{name}", data, folder=figures)
-    display(fig)
+    display(publish(fig, f"fig3_attribute_distribution_{name}", data, folder=figures))
     print(name, "training identities per value:", counts.to_dict())
 
 # %% tags=["remove-cell"]
@@ -111,15 +110,13 @@ for name, (schema, _, _) in sources.items():
     matrix.index.name = "P(column | row)"
     correlations[name].index.name = "P(column | row)"
     fig = heatmap_figure(matrix, f"{name}: P(column | row), the paper's attributes")
-    save_figure(fig, f"fig4_correlation_{name}", matrix.round(4), folder=figures)
-    display(fig)
+    display(publish(fig, f"fig4_correlation_{name}", matrix.round(4), folder=figures))
     print(matrix.round(2).to_string())
 
 # %%
 for name, matrix in correlations.items():
     fig = heatmap_figure(matrix, f"{name}: P(column | row), all attribute values", annotate=False, size=(13, 11))
-    save_figure(fig, f"fig4_correlation_all_{name}", matrix.round(4), folder=figures)
-    display(fig)
+    display(publish(fig, f"fig4_correlation_all_{name}", matrix.round(4), folder=figures))
 
 # %% tags=["remove-cell"]
 first_matrix = correlations[first]

@@ -39,13 +39,14 @@ from apr import paper
 from apr.book import check_parameters, figure_folder
 from apr.experiments import main_config, variant_configs
 from apr.metrics import pairwise_distances
-from apr.plots import ranked_list_figure, save_figure
+from apr.plots import publish, ranked_list_figure
 from apr.report import metrics_table
 from apr.results import load_or_train_many
 from apr.retrieval import ranked_lists
 from apr.train import load_training_data, resolve_device
 
 check_parameters(dataset, data_root, scale, device, seed)
+pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration
 figures = figure_folder(figures_dir)
 configs = variant_configs(main_config(dataset, scale, seed, device, data_root))
 records = dict(zip(configs, load_or_train_many(list(configs.values()))))
@@ -66,7 +67,7 @@ def with_source(table: pd.DataFrame, name: str) -> pd.DataFrame:
 
 # %%
 table1 = with_source(paper.table1(), "Market-1501")
-pd.concat([table1, ours.assign(venue="", backbone=[c.backbone for c in configs.values()])])
+pd.concat([table1, ours.assign(venue="", backbone=[c.backbone for c in configs.values()])]).round(2).fillna("–")
 
 # %% [markdown]
 # ## Table 2: DukeMTMC-reID
@@ -75,7 +76,7 @@ pd.concat([table1, ours.assign(venue="", backbone=[c.backbone for c in configs.v
 
 # %%
 table2 = with_source(paper.table2(), "DukeMTMC-reID")
-pd.concat([table2, ours[["source", "R-1", "mAP"]].assign(backbone=[c.backbone for c in configs.values()])])
+pd.concat([table2, ours[["source", "R-1", "mAP"]].assign(backbone=[c.backbone for c in configs.values()])]).round(2)
 
 # %% tags=["remove-cell"]
 best_other = paper.table1().query("method != 'APR' and not method.str.startswith('Baseline') and backbone != 'CaffeNet'")
@@ -110,8 +111,7 @@ fig = ranked_list_figure([str(q_records[q].path) for q in chosen], [[str(g_recor
 table = pd.DataFrame([{"query": Path(q_records[q].path).name, "rank": k + 1, "gallery image": Path(g_records[g].path).name,
                        "same identity": hit} for q, ranked, hit_row in zip(chosen, lists, hits)
                       for k, (g, hit) in enumerate(zip(ranked, hit_row))]).set_index(["query", "rank"])
-save_figure(fig, "ranked_lists_apr", table, folder=figures)
-fig
+publish(fig, "ranked_lists_apr", table, folder=figures)
 
 # %% tags=["remove-cell"]
 glue("ranked_hits", int(sum(h[0] for h in hits)), display=False)

@@ -40,12 +40,13 @@ from apr.book import check_parameters, figure_folder
 from apr.data import find_annotation_file, load_attribute_annotations
 from apr.experiments import (SWEEP_OVERRIDES, lambda_configs, leave_one_out_configs, main_config, sweep_base,
                              variant_configs)
-from apr.plots import delta_bars_figure, heatmap_figure, save_figure, sweep_figure
-from apr.report import difference, metrics_table, verdict
+from apr.plots import delta_bars_figure, heatmap_figure, publish, sweep_figure
+from apr.report import compare, interval_text, metrics_table, significance, verdict
 from apr.results import load_or_train_many
 from apr.train import load_training_data, resolve_device
 
 check_parameters(dataset, data_root, scale, device, seed)
+pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration
 figures = figure_folder(figures_dir)
 main = main_config(dataset, scale, seed, device, data_root)
 variants = variant_configs(main, ("apr", "apr_no_arm", "apr_no_attr_loss", "ide"))
@@ -68,7 +69,7 @@ table = metrics_table(records)
 reported = paper.table1().query("backbone == 'Res50' and method in ['APR', 'APR (w/o ARM)', 'APR (w/o attri)', "
                                 "'Baseline 1 (IDE)']").set_index("method")[["R-1", "mAP"]]
 reported.columns = [f"{c}, {paper.REPORTED} (Market-1501)" for c in reported.columns]
-table[["R-1", "mAP"]].join(reported).round(2)
+table[["R-1", "mAP"]].join(reported).round(2).fillna("–")
 
 # %% tags=["remove-cell"]
 # Key results: every sweep point was trained with its own setting.
@@ -78,17 +79,23 @@ assert all(c.attributes is None or len(c.attributes) < len(records["apr"].info["
 
 # %% tags=["remove-cell"]
 apr, no_arm, no_attr = (records[v].metrics for v in ("apr", "apr_no_arm", "apr_no_attr_loss"))
+arm_gain = compare(records["apr"], records["apr_no_arm"], seed=seed)
+attr_gain = compare(records["apr"], records["apr_no_attr_loss"], seed=seed)
 glue("arm_verdict", "helps" if apr["rank1"] > no_arm["rank1"] else "does not help", display=False)
-glue("arm_r1", difference(100 * apr["rank1"], 100 * no_arm["rank1"]), display=False)
-glue("arm_map", difference(100 * apr["mAP"], 100 * no_arm["mAP"]), display=False)
+glue("arm_r1", interval_text(arm_gain["rank1"]), display=False)
+glue("arm_map", interval_text(arm_gain["mAP"]), display=False)
+glue("arm_sig", significance(arm_gain["rank1"]), display=False)
 glue("attr_verdict", verdict(apr["rank1"], no_attr["rank1"]), display=False)
-glue("attr_r1", difference(100 * apr["rank1"], 100 * no_attr["rank1"]), display=False)
+glue("attr_r1", interval_text(attr_gain["rank1"]), display=False)
+glue("attr_sig", significance(attr_gain["rank1"]), display=False)
 
 # %% [markdown]
 # In this build ARM **{glue:text}`arm_verdict`**: APR versus APR w/o ARM is
-# {glue:text}`arm_r1` rank-1 and {glue:text}`arm_map` mAP (the paper reports +1.33 and +0.30
-# on Market-1501). With the attribute loss, APR {glue:text}`attr_verdict` the same network
-# trained without it ({glue:text}`attr_r1` rank-1; the paper: +6.01).
+# {glue:text}`arm_r1` rank-1 and {glue:text}`arm_map` mAP, {glue:text}`arm_sig` (the
+# paper reports +1.33 and +0.30 on Market-1501). With the attribute loss, APR
+# {glue:text}`attr_verdict` the same network trained without it: {glue:text}`attr_r1`
+# rank-1, {glue:text}`attr_sig` (the paper: +6.01). Intervals come from resampling the
+# queries (paired bootstrap); they do not include the variation between training runs.
 #
 # ## The sweeps' budget
 #
@@ -113,9 +120,8 @@ reported_lam = pd.DataFrame({"lambda": paper.FIG7_LAMBDA, "rank1": paper.FIG7_RA
 fig = sweep_figure(lam, "lambda", reported_lam, "λ", "Fig. 7: rank-1 and mAP against λ")
 data = lam.assign(rank1=100 * lam["rank1"], mAP=100 * lam["mAP"]).set_index("lambda")
 data = data.join(reported_lam.set_index("lambda").add_suffix(f" ({paper.REPORTED})"), how="outer")
-save_figure(fig, "fig7_lambda_sweep", data, folder=figures)
-display(fig)
-data.round(2)
+display(publish(fig, "fig7_lambda_sweep", data, folder=figures))
+data.round(2).fillna("–")
 
 # %% tags=["remove-cell"]
 best = lam.loc[lam["rank1"].idxmax()]
@@ -147,13 +153,12 @@ if removals:
                                                 f"({'DukeMTMC-reID' if dataset == 'dukemtmc' else 'Market-1501'})"))
     deltas.index.name = "attribute left out"
     fig = delta_bars_figure(deltas, f"Fig. 6: change of rank-1 without one attribute (APR with all: {100 * full:.2f}%)")
-    save_figure(fig, "fig6_leave_one_out", deltas, folder=figures)
-    display(fig)
+    display(publish(fig, "fig6_leave_one_out", deltas, folder=figures))
     glue("loo_worst", measured.idxmin(), display=False)
     glue("loo_worst_delta", f"{measured.min():+.2f}", display=False)
     glue("loo_harmless", int((measured >= 0).sum()), display=False)
     glue("loo_total", len(measured), display=False)
-    display(deltas.round(2))
+    display(deltas.round(2).fillna("–"))
 else:
     print(f"Fig. 6 is defined for Market-1501 and DukeMTMC-reID attributes; {dataset} has none to leave out.")
     for name, value in (("loo_worst", "n/a"), ("loo_worst_delta", "n/a"), ("loo_harmless", 0), ("loo_total", 0)):
@@ -189,9 +194,8 @@ correlation.index.name = "corr[row, column]"
 fig_v = heatmap_figure(V, "ARM weights V (this build's APR)", cmap="RdBu_r", center=0, annotate=False, size=(9, 7.5))
 fig_c = heatmap_figure(correlation, "attribute correlation, training identities", cmap="RdBu_r", center=0,
                        annotate=False, size=(9, 7.5))
-save_figure(fig_v, "arm_weights", V.round(5), folder=figures)
-save_figure(fig_c, "attribute_correlation", correlation.round(4), folder=figures)
-display(fig_v, fig_c)
+display(publish(fig_v, "arm_weights", V.round(5), folder=figures),
+        publish(fig_c, "attribute_correlation", correlation.round(4), folder=figures))
 
 # %%
 off = ~np.eye(len(names), dtype=bool)

@@ -39,7 +39,7 @@ from apr import paper
 from apr.book import check_parameters, figure_folder
 from apr.experiments import main_config
 from apr.metrics import pairwise_distances
-from apr.plots import acceleration_figure, save_figure
+from apr.plots import acceleration_figure, publish
 from apr.results import load_or_train
 from apr.retrieval import AttributePredictions, acceleration_curve, enlarge_gallery, time_per_query
 
@@ -70,9 +70,8 @@ fig = acceleration_figure(curve, reported, "Fig. 9: attribute acceleration, one 
 data = curve.assign(gallery_used=100 * curve["gallery_used"], rank1=100 * curve["rank1"], rank5=100 * curve["rank5"],
                     mAP=100 * curve["mAP"]).set_index("tau")
 data = data.join(reported.set_index("tau").add_suffix(f" ({paper.REPORTED})"), how="outer")
-save_figure(fig, "fig9_acceleration", data, folder=figures)
-display(fig)
-data.round(2)
+display(publish(fig, "fig9_acceleration", data, folder=figures))
+data.round(2).fillna("–")
 
 # %% tags=["remove-cell"]
 # Key results: more of the gallery is kept as tau grows, and tau = 1 keeps all of it.
@@ -111,10 +110,10 @@ else:
 
 # %%
 g_feat = gallery["features"].numpy()
-q_feat = query["features"].numpy()[:200]
+q_feat = query["features"].numpy()[:100]
 q_sub = q_pred.subset(np.arange(len(q_feat)))
 n = len(g_feat)
-sizes = [n, 10 * n, 50 * n] if scale != "smoke" else [n, 4 * n]
+sizes = [n, 10 * n, 30 * n] if scale != "smoke" else [n, 4 * n]
 rows = []
 for size in sizes:
     feats, preds = (g_feat, g_pred) if size == n else enlarge_gallery(g_feat, g_pred, size, seed=seed)

@@ -121,3 +121,22 @@ def test_enlarge_gallery_resamples_real_images():
     assert (big_pred.classes == pred.classes[nearest]).all()
     with pytest.raises(ValueError, match="size=0"):
         enlarge_gallery(feats, pred, 0)
+
+
+def test_synthetic_pretraining_is_shared_and_disjoint(tmp_path, monkeypatch):
+    from apr.pretrain import PRETRAIN_SEED_OFFSET, pretrain_config
+    from apr.results import load_or_train_many
+
+    monkeypatch.setenv("APR_CACHE_DIR", str(tmp_path))
+    a = main_config("synthetic", "smoke", epochs=1, pretrained="synthetic")
+    b = main_config("synthetic", "smoke", epochs=1, pretrained="synthetic", variant="ide", lambda_id=0.5)
+    assert pretrain_config(a) == pretrain_config(b)
+    assert pretrain_config(a).seed == a.seed + PRETRAIN_SEED_OFFSET and pretrain_config(a).pretrained == "none"
+    runs = load_or_train_many([a, b], progress=False)
+    pretrain_runs = [d for d in tmp_path.iterdir() if (d / "backbone.pt").is_file()]
+    assert len(pretrain_runs) == 1
+    for run in runs:
+        assert str(pretrain_runs[0] / "backbone.pt") in run.info["initialisation"]
+    pre_root, own_root = (load_or_train_many([pretrain_config(a)], progress=False)[0].info["dataset_root"],
+                          runs[0].info["dataset_root"])
+    assert pre_root != own_root       # another synthetic population

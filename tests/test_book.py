@@ -52,7 +52,10 @@ def test_smoke_book_html_is_complete(tmp_path):
         text = page.read_text()
         for bad in ("Traceback (most recent call last)", 'class="output traceback"', 'class="output stderr"'):
             assert bad not in text, f"{page.name} shows {bad!r}"
-        for src in re.findall(r'<img[^>]+src="([^"]+)"', text):
+        images = re.findall(r'<img[^>]+src="([^"]+)"', text)
+        assert images, f"{page.name} shows no figure"
+        assert "&lt;Figure size" not in text, f"{page.name} shows a figure's text repr instead of the figure"
+        for src in images:
             if src.startswith("data:") or src.startswith("http"):
                 continue
             assert (page.parent / html.unescape(src)).resolve().is_file(), f"{page.name}: missing image {src}"

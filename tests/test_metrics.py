@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from apr.data.attributes import MARKET_SCHEMA, PETA_SCHEMA
-from apr.metrics import attribute_accuracy, evaluate_ranking, group_predictions, pairwise_distances
+from apr.metrics import attribute_accuracy, evaluate_ranking, evaluate_ranking_modes, group_predictions, pairwise_distances
 
 
 def reference_evaluate(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=50, ap_mode="official"):
@@ -224,3 +224,30 @@ def test_modes_from_one_pass_equal_separate_calls():
         assert maps[mode] == map_one
     with pytest.raises(ValueError, match="ap_mode must be"):
         evaluate_ranking_modes(*case, ap_modes=("official", "voc"))
+
+
+def test_per_query_results_average_to_cmc_and_map():
+    from apr.metrics import evaluate_per_query
+
+    rng = np.random.default_rng(3)
+    d = rng.random((80, 300))
+    qp, gp = rng.integers(0, 30, 80), rng.integers(-1, 30, 300)
+    qc, gc = rng.integers(0, 4, 80), rng.integers(0, 4, 300)
+    cmc, maps = evaluate_ranking_modes(d, qp, gp, qc, gc, ap_modes=("official", "step"))
+    per = evaluate_per_query(d, qp, gp, qc, gc, ap_modes=("official", "step"))
+    assert (per["first_match_rank"] == 0).mean() == pytest.approx(cmc[0])
+    assert per["AP_official"].mean() == pytest.approx(maps["official"])
+    assert per["AP_step"].mean() == pytest.approx(maps["step"])
+    has_match = [((gp == qp[i]) & (gc != qc[i])).any() for i in range(80)]
+    assert per.index.tolist() == [i for i in range(80) if has_match[i]]
+
+
+def test_paired_bootstrap_interval():
+    from apr.metrics import paired_bootstrap
+
+    a = np.r_[np.ones(60), np.zeros(40)]
+    mean, low, high = paired_bootstrap(a, np.zeros(100), seed=1)
+    assert mean == pytest.approx(0.6) and 0.45 < low < 0.6 < high < 0.75
+    assert paired_bootstrap(a, a) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="equal-length"):
+        paired_bootstrap(a, a[:10])
