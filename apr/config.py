@@ -111,7 +111,7 @@ PRESETS: dict[str, APRConfig] = {
     # The default book on 2 CPU cores: about 1.5 minutes per model on one core (the book
     # trains two side by side). The paper fine-tunes an ImageNet-pretrained ResNet-50; no
     # ImageNet weights can be downloaded here, so the stand-in is a backbone pretrained once
-    # (30 epochs, identity classification) on a *disjoint* synthetic population
+    # (20 epochs, identity classification) on a *disjoint* synthetic population
     # (apr.pretrain): measured with MobileNetV3-small at 96x48, 10 epochs of fine-tuning then
     # reach 71% rank-1 for IDE instead of 8-17% from scratch. Without ImageNet weights the
     # paper's Dropout(0.5) kept APR's ID classifier from fitting in a short schedule (rank-1

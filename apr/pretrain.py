@@ -18,7 +18,7 @@ import torch
 
 from .config import APRConfig
 
-PRETRAIN_EPOCHS = 30
+PRETRAIN_EPOCHS = 20
 PRETRAIN_SEED_OFFSET = 1000   # the pretraining population: synthetic seed + this offset
 
 

@@ -88,6 +88,15 @@ def _complete(run_dir: Path) -> bool:
         return False
 
 
+def _prepare_data(configs: Sequence[APRConfig]) -> None:
+    """Generate the synthetic sets the runs need once, here, before workers read them."""
+    from .data.synthetic import ensure_synthetic, synthetic_config
+
+    for scale, seed, root in dict.fromkeys((c.synthetic_scale, c.seed, c.data_root) for c in configs
+                                           if c.dataset == "synthetic"):
+        ensure_synthetic(config=synthetic_config(scale, seed), data_root=root, progress=False)
+
+
 def _train_and_evaluate(config: APRConfig, run_dir: Path, threads: int | None, progress: bool) -> Path:
     """Worker: train (resuming a half-finished run) and evaluate one configuration."""
     from .evaluate import evaluate_run
@@ -140,12 +149,21 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
                 _train_and_evaluate(c, d, None, progress=False)
                 bar.update()
         else:
+            _prepare_data([c for _, c in missing])
             # spawn: a fresh interpreter per worker (fork after torch has started threads can hang)
-            context = multiprocessing.get_context("spawn")
-            with futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                jobs = [pool.submit(_train_and_evaluate, c, d, max(1, cores // workers), False) for d, c in missing]
+            pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            try:
+                jobs = {pool.submit(_train_and_evaluate, c, d, max(1, cores // workers), False): d for d, c in missing}
                 for job in futures.as_completed(jobs):
-                    bar.set_postfix_str(job.result().name)
+                    try:
+                        job.result()
+                    except Exception as exc:
+                        raise RuntimeError(f"training {jobs[job].name} failed: {exc}") from exc
+                    bar.set_postfix_str(jobs[job].name)
                     bar.update()
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)   # do not start the remaining runs
+                raise
+            pool.shutdown()
         bar.close()
     return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]

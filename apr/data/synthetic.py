@@ -19,6 +19,9 @@ main dependencies. Everything is seeded: the same seed and sizes give byte-ident
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -291,5 +294,18 @@ def ensure_synthetic(root: str | Path | None = None, config: SynthConfig = Synth
         if recorded == asdict(config):
             return root
         raise FileExistsError(f"'{root}' holds a synthetic dataset with other settings ({recorded}); delete it or pick another folder")
-    generate_synthetic(root, config, data_root=data_root, progress=progress)
+    # Generate beside the target and rename into place, so that a reader (or a second process
+    # generating the same set) never sees a half-written folder.
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    staging.chmod(0o755)
+    try:
+        generate_synthetic(staging, config, data_root=data_root, progress=progress)
+        try:
+            os.rename(staging, root)
+        except OSError:
+            if not (root / "synthetic.json").is_file():   # not another process's finished copy
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return root
