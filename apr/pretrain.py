@@ -18,6 +18,7 @@ import torch
 
 from .config import APRConfig
 
+# Changing these changes what pretrained="synthetic" means: bump apr.results.CACHE_VERSION.
 PRETRAIN_EPOCHS = 20
 PRETRAIN_SEED_OFFSET = 1000   # the pretraining population: synthetic seed + this offset
 

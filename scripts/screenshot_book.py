@@ -31,12 +31,14 @@ def screenshot(chromium: str, page: Path, out: Path, height: int, width: int) ->
                         f"--window-size=1280,{height}", f"--screenshot={raw}", page.as_uri()],
                        check=True, capture_output=True, timeout=120)
         image = Image.open(raw).convert("RGB")
-        # crop the empty space below the page's end
-        rows = [y for y in range(image.height - 1, 0, -8) if min(image.crop((0, y, 1280, y + 1)).getextrema()[0]) < 250]
+        # crop the empty space below the page's end (looking at the content column only:
+        # the sidebar's border runs the whole height)
+        gray = image.convert("L").crop((320, 0, 1000, image.height))
+        rows = [y for y in range(gray.height - 1, 0, -8) if gray.crop((0, y, gray.width, y + 1)).getextrema()[0] < 200]
         bottom = min(image.height, (rows[0] + 40) if rows else image.height)
         image = image.crop((0, 0, 1280, bottom))
         image.thumbnail((width, 100_000))
-        image.save(out, optimize=True)
+        image.convert("P", palette=Image.Palette.ADAPTIVE, colors=128).save(out, optimize=True)
     return out
 
 
