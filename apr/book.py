@@ -90,7 +90,7 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
                            parameters["data_root"])
     print(f"[book] {len(configs)} models (cached ones are reused) ...", flush=True)
     t = time.perf_counter()
-    load_or_train_many(configs)
+    records = load_or_train_many(configs)
     status = {"parameters": parameters, "models": len(configs), "training_s": round(time.perf_counter() - t, 1),
               "chapters": []}
     for i, source in enumerate(chapters, 1):
@@ -99,7 +99,7 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
         print(f"[book] chapter {i}/{len(chapters)}: {source.stem} done in {seconds:.1f} s", flush=True)
         status["chapters"].append({"chapter": source.stem, "seconds": round(seconds, 1)})
     status["total_s"] = round(time.perf_counter() - started, 1)
-    write_status_page(status, configs, generated)
+    write_status_page(status, records, generated)
     if html:
         print("[book] jupyter-book build (warnings are errors) ...", flush=True)
         jb = Path(sys.executable).with_name("jupyter-book")
@@ -108,14 +108,11 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
     return root / "_build" / "html" / "index.html"
 
 
-def write_status_page(status: dict, configs: list, generated: Path = GENERATED) -> Path:
+def write_status_page(status: dict, records: list, generated: Path = GENERATED) -> Path:
     """``book/_generated/status.md`` (and ``status.json``): parameters, versions, device and run times."""
     import torch
     import torchvision
 
-    from .results import load_or_train_many
-
-    records = load_or_train_many(configs, progress=False)
     device = records[0].info["provenance"] if records else {}
     versions = {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
                 "jupyter-book": _version("jupyter-book"), "papermill": _version("papermill"),

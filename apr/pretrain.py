@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
 from .config import APRConfig
 
 # Changing these changes what pretrained="synthetic" means: bump apr.results.CACHE_VERSION.

@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import APRConfig
+from .pretrain import pretrain_config
 from .runs import RUNS, load_run
 
 CACHE_ENV = "APR_CACHE_DIR"   # another cache folder (tests use a temporary one)
@@ -74,13 +75,6 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def pretrain_key(config: APRConfig) -> APRConfig:
-    """``config`` reduced to what decides its pretraining run (see :mod:`apr.pretrain`)."""
-    from .pretrain import pretrain_config
-
-    return pretrain_config(config)
-
-
 def _complete(run_dir: Path) -> bool:
     try:
         return "metrics" in load_run(run_dir)
@@ -126,7 +120,7 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
     """
     dirs = [run_dir_for(c, cache) for c in configs]
     missing = list({d: c for c, d in zip(configs, dirs) if not _complete(d)}.items())
-    needs_pretraining = {pretrain_key(c): c for _, c in missing if c.pretrained == "synthetic"}
+    needs_pretraining = {pretrain_config(c): c for _, c in missing if c.pretrained == "synthetic"}
     if needs_pretraining:
         # The shared pretraining runs first, here with every core, so workers only read its weights.
         from .pretrain import pretrained_backbone
