@@ -8,16 +8,20 @@ valid match are skipped.
 
 How :func:`evaluate_ranking` stays fast without sorting the gallery of every query: AP and
 CMC depend only on the ranks of a query's true matches among the valid gallery images.
-Per query chunk the few match distances are sorted, every valid gallery distance is
-bucketed among them with one batched ``searchsorted``, and a per-row histogram's cumulative
-sum gives each match's rank. The work is O(Q·G·log K) for K matches per query, on the
-distance matrix's own device. Exact ties at a match's distance are broken by gallery
-index, as a stable sort does; rows that have such ties are re-ranked with a stable sort.
+Per block of queries the few match distances are sorted, and one comparison pass keeps the
+gallery items no farther than the row's farthest match (a few percent of the gallery for a
+trained model). Those are binned on a per-row grid whose cell function is monotone, so a
+histogram's cumulative sum read at each match's cell counts the items nearer than it; the
+few items that share a cell with a match are placed by binary search over the matches. The
+work is one O(Q·G) comparison plus O(kept items), on the distance matrix's own device.
+Exact ties at a match's distance are broken by gallery index, as a stable sort does: rows
+that have such ties are re-ranked with a stable sort.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -133,85 +137,110 @@ def _same_id_pairs(q_pids: torch.Tensor, g_pids: torch.Tensor) -> tuple[torch.Te
     return q_idx, g_order[torch.repeat_interleave(first, count) + within]
 
 
-CELLS = 2048  # grid cells per query between its nearest and farthest match
+CELLS = 512  # grid cells per query between its nearest and farthest match
 
 
-def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r: torch.Tensor, ign_c: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+class _Scratch:
+    """Buffers reused across the chunks one worker processes (a fresh multi-megabyte tensor
+    per chunk costs more in page faults than the comparison that fills it)."""
+
+    def __init__(self) -> None:
+        self._bufs: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        buf = self._bufs.get(name)
+        if buf is None or buf.numel() < n or buf.dtype != dtype or buf.device != device:
+            buf = self._bufs[name] = torch.empty(n, dtype=dtype, device=device)
+        return buf[:n]
+
+
+def _items_within(d: torch.Tensor, limit: torch.Tensor, scratch: _Scratch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row index and value of every entry of ``d`` (C, G) that is <= its row's ``limit`` (C,),
+    in row-major order. On the CPU through numpy, whose comparison is several times faster
+    than torch's and which releases the GIL, so chunk workers run side by side."""
+    c, g = d.shape
+    if d.device.type == "cpu":
+        d_np = d.numpy()
+        mask = np.less_equal(d_np, limit.numpy()[:, None], out=scratch.get("near", c * g, torch.bool, d.device).numpy()
+                             .reshape(c, g))
+        flat = np.flatnonzero(mask)
+        return torch.from_numpy(flat // g), torch.from_numpy(np.take(d_np.reshape(-1), flat))
+    flat = torch.nonzero(d <= limit[:, None]).flatten()
+    return flat // g, d.reshape(-1)[flat]
+
+
+def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r: torch.Tensor, ign_c: torch.Tensor,
+                scratch: _Scratch) -> tuple[torch.Tensor, torch.Tensor]:
     """Ranks of each row's matches among its valid items, for one chunk of queries.
 
     ``d`` (C, G) holds distances (junk columns already removed); ``pos_*`` index the
-    matches and ``ign_*`` the ignored same-id, same-camera items, rows local to the chunk.
-    Returns (ranks (C, K) float64 with +inf padding, n_good (C,)).
+    matches and ``ign_*`` the ignored same-id, same-camera items, rows local to the chunk
+    and sorted by row. Returns (ranks (C, K) float64 with +inf padding, n_good (C,)).
     """
     dev = d.device
     c, g = d.shape
     n_good = torch.bincount(pos_r, minlength=c)
     k = max(int(n_good.max()), 1)
-    width = k + 2                                    # buckets 0..k, plus one spare
-    # Matches per row, sorted by distance then gallery index, padded with +inf: (C, K).
-    pd_ = d[pos_r, pos_c]
-    order = torch.argsort(pd_, stable=True)
-    order = order[torch.argsort(pos_r[order], stable=True)]
-    pos_r, pos_c, pd_ = pos_r[order], pos_c[order], pd_[order]
+    # Match distances per row, sorted, padded with +inf: (C, K).
     slot = torch.arange(pos_r.numel(), device=dev) - (torch.cumsum(n_good, 0) - n_good)[pos_r]
     pos = torch.full((c, k), float("inf"), dtype=d.dtype, device=dev)
-    pos[pos_r, slot] = pd_
-    # Per-row grid: x = (d - nearest) * scale + 2 puts the nearest finite match at x = 2 and
-    # the farthest at x = CELLS - 1; x is clamped to [0, CELLS + 1] and floored to a cell.
-    # Items in a cell that holds a match, or next to one, (float rounding can move a value by at most one cell):
-    # those items are resolved exactly below. Cell 0 (below all) and CELLS + 1 (beyond all)
-    # are never next to a match.
-    finite = torch.isfinite(pos)
-    n_fin = finite.sum(1)
-    lo = torch.where(finite, pos, torch.full_like(pos, float("inf"))).amin(1)
-    hi = torch.where(finite, pos, torch.full_like(pos, -float("inf"))).amax(1)
+    pos[pos_r, slot] = d[pos_r, pos_c]
+    pos = torch.sort(pos, dim=1).values
+    n_fin = torch.isfinite(pos).sum(1)                                        # retrieved matches
+    # Per-row grid: cell(x) = floor(clamp(x * scale + bias, 0, CELLS + 1)) puts the nearest
+    # finite match in cell 2 and the farthest in cell CELLS - 1. It is computed with separate,
+    # correctly rounded multiply and add (no fused multiply-add), so it is the same function
+    # for every element and monotone: an item in a lower (higher) cell than a match is
+    # nearer (farther) than it. Only items in a cell that holds a match are resolved exactly.
     has = n_fin > 0
-    lo = torch.where(has, lo, torch.zeros_like(lo))
-    span = torch.where(has, hi - lo, torch.ones_like(lo))
+    lo = torch.where(has, pos[:, 0], torch.zeros_like(pos[:, 0]))
+    hi = torch.where(has, pos.gather(1, (n_fin - 1).clamp_min(0)[:, None])[:, 0], lo)
+    span = hi - lo
     span = torch.where(span > 0, span, lo.abs().clamp_min(1e-12) * 1e-3)
     scale = ((CELLS - 3) / span)[:, None].to(d.dtype)                       # (C, 1)
     bias = (2 - lo[:, None] * scale).to(d.dtype)
-
-    def to_cell(x: torch.Tensor) -> torch.Tensor:  # one formula for matches and gallery alike
-        return torch.addcmul(bias, x, scale).clamp_(0, CELLS + 1).to(torch.int32)
-
-    p_cell = torch.where(finite, to_cell(pos).long(), torch.full_like(pos, CELLS + 1, dtype=torch.long))
-    occupied = torch.zeros((c, CELLS + 2), dtype=torch.long, device=dev)
-    occupied.scatter_add_(1, p_cell, finite.long())
-    below = torch.cumsum(occupied, 1) - occupied                              # matches in lower cells
-    near = occupied > 0
-    near[:, 1:] |= occupied[:, :-1] > 0
-    near[:, :-1] |= occupied[:, 1:] > 0
-    # The dense pass, all int32: distance -> cell (+ row offset) -> histogram of cells. Cell
-    # counts then move to buckets through `below` (cells near a match go to the spare column).
-    cells = to_cell(d)                                                        # (C, G) int32
-    cells += (torch.arange(c, device=dev, dtype=torch.int32) * (CELLS + 2))[:, None]
-    cells = cells.flatten()
-    per_cell = torch.bincount(cells, minlength=c * (CELLS + 2)).view(c, CELLS + 2)
-    bucket_of_cell = torch.where(near, torch.full_like(below, k + 1), below)
-    hist = torch.zeros((c, width), dtype=torch.long, device=dev).scatter_add_(1, bucket_of_cell, per_cell)
-    # Items in a cell that holds a match: exact buckets by binary search over the row's matches.
-    flat_pos = torch.nonzero(near.flatten().to(torch.uint8).index_select(0, cells)).flatten()
-    amb_r, amb_c = flat_pos // g, flat_pos % g
-    amb_d = d[amb_r, amb_c].contiguous()
+    p_cell = torch.mul(pos, scale).add_(bias).clamp_(0, CELLS + 1).to(torch.int32).long()   # +inf -> CELLS + 1
+    # The one pass over the whole block: only items no farther than the row's farthest
+    # retrieved match can come before a match, and in a trained model that is a few percent
+    # of the gallery. The rest never enter the histogram below.
+    rows, near_d = _items_within(d, torch.where(has, hi, torch.full_like(hi, -float("inf"))), scratch)
+    # Those items' cells (the matches' formula, element by element) -> per-row histogram.
+    cell = torch.mul(near_d, scale.view(-1).index_select(0, rows)).add_(bias.view(-1).index_select(0, rows))
+    cell = cell.clamp_(0, CELLS + 1).to(torch.int32).long()
+    key = rows * (CELLS + 2) + cell
+    per_cell = torch.bincount(key, minlength=c * (CELLS + 2)).view(c, CELLS + 2)
+    match_key = (torch.arange(c, device=dev)[:, None] * (CELLS + 2) + p_cell)[torch.isfinite(pos)]
+    holds_match = torch.zeros(c * (CELLS + 2), dtype=torch.bool, device=dev)
+    holds_match[match_key] = True
+    # Items in cells below match j's cell are nearer than it: their count is a cumulative sum
+    # over the cells, read at p_cell (cells that hold a match are left out and counted exactly).
+    per_cell.view(-1)[match_key] = 0
+    settled_below = torch.cumsum(per_cell, 1).gather(1, p_cell)              # (C, K)
+    # Items in a cell that holds a match: how many matches are strictly nearer, by binary
+    # search over the row's matches (left), and how many are as near (right - left).
+    amb = torch.nonzero(holds_match.index_select(0, key)).flatten()
+    amb_r, amb_d = rows[amb], near_d[amb]
     left = torch.searchsorted(pos[amb_r], amb_d[:, None], right=False).flatten()
     right = torch.searchsorted(pos[amb_r], amb_d[:, None], right=True).flatten()
-    hist += torch.bincount(amb_r * width + left, minlength=c * width).view(c, width)
-    # Same-id same-camera items are ignored: remove what the passes above counted for them.
-    ign_d = d[ign_r, ign_c].contiguous()
+    width = k + 1
+    # An item with `left` == i is no farther than matches i, i + 1, ...: its count goes to
+    # every later match through a cumulative sum over i.
+    amb_hist = torch.bincount(amb_r * width + left, minlength=c * width).view(c, width)
+    # Same-id same-camera items are ignored. Settled or not, an item is counted for match j
+    # iff left <= j (for a settled item, left is the number of matches in lower cells), so
+    # the ignored ones come off by the same cumulative sum.
+    ign_d = d[ign_r, ign_c]
     ign_left = torch.searchsorted(pos[ign_r], ign_d[:, None], right=False).flatten()
-    hist -= torch.bincount(ign_r * width + ign_left, minlength=c * width).view(c, width)
-    ranks = (torch.cumsum(hist[:, :k], 1) - 1).double()
-    ranks = torch.where(torch.isfinite(pos), ranks, torch.full_like(ranks, float("inf")))   # not retrieved
-    # Exact ties at a match's distance (other than the match itself, and not ignored items):
-    # re-rank those rows with a stable sort, which breaks ties by gallery index.
-    key = lambda r, col: r * g + col                                          # noqa: E731
-    amb_key = key(amb_r, amb_c)
-    is_match = torch.isin(amb_key, key(pos_r, pos_c))
-    is_ignored = torch.isin(amb_key, key(ign_r, ign_c))
-    tie = ((right - left) > is_match.long()) & ~is_ignored & torch.isfinite(amb_d)
-    for row in torch.unique(amb_r[tie]).tolist():
+    ign_right = torch.searchsorted(pos[ign_r], ign_d[:, None], right=True).flatten()
+    ign_hist = torch.bincount(ign_r * width + ign_left, minlength=c * width).view(c, width)
+    ranks = settled_below + torch.cumsum(amb_hist - ign_hist, 1)[:, :k] - 1
+    ranks = torch.where(torch.isfinite(pos), ranks.double(), torch.full_like(pos, float("inf"), dtype=torch.float64))
+    # Exact ties at a match's distance (other than the match itself, and not ignored items)
+    # make a row's sum of (right - left) exceed its number of retrieved matches: re-rank those
+    # rows with a stable sort, which breaks ties by gallery index.
+    excess = torch.bincount(amb_r, weights=(right - left).double(), minlength=c)
+    excess -= torch.bincount(ign_r, weights=(ign_right - ign_left).double(), minlength=c)
+    for row in torch.nonzero(excess > n_fin).flatten().tolist():
         valid = torch.ones(g, dtype=torch.bool, device=dev)
         good = torch.zeros(g, dtype=torch.bool, device=dev)
         valid[ign_c[ign_r == row]] = False
@@ -284,43 +313,57 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
     same_cam = g_camids[pair_g] == q_camids[pair_q]
     pos_q, pos_g, ign_q, ign_g = pair_q[~same_cam], pair_g[~same_cam], pair_q[same_cam], pair_g[same_cam]
     workers = workers if workers is not None else (torch.get_num_threads() if dev.type == "cpu" else 1)
-    if chunk_size is None:  # blocks of at most ~4M cells (cache-friendly), their number a multiple of the workers
-        n_chunks = -(-n_q * n_g // (1 << 22))
-        n_chunks = -(-n_chunks // max(workers, 1)) * max(workers, 1)
+    if chunk_size is None:
+        # CPU: blocks of ~2M cells, whose buffers stay warm in cache between the dense ops;
+        # GPU: large blocks, fewer kernel launches.
+        target = (1 << 21) if dev.type == "cpu" else (1 << 26)
+        n_chunks = -(-n_q * n_g // target)
+        n_chunks = -(-n_chunks // max(workers, 1)) * max(workers, 1)   # a multiple of the workers
         chunk_size = -(-n_q // n_chunks)
     chunk = chunk_size
+    starts = list(range(0, n_q, chunk))
+    # Pairs are sorted by query, so each chunk's pairs are one slice.
+    bounds = torch.as_tensor(starts + [n_q], device=dev)
+    pos_at = torch.searchsorted(pos_q, bounds).tolist()
+    ign_at = torch.searchsorted(ign_q, bounds).tolist()
+    local = threading.local()
 
-    def run(s: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        e = min(s + chunk, n_q)
-        in_p = (pos_q >= s) & (pos_q < e)
-        if not in_p.any():
+    def run(i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor] | None:
+        s, e = starts[i], min(starts[i] + chunk, n_q)
+        if pos_at[i] == pos_at[i + 1]:
             return None
-        in_i = (ign_q >= s) & (ign_q < e)
+        p_sl, i_sl = slice(pos_at[i], pos_at[i + 1]), slice(ign_at[i], ign_at[i + 1])
+        scratch = getattr(local, "scratch", None)
+        if scratch is None:
+            scratch = local.scratch = _Scratch()
         d = dist[s:e]                                            # a view: no copy
-        if torch.isnan(d).any():
+        smallest = float(d.min())                                # one pass; min propagates NaN
+        if smallest != smallest:
             raise ValueError(f"distmat contains NaN distances (query rows {s}..{e - 1})")
-        if (d == -float("inf")).any():
+        if smallest == -float("inf"):
             raise ValueError(f"distmat contains -inf distances (query rows {s}..{e - 1})")
-        d = d[:, keep_cols] if has_junk else d.contiguous()
-        ranks, n_good = _rank_chunk(d, pos_q[in_p] - s, pos_g[in_p], ign_q[in_i] - s, ign_g[in_i])
+        if has_junk:
+            d = torch.index_select(d, 1, keep_cols, out=scratch.get("d", (e - s) * n_g, d.dtype, dev).view(e - s, n_g))
+        else:
+            d = d.contiguous()
+        ranks, n_good = _rank_chunk(d, pos_q[p_sl] - s, pos_g[p_sl], ign_q[i_sl] - s, ign_g[i_sl], scratch)
         with_match = n_good > 0                                  # queries without a match are skipped
         ranks, n_good = ranks[with_match], n_good[with_match]
         evaluated = torch.nonzero(with_match).flatten() + s
         return ranks[:, 0], {mode: _ap_from_ranks(ranks, n_good, mode) for mode in ap_modes}, evaluated
 
-    starts = list(range(0, n_q, chunk))
     if workers > 1 and len(starts) > 1 and dev.type == "cpu":
-        # Several of the dense ops (bincount, nonzero) run on one core: process chunks side
-        # by side, each op on one thread, rather than one chunk at a time.
+        # Several of the dense ops (bincount, index_select) run on one core: process chunks
+        # side by side, each op on one thread, rather than one chunk at a time.
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = list(pool.map(run, starts))
+                results = list(pool.map(run, range(len(starts))))
         finally:
             torch.set_num_threads(threads)
     else:
-        results = [run(s) for s in starts]
+        results = [run(i) for i in range(len(starts))]
     first_hits = [r[0] for r in results if r is not None]
     aps = [r[1] for r in results if r is not None]
     if not aps:

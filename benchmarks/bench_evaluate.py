@@ -1,18 +1,28 @@
 """Benchmark evaluate_ranking at Market-1501 scale (3,368 queries x 15,913 gallery).
 
-Prints seconds for: the distance matrix, apr's evaluate_ranking (both AP rules), a lower
-bound of torchreid's Cython evaluator (the whole-matrix argsort and match matrix it runs
-before its C loop; the extension itself does not build from torchreid's PyPI sdist), and a
-plain per-query vectorised loop of the kind the toolboxes fall back to when their Cython
-extension does not build (argsort each row, mask, cumsum). Results are checked to agree.
+Prints seconds for: the distance matrix; apr's evaluate_ranking (both AP rules); the
+toolboxes' Cython evaluator, built here from fast-reid's ``rank_cy.pyx`` (``--cython``; a
+descendant of torchreid's, whose own ``.pyx`` is missing from its PyPI sdist so it cannot
+be built); a lower bound of torchreid's evaluator (the whole-matrix argsort and match
+matrix it runs before its C loop); and a plain per-query vectorised loop of the kind the
+toolboxes fall back to when their extension does not build. Results are checked to agree.
 
-    .venv/bin/python benchmarks/bench_evaluate.py [--threads 2] [--repeat 3] [--device cpu|cuda]
+    .venv/bin/python benchmarks/bench_evaluate.py [--threads 2] [--repeat 5] [--device cpu|cuda] [--cython]
+
+``--cython`` needs ``pip install 'apr[bench]'`` (Cython), a C compiler and PyPI: it
+downloads the fastreid 1.4.0 wheel once and builds its evaluator under
+``benchmarks/_build/`` (git-ignored); nothing of it enters the package.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import subprocess
+import sys
 import time
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -62,6 +72,36 @@ def cython_evaluator_floor(distmat, q_pids, g_pids):
     return (g_pids[indices] == q_pids[:, np.newaxis]).astype(np.int64)
 
 
+FASTREID_WHEEL = "fastreid==1.4.0"
+PYX_IN_WHEEL = "fastreid/evaluation/rank_cylib/rank_cy.pyx"
+BUILD_DIR = Path(__file__).resolve().parent / "_build"
+
+
+def build_toolbox_cython(build_dir: Path = BUILD_DIR):
+    """Build fast-reid's Cython evaluator (``rank_cy.evaluate_cy``) and import it.
+
+    Returns the module, or raises RuntimeError saying which step failed."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    if str(build_dir) not in sys.path:
+        sys.path.insert(0, str(build_dir))
+    if not list(build_dir.glob("rank_cy*.so")):
+        pyx = build_dir / "rank_cy.pyx"
+        if not pyx.exists():
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(build_dir), FASTREID_WHEEL]
+            if subprocess.run(cmd).returncode != 0:
+                raise RuntimeError(f"could not download {FASTREID_WHEEL} from PyPI ({' '.join(cmd)})")
+            wheel = next(build_dir.glob("fastreid-*.whl"))
+            pyx.write_bytes(zipfile.ZipFile(wheel).read(PYX_IN_WHEEL))
+        setup = ("from setuptools import setup, Extension; import numpy; from Cython.Build import cythonize; "
+                 "setup(ext_modules=cythonize([Extension('rank_cy', ['rank_cy.pyx'], include_dirs=[numpy.get_include()])],"
+                 " language_level=3), script_args=['build_ext', '--inplace', '-q'])")
+        out = subprocess.run([sys.executable, "-c", setup], cwd=build_dir, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"building rank_cy.pyx failed (needs Cython: pip install 'apr[bench]', and a C compiler):\n"
+                               f"{out.stderr[-2000:]}")
+    return importlib.import_module("rank_cy")
+
+
 def timed(fn, repeat):
     best, out = float("inf"), None
     for _ in range(repeat):
@@ -78,9 +118,10 @@ def timed(fn, repeat):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--skip-loop", action="store_true", help="skip the slow per-query loop")
+    parser.add_argument("--cython", action="store_true", help="build and time fast-reid's Cython evaluator")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     q_feat, g_feat, q_pids, g_pids, q_cams, g_cams = market_like_case()
@@ -99,6 +140,14 @@ def main() -> None:
                        args.repeat)
     print(f"torchreid Cython floor     {t_floor:8.3f} s   (its argsort + match matrix alone; the C loop comes on top)")
     print(f"speed-up vs that floor     {t_floor / t_off:8.1f} x   (a lower bound of the speed-up vs torchreid's Cython)")
+    if args.cython:
+        rank_cy = build_toolbox_cython()
+        t_cy, (cmc_cy, ap_cy, _inp) = timed(lambda: rank_cy.evaluate_cy(d_np, q_pids, g_pids, q_cams, g_cams, 50),
+                                            args.repeat)
+        agree = np.allclose(cmc_cy, cmc_s, atol=1e-6) and abs(float(np.mean(ap_cy)) - m_step) < 1e-5
+        print(f"fast-reid Cython evaluator {t_cy:8.3f} s   rank-1 {cmc_cy[0]:.4f}  mAP {float(np.mean(ap_cy)):.4f}"
+              f"  (results agree: {agree})")
+        print(f"speed-up vs Cython         {t_cy / t_step:8.1f} x   (step AP, the rule it computes)")
     if not args.skip_loop:
         t_loop, (cmc_l, m_loop) = timed(lambda: per_query_loop(d_np, q_pids, g_pids, q_cams, g_cams), 1)
         print(f"per-query numpy loop       {t_loop:8.3f} s   rank-1 {cmc_l[0]:.4f}  mAP {m_loop:.4f}")

@@ -251,3 +251,26 @@ def test_paired_bootstrap_interval():
     assert paired_bootstrap(a, a) == (0.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="equal-length"):
         paired_bootstrap(a, a[:10])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matches_reference_when_many_items_crowd_the_matches(dtype):
+    # Many distinct distances within a hair of each match's: they share its grid cell and
+    # must be ordered exactly; some items exactly equal a match (ties), some are ignored ones.
+    rng = np.random.default_rng(7)
+    n_q, n_g = 12, 3000
+    g_pids, g_cams = rng.integers(1, 40, n_g), rng.integers(1, 5, n_g)
+    q_pids, q_cams = rng.integers(1, 40, n_q), rng.integers(1, 5, n_q)
+    dist = rng.random((n_q, n_g)).astype(dtype) * 100
+    for q in range(n_q):
+        matches = np.flatnonzero(g_pids == q_pids[q])
+        crowd = rng.choice(n_g, 600, replace=False)
+        centre = dist[q, rng.choice(matches, crowd.size)]
+        dist[q, crowd] = (centre + rng.normal(0, 1e-3, crowd.size)).astype(dtype)
+        if q % 3 == 0:
+            dist[q, crowd[:2]] = dist[q, matches[0]]           # exact ties -> the stable-sort path
+    for mode in ("official", "step"):
+        cmc, mAP = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams, max_rank=50, ap_mode=mode)
+        ref_cmc, ref_map = reference_evaluate(dist, q_pids, g_pids, q_cams, g_cams, max_rank=50, ap_mode=mode)
+        np.testing.assert_allclose(cmc, ref_cmc, atol=1e-12)
+        assert mAP == pytest.approx(ref_map, abs=1e-12)
