@@ -137,7 +137,11 @@ def _same_id_pairs(q_pids: torch.Tensor, g_pids: torch.Tensor) -> tuple[torch.Te
     return q_idx, g_order[torch.repeat_interleave(first, count) + within]
 
 
-CELLS = 512  # grid cells per query between its nearest and farthest match
+CELLS = 512       # grid cells per query between its nearest and farthest match
+SPREAD = 8        # cells that share the items beyond every match (dense binning)
+ROW_WIDTH = CELLS + 2 + SPREAD
+DENSE_FROM = 0.25  # bin the whole block when more than this fraction of it is kept
+NUMPY_ON_CPU = True  # compare and compact through numpy on the CPU (torch ops elsewhere)
 
 
 class _Scratch:
@@ -154,19 +158,48 @@ class _Scratch:
         return buf[:n]
 
 
-def _items_within(d: torch.Tensor, limit: torch.Tensor, scratch: _Scratch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row index and value of every entry of ``d`` (C, G) that is <= its row's ``limit`` (C,),
-    in row-major order. On the CPU through numpy, whose comparison is several times faster
-    than torch's and which releases the GIL, so chunk workers run side by side."""
+def _binned_items(d: torch.Tensor, limit: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor,
+                  holds_match: torch.Tensor, scratch: _Scratch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Grid histogram of the items no farther than their row's farthest match.
+
+    Returns the per-row cell counts (C, ROW_WIDTH) of the items ``d <= limit`` and the row
+    and distance of those among them that share a cell with a match. One comparison pass
+    finds the kept items; when they are few (a trained model) only they are binned, else
+    the whole block is (an untrained model keeps most of the gallery). On the CPU the
+    comparison goes through numpy, several times faster than torch's, and releases the GIL
+    so that chunk workers run side by side.
+    """
     c, g = d.shape
-    if d.device.type == "cpu":
+    dev = d.device
+    cpu = dev.type == "cpu" and NUMPY_ON_CPU
+    if cpu:
         d_np = d.numpy()
-        mask = np.less_equal(d_np, limit.numpy()[:, None], out=scratch.get("near", c * g, torch.bool, d.device).numpy()
+        mask = np.less_equal(d_np, limit.numpy()[:, None], out=scratch.get("near", c * g, torch.bool, dev).numpy()
                              .reshape(c, g))
-        flat = np.flatnonzero(mask)
-        return torch.from_numpy(flat // g), torch.from_numpy(np.take(d_np.reshape(-1), flat))
-    flat = torch.nonzero(d <= limit[:, None]).flatten()
-    return flat // g, d.reshape(-1)[flat]
+        kept = int(np.count_nonzero(mask))
+    else:
+        mask = d <= limit[:, None]
+        kept = int(mask.sum())
+    if kept <= DENSE_FROM * c * g:
+        flat = torch.from_numpy(np.flatnonzero(mask)) if cpu else torch.nonzero(mask.view(-1)).flatten()
+        rows = flat // g
+        near_d = torch.from_numpy(np.take(d_np.reshape(-1), flat.numpy())) if cpu else d.reshape(-1)[flat]
+        # The matches' cell formula, element by element.
+        cell = torch.mul(near_d, scale.view(-1).index_select(0, rows)).add_(bias.view(-1).index_select(0, rows))
+        key = rows * ROW_WIDTH + cell.clamp_(0, CELLS + 1).to(torch.int32).long()
+        amb = torch.nonzero(holds_match.index_select(0, key)).flatten()
+        return torch.bincount(key, minlength=c * ROW_WIDTH).view(c, ROW_WIDTH), rows[amb], near_d[amb]
+    # Every item. Those beyond all matches would land in cell CELLS + 1, and a histogram
+    # whose increments hit one counter in a row runs ~3x slower, so they are spread over
+    # SPREAD cells by column (the same function as the matches' up to CELLS + 1).
+    x = torch.mul(d, scale, out=scratch.get("x", c * g, d.dtype, dev).view(c, g)).add_(bias).clamp_min_(0)
+    torch.minimum(x, (CELLS + 1 + torch.arange(g, device=dev) % SPREAD).to(d.dtype)[None], out=x)
+    key = scratch.get("key", c * g, torch.int32, dev).view(c, g).copy_(x)   # truncation = floor (>= 0)
+    key += (torch.arange(c, device=dev, dtype=torch.int32) * ROW_WIDTH)[:, None]
+    key = key.view(-1)
+    in_match_cell = torch.index_select(holds_match, 0, key, out=scratch.get("amb", c * g, torch.bool, dev))
+    flat = torch.from_numpy(np.flatnonzero(in_match_cell.numpy())) if cpu else torch.nonzero(in_match_cell).flatten()
+    return torch.bincount(key, minlength=c * ROW_WIDTH).view(c, ROW_WIDTH), flat // g, d.reshape(-1)[flat]
 
 
 def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r: torch.Tensor, ign_c: torch.Tensor,
@@ -200,26 +233,18 @@ def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r
     scale = ((CELLS - 3) / span)[:, None].to(d.dtype)                       # (C, 1)
     bias = (2 - lo[:, None] * scale).to(d.dtype)
     p_cell = torch.mul(pos, scale).add_(bias).clamp_(0, CELLS + 1).to(torch.int32).long()   # +inf -> CELLS + 1
-    # The one pass over the whole block: only items no farther than the row's farthest
-    # retrieved match can come before a match, and in a trained model that is a few percent
-    # of the gallery. The rest never enter the histogram below.
-    rows, near_d = _items_within(d, torch.where(has, hi, torch.full_like(hi, -float("inf"))), scratch)
-    # Those items' cells (the matches' formula, element by element) -> per-row histogram.
-    cell = torch.mul(near_d, scale.view(-1).index_select(0, rows)).add_(bias.view(-1).index_select(0, rows))
-    cell = cell.clamp_(0, CELLS + 1).to(torch.int32).long()
-    key = rows * (CELLS + 2) + cell
-    per_cell = torch.bincount(key, minlength=c * (CELLS + 2)).view(c, CELLS + 2)
-    match_key = (torch.arange(c, device=dev)[:, None] * (CELLS + 2) + p_cell)[torch.isfinite(pos)]
-    holds_match = torch.zeros(c * (CELLS + 2), dtype=torch.bool, device=dev)
+    # Only items no farther than the row's farthest retrieved match can come before a match.
+    match_key = (torch.arange(c, device=dev)[:, None] * ROW_WIDTH + p_cell)[torch.isfinite(pos)]
+    holds_match = torch.zeros(c * ROW_WIDTH, dtype=torch.bool, device=dev)
     holds_match[match_key] = True
+    per_cell, amb_r, amb_d = _binned_items(d, torch.where(has, hi, torch.full_like(hi, -float("inf"))), scale, bias,
+                                           holds_match, scratch)
     # Items in cells below match j's cell are nearer than it: their count is a cumulative sum
     # over the cells, read at p_cell (cells that hold a match are left out and counted exactly).
     per_cell.view(-1)[match_key] = 0
     settled_below = torch.cumsum(per_cell, 1).gather(1, p_cell)              # (C, K)
     # Items in a cell that holds a match: how many matches are strictly nearer, by binary
     # search over the row's matches (left), and how many are as near (right - left).
-    amb = torch.nonzero(holds_match.index_select(0, key)).flatten()
-    amb_r, amb_d = rows[amb], near_d[amb]
     left = torch.searchsorted(pos[amb_r], amb_d[:, None], right=False).flatten()
     right = torch.searchsorted(pos[amb_r], amb_d[:, None], right=True).flatten()
     width = k + 1

@@ -148,6 +148,15 @@ def main() -> None:
         print(f"fast-reid Cython evaluator {t_cy:8.3f} s   rank-1 {cmc_cy[0]:.4f}  mAP {float(np.mean(ap_cy)):.4f}"
               f"  (results agree: {agree})")
         print(f"speed-up vs Cython         {t_cy / t_step:8.1f} x   (step AP, the rule it computes)")
+    # An untrained model: random distances put matches anywhere, so no part of the gallery
+    # can be skipped (the evaluator's worst case).
+    rand = torch.rand(dist.shape, generator=torch.Generator().manual_seed(0)).to(dev)
+    t_rand, _ = timed(lambda: evaluate_ranking(rand, qp, gp, qc, gc, ap_mode="step"), args.repeat)
+    print(f"apr evaluate, random dist. {t_rand:8.3f} s   (an untrained model: the worst case)")
+    if args.cython:
+        rand_np = rand.cpu().numpy()
+        t_cy_rand, _ = timed(lambda: rank_cy.evaluate_cy(rand_np, q_pids, g_pids, q_cams, g_cams, 50), args.repeat)
+        print(f"Cython, random distances   {t_cy_rand:8.3f} s   ({t_cy_rand / t_rand:.1f} x)")
     if not args.skip_loop:
         t_loop, (cmc_l, m_loop) = timed(lambda: per_query_loop(d_np, q_pids, g_pids, q_cams, g_cams), 1)
         print(f"per-query numpy loop       {t_loop:8.3f} s   rank-1 {cmc_l[0]:.4f}  mAP {m_loop:.4f}")

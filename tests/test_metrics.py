@@ -62,9 +62,21 @@ def random_case(seed, n_q=30, n_g=200, n_ids=25, n_cams=4, integer=False):
     return dist, q_pids, g_pids, q_camids, g_camids
 
 
+@pytest.fixture(params=["sparse", "dense", "sparse-torch", "dense-torch"])
+def binning(request, monkeypatch):
+    """Run a test through both ways evaluate_ranking bins a block: only the items near the
+    matches (a trained model), or the whole block (an untrained one); and through the torch
+    ops that a GPU runs as well as the numpy ones used on the CPU."""
+    import apr.metrics
+
+    monkeypatch.setattr(apr.metrics, "DENSE_FROM", 2.0 if request.param.startswith("sparse") else -1.0)
+    monkeypatch.setattr(apr.metrics, "NUMPY_ON_CPU", not request.param.endswith("torch"))
+    return request.param
+
+
 @pytest.mark.parametrize("ap_mode", ["official", "step"])
 @pytest.mark.parametrize("seed", range(6))
-def test_matches_reference_on_random_cases(seed, ap_mode):
+def test_matches_reference_on_random_cases(seed, ap_mode, binning):
     case = random_case(seed, integer=seed % 2 == 1)  # odd seeds: many exact ties
     cmc, mAP = evaluate_ranking(*case, max_rank=20, ap_mode=ap_mode, chunk_size=7)
     ref_cmc, ref_map = reference_evaluate(*case, max_rank=20, ap_mode=ap_mode)
@@ -201,7 +213,7 @@ def test_infinite_distance_means_not_retrieved():
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_matches_reference_with_dropped_items_and_float64(seed):
+def test_matches_reference_with_dropped_items_and_float64(seed, binning):
     dist, q_pids, g_pids, q_cams, g_cams = random_case(100 + seed, n_q=25, n_g=150, integer=seed % 2 == 0)
     rng = np.random.default_rng(seed)
     dist = dist.astype(np.float64) * (1e6 if seed % 3 == 0 else 1.0)
@@ -254,7 +266,7 @@ def test_paired_bootstrap_interval():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matches_reference_when_many_items_crowd_the_matches(dtype):
+def test_matches_reference_when_many_items_crowd_the_matches(dtype, binning):
     # Many distinct distances within a hair of each match's: they share its grid cell and
     # must be ordered exactly; some items exactly equal a match (ties), some are ignored ones.
     rng = np.random.default_rng(7)
