@@ -117,35 +117,75 @@ def acceleration_curve(distmat: np.ndarray | torch.Tensor, q_pred: AttributePred
     return pd.DataFrame(rows)
 
 
+def _import_faiss():
+    """The faiss module, or None when it is not installed (``pip install 'apr[faiss]'``)."""
+    try:
+        import faiss
+    except ImportError:
+        return None
+    return faiss
+
+
 class AttributeIndex:
     """Gallery features grouped by reliable-attribute signature, for filtered search.
 
-    ``max_runs``: above this many contiguous runs of kept rows, :meth:`search` gathers the
-    kept rows instead of slicing (a Python loop over many slices costs more than a copy).
+    A query's kept signatures usually form a few runs of contiguous rows, searched in place.
+    When they are scattered over more than ``max_runs`` runs (many distinct signatures),
+    the kept rows are gathered and scanned; or, when they are at least ``faiss_from`` of the
+    gallery and FAISS is installed, searched in FAISS's flat index through a bitmap of them
+    (no copy of the kept features; the bitmap costs O(G), so small kept sets gather).
 
     Parameters
     ----------
     features : (G, D) float32
     pred : the gallery's attribute predictions
     tau : reliability threshold
+    max_runs : above this many runs, the scattered-set path is taken
+    faiss_from : smallest kept fraction of the gallery searched through FAISS (measured
+        crossover at 100k-1M images: about 2%; ``benchmarks/bench_faiss.py``)
+    backend : ``"auto"`` (FAISS when installed), ``"faiss"`` (required) or ``"numpy"``.
+        With FAISS the features are stored once, in its index.
     """
 
-    def __init__(self, features: np.ndarray, pred: AttributePredictions, tau: float, max_runs: int = 512) -> None:
+    def __init__(self, features: np.ndarray, pred: AttributePredictions, tau: float, max_runs: int = 512,
+                 backend: str = "auto", faiss_from: float = 0.03) -> None:
+        if backend not in ("auto", "faiss", "numpy"):
+            raise ValueError(f"backend must be 'auto', 'faiss' or 'numpy', got {backend!r}")
+        faiss = None if backend == "numpy" else _import_faiss()
+        if backend == "faiss" and faiss is None:
+            raise ImportError("AttributeIndex(backend='faiss') needs faiss-cpu: pip install 'apr[faiss]'")
+        features = np.asarray(features)
+        if features.ndim != 2 or len(features) != len(pred):
+            raise ValueError(f"features must be (G, D) with G = {len(pred)} predictions, got shape {features.shape}")
         self.tau = tau
         self.max_runs = max_runs
+        self.faiss_from = faiss_from
         r, p = encode(pred, tau)
         signature = np.concatenate([r, p], axis=1)
         uniq, inverse = np.unique(signature, axis=0, return_inverse=True)
         inverse = inverse.ravel()
         order = np.argsort(inverse, kind="stable")
         self.order = order                                         # sorted position -> original index
-        self.features = np.ascontiguousarray(features[order], dtype=np.float32)
+        sorted_features = np.ascontiguousarray(features[order], dtype=np.float32)
+        self._faiss, self._flat = faiss, None
+        if faiss is not None:
+            self._flat = faiss.IndexFlatL2(sorted_features.shape[1])
+            self._flat.add(sorted_features)
+            # A view of the index's own copy, so the gallery is held once.
+            n, dim = sorted_features.shape
+            sorted_features = faiss.rev_swig_ptr(self._flat.get_xb(), n * dim).reshape(n, dim)
+        self.features = sorted_features
         self.sq_norms = (self.features ** 2).sum(1)
         w = r.shape[1]
         self.group_r, self.group_p = uniq[:, :w], uniq[:, w:]
         counts = np.bincount(inverse, minlength=len(uniq))
         self.group_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.group_len = counts
+
+    @property
+    def backend(self) -> str:
+        """Which library searches scattered kept sets: ``"faiss"`` or ``"numpy"``."""
+        return "faiss" if self._flat is not None else "numpy"
 
     @property
     def num_groups(self) -> int:
@@ -175,7 +215,8 @@ class AttributeIndex:
 
         Kept groups that sit next to each other form runs of contiguous rows; distances are
         computed on those slices directly (no copy of the kept features) unless the kept
-        set is scattered over very many runs, where one gather is cheaper.
+        set is scattered over very many runs: then FAISS searches the rows of a bitmap, or
+        without FAISS one gather is cheaper than many slices.
         """
         kept = self.kept_groups(q_r, q_p)
         if not kept.any():
@@ -187,6 +228,11 @@ class AttributeIndex:
         if len(starts) <= self.max_runs:
             pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])
             d = np.concatenate([self.sq_norms[a:b] - 2.0 * (self.features[a:b] @ q_feat) for a, b in zip(starts, stops)])
+        elif self._flat is not None and self.group_len[kept].sum() >= self.faiss_from * len(self.order):
+            bits = np.packbits(np.repeat(kept, self.group_len), bitorder="little")   # kept rows, index order
+            params = self._faiss.SearchParameters(sel=self._faiss.IDSelectorBitmap(bits))
+            _, ids = self._flat.search(np.asarray(q_feat, dtype=np.float32)[None], topk, params=params)
+            return self.order[ids[0][ids[0] >= 0]]
         else:
             pos = self._positions(kept)
             d = self.sq_norms[pos] - 2.0 * (self.features[pos] @ q_feat)

@@ -5,7 +5,9 @@ gallery size and τ it prints seconds per query (one query at a time, top-10) of
 
 * ``numpy full``: exhaustive search (``apr.retrieval.exhaustive_search``);
 * ``faiss full``: FAISS ``IndexFlatL2`` over the whole gallery;
-* ``apr index``: :class:`apr.retrieval.AttributeIndex` (signature groups, kept rows only);
+* ``apr numpy``: :class:`apr.retrieval.AttributeIndex` with ``backend="numpy"`` (signature
+  groups; runs of kept rows sliced, or gathered when scattered);
+* ``apr auto``: the same index with FAISS installed (scattered kept sets go to FAISS);
 * ``faiss sel``: FAISS ``IndexFlatL2`` with an ``IDSelectorBitmap`` of the kept images
   (the bitmap is built from the same signature test, its time included).
 
@@ -43,8 +45,8 @@ def main() -> None:
     faiss.omp_set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     print(f"faiss {faiss.__version__}, {args.threads} threads, {args.queries} queries, top-10, seconds per query")
-    print(f"{'gallery':>9} {'tau':>5} {'kept':>7} {'numpy full':>10} {'faiss full':>10} {'apr index':>10} "
-          f"{'faiss sel':>10} {'same top-10':>11}")
+    print(f"{'gallery':>9} {'tau':>5} {'kept':>7} {'numpy full':>10} {'faiss full':>10} {'apr numpy':>10} "
+          f"{'apr auto':>10} {'faiss sel':>10} {'same top-10':>11}")
     for size in args.sizes:
         n_ids = max(size // 20, 10)
         id_attrs = sample_from_prior(n_ids, rng).to_numpy()
@@ -65,12 +67,18 @@ def main() -> None:
             flat.search(q[None], 10)
         faiss_full = (time.perf_counter() - t) / args.queries
         for tau in args.taus:
-            index = AttributeIndex(g_feat, g_pred, tau)
             q_r, q_p = encode(q_pred, tau)
             g_r, g_p = encode(g_pred, tau)
+            index = AttributeIndex(g_feat, g_pred, tau, backend="numpy")
             t = time.perf_counter()
             ours = [index.search(q_feat[i], q_r[i], q_p[i], 10) for i in range(args.queries)]
             apr_time = (time.perf_counter() - t) / args.queries
+            del index
+            index = AttributeIndex(g_feat, g_pred, tau, backend="auto")
+            t = time.perf_counter()
+            ours_auto = [index.search(q_feat[i], q_r[i], q_p[i], 10) for i in range(args.queries)]
+            auto_time = (time.perf_counter() - t) / args.queries
+            del index
             t = time.perf_counter()
             theirs, kept = [], 0
             for i in range(args.queries):
@@ -83,9 +91,10 @@ def main() -> None:
                 _, ids = flat.search(q_feat[i][None], 10, params=params)
                 theirs.append(ids[0][ids[0] >= 0])
             faiss_sel = (time.perf_counter() - t) / args.queries
-            same = np.mean([set(a.tolist()) == set(b.tolist()) for a, b in zip(ours, theirs)])
+            same = np.mean([set(a.tolist()) == set(b.tolist()) == set(c.tolist())
+                            for a, b, c in zip(ours, ours_auto, theirs)])
             print(f"{size:>9,} {tau:>5.2f} {kept / args.queries / size:>7.2%} {numpy_full:>10.4f} {faiss_full:>10.4f} "
-                  f"{apr_time:>10.4f} {faiss_sel:>10.4f} {same:>11.0%}", flush=True)
+                  f"{apr_time:>10.4f} {auto_time:>10.4f} {faiss_sel:>10.4f} {same:>11.0%}", flush=True)
         del g_feat, flat
 
 

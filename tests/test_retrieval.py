@@ -55,14 +55,18 @@ def test_tau_out_of_range(tau):
         encode(random_predictions(2, 0), tau)
 
 
-def test_index_candidates_and_search():
+@pytest.mark.parametrize("backend", ["numpy", "faiss"])
+def test_index_candidates_and_search(backend):
+    if backend == "faiss":
+        pytest.importorskip("faiss")
     rng = np.random.default_rng(0)
     g_pred = random_predictions(300, 4, (2,) * 8 + (4,))
     q_pred = random_predictions(12, 5, (2,) * 8 + (4,))
     g_feat = rng.normal(size=(300, 16)).astype(np.float32)
     q_feat = rng.normal(size=(12, 16)).astype(np.float32)
     tau = 0.8
-    index = AttributeIndex(g_feat, g_pred, tau)
+    index = AttributeIndex(g_feat, g_pred, tau, backend=backend)
+    assert index.backend == backend
     assert index.num_groups < 300
     keep = keep_mask(encode(q_pred, tau), encode(g_pred, tau))
     q_r, q_p = encode(q_pred, tau)
@@ -73,7 +77,7 @@ def test_index_candidates_and_search():
         d = ((g_feat[kept] - q_feat[i]) ** 2).sum(1)
         expected = kept[np.argsort(d, kind="stable")[:5]]
         np.testing.assert_array_equal(index.search(q_feat[i], q_r[i], q_p[i], topk=5), expected)
-    index.max_runs = 0  # the gather path gives the same answers
+    index.max_runs, index.faiss_from = 0, 0.0  # the scattered-set path (FAISS bitmap or gather): same answers
     for i in range(12):
         kept = np.nonzero(keep[i])[0]
         d = ((g_feat[kept] - q_feat[i]) ** 2).sum(1)
@@ -95,3 +99,18 @@ def test_curve_has_unfiltered_row():
     cmc, mAP = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams)
     assert full["gallery_used"] == 1.0 and full["mAP"] == pytest.approx(mAP) and full["rank1"] == pytest.approx(cmc[0])
     assert (curve["gallery_used"].diff().dropna() >= 0).all()
+
+
+def test_index_backend_errors(monkeypatch):
+    import apr.retrieval
+
+    pred = random_predictions(20, 0)
+    feats = np.zeros((20, 4), np.float32)
+    with pytest.raises(ValueError, match="backend must be"):
+        AttributeIndex(feats, pred, 0.8, backend="annoy")
+    with pytest.raises(ValueError, match=r"features must be \(G, D\) with G = 20"):
+        AttributeIndex(feats[:5], pred, 0.8)
+    monkeypatch.setattr(apr.retrieval, "_import_faiss", lambda: None)
+    with pytest.raises(ImportError, match="apr\\[faiss\\]"):
+        AttributeIndex(feats, pred, 0.8, backend="faiss")
+    assert AttributeIndex(feats, pred, 0.8).backend == "numpy"      # auto without FAISS
