@@ -233,10 +233,10 @@ def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r
     scale = ((CELLS - 3) / span)[:, None].to(d.dtype)                       # (C, 1)
     bias = (2 - lo[:, None] * scale).to(d.dtype)
     p_cell = torch.mul(pos, scale).add_(bias).clamp_(0, CELLS + 1).to(torch.int32).long()   # +inf -> CELLS + 1
-    # Only items no farther than the row's farthest retrieved match can come before a match.
     match_key = (torch.arange(c, device=dev)[:, None] * ROW_WIDTH + p_cell)[torch.isfinite(pos)]
     holds_match = torch.zeros(c * ROW_WIDTH, dtype=torch.bool, device=dev)
     holds_match[match_key] = True
+    # Only items no farther than the row's farthest retrieved match can come before a match.
     per_cell, amb_r, amb_d = _binned_items(d, torch.where(has, hi, torch.full_like(hi, -float("inf"))), scale, bias,
                                            holds_match, scratch)
     # Items in cells below match j's cell are nearer than it: their count is a cumulative sum
