@@ -20,8 +20,8 @@ that have such ties are re-ranked with a stable sort.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -339,14 +339,13 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
     pos_q, pos_g, ign_q, ign_g = pair_q[~same_cam], pair_g[~same_cam], pair_q[same_cam], pair_g[same_cam]
     workers = workers if workers is not None else (torch.get_num_threads() if dev.type == "cpu" else 1)
     if chunk_size is None:
-        # CPU: blocks of ~2M cells, whose buffers stay warm in cache between the dense ops;
+        # CPU: blocks of ~2M cells, whose reused buffers stay warm in cache;
         # GPU: large blocks, fewer kernel launches.
         target = (1 << 21) if dev.type == "cpu" else (1 << 26)
         n_chunks = -(-n_q * n_g // target)
         n_chunks = -(-n_chunks // max(workers, 1)) * max(workers, 1)   # a multiple of the workers
         chunk_size = -(-n_q // n_chunks)
-    chunk = chunk_size
-    starts = list(range(0, n_q, chunk))
+    starts = list(range(0, n_q, chunk_size))
     # Pairs are sorted by query, so each chunk's pairs are one slice.
     bounds = torch.as_tensor(starts + [n_q], device=dev)
     pos_at = torch.searchsorted(pos_q, bounds).tolist()
@@ -354,7 +353,7 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
     local = threading.local()
 
     def run(i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor] | None:
-        s, e = starts[i], min(starts[i] + chunk, n_q)
+        s, e = starts[i], min(starts[i] + chunk_size, n_q)
         if pos_at[i] == pos_at[i + 1]:
             return None
         p_sl, i_sl = slice(pos_at[i], pos_at[i + 1]), slice(ign_at[i], ign_at[i + 1])

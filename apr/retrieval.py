@@ -141,8 +141,9 @@ class AttributeIndex:
     pred : the gallery's attribute predictions
     tau : reliability threshold
     max_runs : above this many runs, the scattered-set path is taken
-    faiss_from : smallest kept fraction of the gallery searched through FAISS (measured
-        crossover at 100k-1M images: about 2%; ``benchmarks/bench_faiss.py``)
+    faiss_from : smallest kept fraction of the gallery searched through FAISS (at 100k-1M
+        images the two paths were even at 1-2% kept and FAISS 1.6x faster at 10%;
+        ``benchmarks/bench_faiss.py``)
     backend : ``"auto"`` (FAISS when installed), ``"faiss"`` (required) or ``"numpy"``.
         With FAISS the features are stored once, in its index.
     """
