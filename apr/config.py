@@ -43,6 +43,7 @@ class APRConfig:
     batch_size: int = 32
     lr: float = 0.01                      # then lr * 0.1 for the last third (paper: last 20 of 60 epochs)
     lr_decay_epoch: int | None = None     # None: epochs - epochs // 3
+    head_lr_factor: float = 1.0           # not in the paper (silent): lr multiplier of the layers the backbone lacks
     momentum: float = 0.9                 # not in the paper: recipe of its ref. [20]
     weight_decay: float = 5e-4            # not in the paper: recipe of its ref. [20]
     # execution
@@ -65,6 +66,7 @@ class APRConfig:
             (0.0 <= self.lambda_id <= 1.0, f"lambda_id={self.lambda_id}: must be in [0, 1]"),
             (self.epochs >= 1 and self.batch_size >= 2, f"epochs={self.epochs}, batch_size={self.batch_size}: need >= 1 and >= 2"),
             (self.lr > 0, f"lr={self.lr}: must be > 0"),
+            (self.head_lr_factor > 0, f"head_lr_factor={self.head_lr_factor}: must be > 0"),
             (0.0 <= self.dropout < 1.0, f"dropout={self.dropout}: must be in [0, 1)"),
             (self.test_feature in ("concat", "pool5"), f"test_feature={self.test_feature!r}: expected concat or pool5"),
             (self.data_path in ("decoded", "loader"), f"data_path={self.data_path!r}: expected decoded or loader"),
@@ -101,7 +103,14 @@ class APRConfig:
         d = self.to_dict()
         for volatile in ("device", "loader_workers", "eval_batch_size", "extra", "data_path"):
             d.pop(volatile)
+        for name, default in LATER_SETTINGS.items():   # at their default, runs cached before they existed stay valid
+            if d[name] == default:
+                d.pop(name)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+# Settings added after runs were first cached, with the default that means "as before".
+LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0}
 
 
 PRESETS: dict[str, APRConfig] = {

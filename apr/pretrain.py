@@ -24,7 +24,8 @@ PRETRAIN_SEED_OFFSET = 1000   # the pretraining population: synthetic seed + thi
 def pretrain_config(config: APRConfig) -> APRConfig:
     """The IDE run on a disjoint synthetic population whose backbone ``config`` starts from."""
     return replace(config, dataset="synthetic", data_root=None, variant="ide", attributes=None, pretrained="none",
-                   seed=config.seed + PRETRAIN_SEED_OFFSET, epochs=PRETRAIN_EPOCHS, lambda_id=0.9, lr_decay_epoch=None)
+                   seed=config.seed + PRETRAIN_SEED_OFFSET, epochs=PRETRAIN_EPOCHS, lambda_id=0.9, lr_decay_epoch=None,
+                   head_lr_factor=1.0)
 
 
 def pretrained_backbone(config: APRConfig, *, progress: bool = False) -> Path:

@@ -113,6 +113,19 @@ def _learning_rate(config: APRConfig, epoch: int) -> float:
     return config.lr * (0.1 if epoch >= config.decay_epoch else 1.0)
 
 
+def _parameter_groups(model: torch.nn.Module, config: APRConfig) -> list[dict[str, Any]]:
+    """The backbone at the base learning rate; the new layers (heads, ARM, embedding) at ``head_lr_factor`` times it.
+
+    At factor 1 there is one group, as before the setting existed, so older checkpoints resume.
+    """
+    if config.head_lr_factor == 1.0:
+        return [{"params": list(model.parameters()), "lr_factor": 1.0}]
+    backbone = list(model.backbone.parameters())
+    ids = {id(p) for p in backbone}
+    heads = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": backbone, "lr_factor": 1.0}, {"params": heads, "lr_factor": config.head_lr_factor}]
+
+
 def _distributed() -> tuple[int, int, int]:
     """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -142,7 +155,7 @@ def train_one_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, tr
     order = torch.randperm(n, generator=generator)
     order = order[: (n // world) * world][rank::world]   # this process's shard
     for group in optimizer.param_groups:
-        group["lr"] = _learning_rate(config, epoch)
+        group["lr"] = _learning_rate(config, epoch) * group.get("lr_factor", 1.0)
     model.train()
     cuda = device.type == "cuda"
     if config.data_path == "decoded":
@@ -217,7 +230,7 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
     model = build_model(config, len(training.labels), training.attribute_classes).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+    optimizer = torch.optim.SGD(_parameter_groups(model, config), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay, **({"fused": True} if device.type == "cuda" else {}))
     history: list[dict[str, float]] = []
     first_epoch = 0

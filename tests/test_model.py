@@ -147,3 +147,30 @@ def test_missing_pretrained_weights_are_reported(tmp_path, monkeypatch):
     torch.save(net.state_dict(), path)
     _, note = load_backbone("resnet18", str(path))
     assert str(path) in note
+
+
+def test_head_lr_factor_scales_only_the_new_layers():
+    from apr.train import _parameter_groups
+
+    model = make("apr")
+    backbone_group, head_group = _parameter_groups(model, from_params("smoke", head_lr_factor=10))
+    assert backbone_group["lr_factor"] == 1.0 and head_group["lr_factor"] == 10.0
+    assert len(backbone_group["params"]) == len(list(model.backbone.parameters()))
+    heads = {id(p) for p in head_group["params"]}
+    for module in (model.embedding, model.id_classifier, model.arm, *model.attr_heads):
+        assert all(id(p) in heads for p in module.parameters())
+    assert len(heads) + len(backbone_group["params"]) == len(list(model.parameters()))
+    assert len(_parameter_groups(model, from_params("smoke"))) == 1   # as before the setting existed
+    with pytest.raises(ValueError, match="head_lr_factor=0"):
+        from_params("smoke", head_lr_factor=0)
+
+
+def test_a_later_setting_at_its_default_keeps_the_cache_key():
+    import hashlib
+    import json
+
+    base = from_params("quick")
+    before = {k: v for k, v in base.to_dict().items()   # the dict as hashed before head_lr_factor existed
+              if k not in ("device", "loader_workers", "eval_batch_size", "extra", "data_path", "head_lr_factor")}
+    assert base.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:12]
+    assert from_params("quick", head_lr_factor=2.0).key() != base.key()

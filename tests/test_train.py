@@ -121,3 +121,11 @@ def test_standard_dataloader_path_trains(tmp_path):
     info = load_run(tmp_path / "loader")
     assert info["config"]["data_path"] == "loader" and "decode_train_s" not in info["timings"]
     assert info["history"][0]["images"] > 0
+
+
+def test_head_lr_factor_reaches_the_optimizer(tmp_path):
+    finish(apr_cli("train", *ARGS, "--out", str(tmp_path / "run"), "--no-eval", "--set", "head_lr_factor=3"))
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", map_location="cpu", weights_only=False)
+    backbone, heads = (group["lr"] for group in state["optimizer"]["param_groups"])
+    assert backbone in (pytest.approx(from_params("smoke").lr), pytest.approx(from_params("smoke").lr * 0.1))
+    assert heads == pytest.approx(3 * backbone)
