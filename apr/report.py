@@ -81,9 +81,12 @@ def difference(a: float, b: float, unit: str = "points") -> str:
     return f"{a - b:+.2f} {unit}"
 
 
-def verdict(better: float, worse: float, tolerance: float = 0.0) -> str:
-    """"beats" / "does not beat" (a measured comparison, for prose)."""
-    return "beats" if better - worse > tolerance else "does not beat"
+def verdict(diff: tuple[float, float, float], above: str = "beats", below: str = "trails",
+            level: str = "cannot be told apart from") -> str:
+    """A paired difference (mean, low, high) in words, for prose: ``above`` when its 95%
+    interval lies above 0, ``below`` when it lies below, ``level`` when it contains 0."""
+    _, low, high = diff
+    return above if low > 0 else below if high < 0 else level
 
 
 
@@ -112,13 +115,20 @@ def compare(a: RunRecord, b: RunRecord, seed: int = 0) -> dict[str, tuple[float,
     return out
 
 
+def shown(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """``table`` for display: float columns as text with ``digits`` decimals, "–" in missing cells.
+
+    Text, not ``fillna("–")`` on the numbers: pandas 3 warns (and will refuse) when a string
+    fills a float column, and a notebook would show that warning in the book.
+    """
+    out = table.astype(object).where(table.notna(), "–")
+    for column in table.columns:
+        if pd.api.types.is_float_dtype(table[column]):
+            out[column] = [("–" if pd.isna(v) else f"{v:.{digits}f}") for v in table[column]]
+    return out
+
+
 def interval_text(diff: tuple[float, float, float]) -> str:
     """"+1.23 points (95% interval −0.50 to +2.90)"."""
     mean, low, high = diff
     return f"{mean:+.2f} points (95% interval {low:+.2f} to {high:+.2f})"
-
-
-def significance(diff: tuple[float, float, float]) -> str:
-    """Whether the bootstrap interval excludes 0."""
-    _, low, high = diff
-    return "a difference this test set can detect" if low > 0 or high < 0 else "within what this test set can tell apart"

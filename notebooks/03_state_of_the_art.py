@@ -40,7 +40,7 @@ from apr.book import check_parameters, figure_folder
 from apr.experiments import main_config, variant_configs
 from apr.metrics import pairwise_distances
 from apr.plots import publish, ranked_list_figure
-from apr.report import metrics_table
+from apr.report import metrics_table, shown
 from apr.results import load_or_train_many
 from apr.retrieval import ranked_lists
 from apr.train import load_training_data, resolve_device
@@ -67,7 +67,7 @@ def with_source(table: pd.DataFrame, name: str) -> pd.DataFrame:
 
 # %%
 table1 = with_source(paper.table1(), "Market-1501")
-pd.concat([table1, ours.assign(venue="", backbone=[c.backbone for c in configs.values()])]).round(2).fillna("–")
+shown(pd.concat([table1, ours.assign(venue="", backbone=[c.backbone for c in configs.values()])]))
 
 # %% [markdown]
 # ## Table 2: DukeMTMC-reID

@@ -40,6 +40,7 @@ from apr.book import check_parameters, figure_folder
 from apr.experiments import main_config
 from apr.metrics import pairwise_distances
 from apr.plots import acceleration_figure, publish
+from apr.report import shown
 from apr.results import load_or_train
 from apr.retrieval import AttributePredictions, acceleration_curve, enlarge_gallery, time_per_query
 
@@ -71,7 +72,7 @@ data = curve.assign(gallery_used=100 * curve["gallery_used"], rank1=100 * curve[
                     mAP=100 * curve["mAP"]).set_index("tau")
 data = data.join(reported.set_index("tau").add_suffix(f" ({paper.REPORTED})"), how="outer")
 display(publish(fig, "fig9_acceleration", data, folder=figures))
-data.round(2).fillna("–")
+shown(data)
 
 # %% tags=["remove-cell"]
 # Key results: more of the gallery is kept as tau grows, and tau = 1 keeps all of it.

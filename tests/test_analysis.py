@@ -140,3 +140,26 @@ def test_synthetic_pretraining_is_shared_and_disjoint(tmp_path, monkeypatch):
     pre_root, own_root = (load_or_train_many([pretrain_config(a)], progress=False)[0].info["dataset_root"],
                           runs[0].info["dataset_root"])
     assert pre_root != own_root       # another synthetic population
+
+
+def test_verdict_follows_the_interval_not_the_mean():
+    from apr.report import interval_text, verdict
+
+    assert verdict((1.84, -3.69, 7.37)) == "cannot be told apart from"     # positive mean, interval across 0
+    assert verdict((2.0, 0.5, 3.5)) == "beats"
+    assert verdict((-2.0, -3.5, -0.1)) == "trails"
+    assert verdict((0.3, -1.0, 1.6), "helps", "hurts", "makes no difference") == "makes no difference"
+    assert interval_text((1.84, -3.69, 7.37)) == "+1.84 points (95% interval -3.69 to +7.37)"
+
+
+def test_shown_rounds_and_dashes_without_a_warning():
+    import warnings
+
+    from apr.report import shown
+
+    table = pd.DataFrame({"source": ["a", None], "R-1": [69.1234, np.nan], "R-5": [89.4, 90.0], "n": [3, 4]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = shown(table)
+    assert out["R-1"].tolist() == ["69.12", "–"] and out["R-5"].tolist() == ["89.40", "90.00"]
+    assert out["source"].tolist() == ["a", "–"] and out["n"].tolist() == [3, 4]

@@ -53,7 +53,8 @@ def test_smoke_book_html_is_complete(tmp_path):
         page = site / "book" / "_generated" / f"{source.stem}.html"
         assert page.is_file(), f"chapter {source.stem} missing from the HTML"
         text = page.read_text()
-        for bad in ("Traceback (most recent call last)", 'class="output traceback"', 'class="output stderr"'):
+        # myst-nb adds classes after these (class="output stderr highlight-myst-ansi ..."), so no closing quote
+        for bad in ("Traceback (most recent call last)", 'class="output traceback', 'class="output stderr'):
             assert bad not in text, f"{page.name} shows {bad!r}"
         images = re.findall(r'<img[^>]+src="([^"]+)"', text)
         assert images, f"{page.name} shows no figure"
