@@ -101,14 +101,16 @@ class APRConfig:
         import hashlib
 
         d = self.to_dict()
-        for volatile in ("device", "loader_workers", "eval_batch_size", "extra", "data_path"):
-            d.pop(volatile)
+        for name in NOT_IN_CACHE_KEY:
+            d.pop(name)
         for name, default in LATER_SETTINGS.items():   # at their default, runs cached before they existed stay valid
             if d[name] == default:
                 d.pop(name)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
+# Settings that change how a run executes, not the model it trains.
+NOT_IN_CACHE_KEY: tuple[str, ...] = ("device", "loader_workers", "eval_batch_size", "extra", "data_path")
 # Settings added after runs were first cached, with the default that means "as before".
 LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0}
 

@@ -89,7 +89,6 @@ def verdict(diff: tuple[float, float, float], above: str = "beats", below: str =
     return above if low > 0 else below if high < 0 else level
 
 
-
 def per_query(record: RunRecord) -> pd.DataFrame:
     """Per-query rank-1 hit and official AP of a run (from its saved features)."""
     from .metrics import evaluate_per_query, pairwise_distances
