@@ -20,7 +20,7 @@ env:
 
 book: env
 	$(PY) -m apr book --dataset $(DATASET) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) \
-	  $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+	  $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)")
 
 test: env
 	$(PY) -m pytest

@@ -9,15 +9,16 @@ each chapter's parameters, versions, device and run time.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from .data.paths import FIGURES, REPO_ROOT
+from .runs import atomic_write_bytes, save_json
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 GENERATED = REPO_ROOT / "book" / "_generated"
@@ -40,8 +41,13 @@ def run_chapter(source: Path, output: Path, parameters: dict) -> float:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    papermill.execute_notebook(notebook, str(output), parameters=parameters, cwd=str(source.parent),
-                               kernel_name="python3", progress_bar=False, log_output=False)
+    # papermill writes its output cell by cell: run into a temporary folder and move the finished
+    # notebook into place, so an interrupted build leaves no half-executed chapter behind.
+    with tempfile.TemporaryDirectory(prefix="apr-chapter-") as tmp:
+        partial = Path(tmp) / output.name
+        papermill.execute_notebook(notebook, str(partial), parameters=parameters, cwd=str(source.parent),
+                                   kernel_name="python3", progress_bar=False, log_output=False)
+        atomic_write_bytes(output, lambda h: h.write(partial.read_bytes()))
     return time.perf_counter() - start
 
 
@@ -117,14 +123,17 @@ def write_status_page(status: dict, records: list, generated: Path = GENERATED) 
     versions = {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
                 "jupyter-book": _version("jupyter-book"), "papermill": _version("papermill"),
                 "code": device.get("code", {}).get("commit")}
-    status |= {"versions": versions, "device": {k: device.get(k) for k in ("device", "device_name", "torch_threads")},
+    # The folders the book's models read their images from (the pretraining population apart).
+    roots = [rec.info.get("dataset_root") for rec in records if rec.config.dataset == status["parameters"].get("dataset")]
+    status |= {"images_from": sorted({r for r in roots if r}), "versions": versions, "device": {k: device.get(k) for k in ("device", "device_name", "torch_threads")},
                "cpu_cores": os.cpu_count()}
     generated.mkdir(parents=True, exist_ok=True)
-    (generated / "status.json").write_text(json.dumps(status, indent=2, default=str) + "\n")
+    save_json(generated / "status.json", status)
     lines = ["# Status of this build", "",
              "Written by `python -m apr book` after it ran every chapter; everything here was measured by that run.", "",
              "## Parameters", "", "| parameter | value |", "|---|---|"]
     lines += [f"| {k} | `{v}` |" for k, v in status["parameters"].items()]
+    lines += [f"| images read from | `{_repo_relative(root)}` |" for root in status["images_from"]]
     lines += ["", "## Versions and device", "", "| what | value |", "|---|---|"]
     lines += [f"| {k} | `{v}` |" for k, v in versions.items()]
     lines += [f"| device | `{status['device'].get('device')}` ({status['device'].get('device_name')}) |",
@@ -142,8 +151,16 @@ def write_status_page(status: dict, records: list, generated: Path = GENERATED) 
                      f"{c.epochs} | {c.lambda_id:g} | {attrs} | {100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | "
                      f"{rec.info['timings']['train_s']:.0f} |")
     path = generated / "status.md"
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_bytes(path, lambda h: h.write(("\n".join(lines) + "\n").encode()))
     return path
+
+
+def _repo_relative(path: str) -> str:
+    """``path`` relative to the checkout when it lies inside it (no build machine's absolute path on a page)."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return path
 
 
 def _version(package: str) -> str | None:

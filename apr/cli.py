@@ -71,12 +71,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
     from .evaluate import evaluate_run
+    from .results import check_real_data, initial_backbone
     from .runs import RUNS
     from .train import fit
 
     config = train_config(args)
     run_dir = Path(args.out) if args.out else RUNS / f"{config.variant}-{config.key()}"
-    result = fit(config, run_dir, resume=args.resume, progress=not args.quiet)
+    check_real_data([config])       # a wrong data root fails here, before any pretraining
+    result = fit(config, run_dir, resume=args.resume, progress=not args.quiet, backbone_weights=initial_backbone(config))
     rank = dist.get_rank() if dist.is_initialized() else 0
     if rank == 0:
         print(f"run folder: {run_dir} (train {result.info['timings']['train_s']:.1f} s, {result.info['initialisation']})")
@@ -94,7 +96,9 @@ def format_metrics(metrics: dict) -> str:
             f"mAP {metrics['mAP']:.2%} (step AP {metrics['mAP_step']:.2%})")
     acc = metrics.get("attribute_accuracy")
     if acc:
-        line += "\nattribute accuracy: " + "  ".join(f"{k} {v:.1%}" for k, v in acc.items())
+        # n/a: no labelled test image, or only one class among them (accuracy undefined)
+        line += "\nattribute accuracy: " + "  ".join(f"{k} {v:.1%}" if v == v and v is not None else f"{k} n/a"
+                                                     for k, v in acc.items())
     return line
 
 

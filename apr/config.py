@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -32,8 +34,10 @@ class APRConfig:
     variant: str = "apr"                  # apr, ide (Baseline 1), arn (Baseline 2), apr_no_arm, apr_no_attr_loss
     attributes: tuple[str, ...] | None = None  # None: all of the dataset's; a subset for ablations
     backbone: str = "resnet50"
-    pretrained: str = "auto"              # "auto": torchvision's cached ImageNet weights if present; "none"; a .pth path;
-                                          # "synthetic": a backbone pretrained on other synthetic identities (apr.pretrain)
+    pretrained: str = "imagenet"          # "imagenet": torchvision's ImageNet weights (cache, else download; error if
+                                          # neither works); "auto": only if already cached, else random (warned);
+                                          # "none": random; a .pth path; "synthetic": a backbone pretrained on other
+                                          # synthetic identities (apr.pretrain, resolved by apr.results)
     embed_dim: int = 512
     dropout: float = 0.5
     test_feature: str = "concat"          # "concat": [embedding, re-weighted attributes] (paper); "pool5"
@@ -65,7 +69,16 @@ class APRConfig:
             (self.backbone in BACKBONES, f"backbone={self.backbone!r}: expected one of {', '.join(BACKBONES)}"),
             (0.0 <= self.lambda_id <= 1.0, f"lambda_id={self.lambda_id}: must be in [0, 1]"),
             (self.epochs >= 1 and self.batch_size >= 2, f"epochs={self.epochs}, batch_size={self.batch_size}: need >= 1 and >= 2"),
-            (self.lr > 0, f"lr={self.lr}: must be > 0"),
+            (math.isfinite(self.lr) and self.lr > 0, f"lr={self.lr}: must be a finite number > 0"),
+            (self.seed >= 0, f"seed={self.seed}: must be a non-negative integer"),
+            (self.lr_decay_epoch is None or 0 <= self.lr_decay_epoch <= self.epochs,
+             f"lr_decay_epoch={self.lr_decay_epoch}: must be in 0..epochs ({self.epochs}) or none"),
+            (self.attributes is None or len(set(self.attributes)) == len(self.attributes),
+             f"attributes={','.join(self.attributes or ())}: an attribute is listed twice"),
+            (self.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", self.device) is not None,
+             f"device={self.device!r}: expected auto, cpu, cuda or cuda:N"),
+            (math.isfinite(self.momentum) and math.isfinite(self.weight_decay),
+             f"momentum={self.momentum}, weight_decay={self.weight_decay}: must be finite"),
             (self.head_lr_factor > 0, f"head_lr_factor={self.head_lr_factor}: must be > 0"),
             (0.0 <= self.dropout < 1.0, f"dropout={self.dropout}: must be in [0, 1)"),
             (self.test_feature in ("concat", "pool5"), f"test_feature={self.test_feature!r}: expected concat or pool5"),
@@ -170,10 +183,18 @@ def from_params(scale: str = "quick", **overrides: Any) -> APRConfig:
     unknown = sorted(set(overrides) - set(valid))
     if unknown:
         raise ValueError(f"unknown setting(s) {unknown}; valid keys: {', '.join(valid)}")
-    try:
-        values = {k: _coerce(k, v, getattr(base, k)) for k, v in overrides.items()}
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"bad setting: {exc}") from None
+    values = {}
+    for key, value in overrides.items():
+        current = getattr(base, key)
+        try:
+            values[key] = _coerce(key, value, current)
+        except (TypeError, ValueError):
+            kind = {bool: "true or false", int: "an integer", float: "a number"}.get(type(current), "a valid value")
+            if key == "image_size":
+                kind = "HxW, e.g. 256x128"
+            elif key == "lr_decay_epoch":
+                kind = "an integer or none"
+            raise ValueError(f"setting {key}={value!r}: expected {kind}") from None
     return replace(base, **values)
 
 

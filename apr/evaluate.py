@@ -10,11 +10,12 @@ import torch
 
 from .config import APRConfig
 from .data.tensors import DecodedSplit
+from .data.training import TrainingData, load_training_data
+from .device import resolve_device
 from .features import Embeddings, extract
 from .metrics import attribute_accuracy, evaluate_ranking_modes, group_predictions, pairwise_distances
-from .model import APR
+from .model import APR, load_model
 from .runs import load_run, save_checkpoint, save_json
-from .train import TrainingData, load_model, load_training_data, resolve_device
 
 
 def extract_test(model: APR, training: TrainingData, config: APRConfig, device: torch.device,

@@ -34,6 +34,9 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from .config import APRConfig, config_from_dict
+from .runs import load_run
+
 # Global-pooled feature size of each backbone ("pool5" for the ResNets). The small
 # MobileNet/ShuffleNet models make CPU-scale runs (the book's default) several times faster.
 FEATURE_DIMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048,
@@ -87,21 +90,50 @@ def attribute_scores(logits: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(cols, 1)
 
 
-def load_backbone(name: str, pretrained: str = "auto") -> tuple[nn.Module, str]:
+def imagenet_weights_file(name: str) -> Path:
+    """Where torchvision keeps ``name``'s ImageNet weights: ``$TORCH_HOME/hub/checkpoints/<file>``."""
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+
+
+def imagenet_state_dict(name: str) -> tuple[dict[str, torch.Tensor], Path]:
+    """``name``'s ImageNet weights through torchvision's weights API: its cache, else a download.
+
+    Without a cached file and without a network, one ``FileNotFoundError`` names the file,
+    the folder torchvision looks in and the alternatives.
+    """
+    path = imagenet_weights_file(name)
+    try:
+        state = torchvision.models.get_model_weights(name).DEFAULT.get_state_dict(progress=False, check_hash=True)
+    except (OSError, RuntimeError) as exc:   # URLError is an OSError; a bad download's hash is a RuntimeError
+        reason = getattr(exc, "reason", None) or exc
+        raise FileNotFoundError(
+            f"pretrained=imagenet: no ImageNet weights for {name}: '{path.name}' is not in '{path.parent}' "
+            f"($TORCH_HOME/hub/checkpoints) and downloading it failed ({reason}); copy the file there, "
+            f"or pass --set pretrained=/path/to/{path.name} (pretrained=none trains from random weights)"
+        ) from None
+    return state, path
+
+
+def load_backbone(name: str, pretrained: str = "imagenet") -> tuple[nn.Module, str]:
     """A torchvision backbone without its classifier, and a note on its initialisation.
 
-    ``pretrained``: ``"auto"`` loads torchvision's ImageNet weights when they are already
-    in its cache (never downloads), ``"none"`` starts from random weights, any other value
-    is a path to a state dict. Missing weights are reported in the note (and warned about
-    for ``"auto"``), never silently ignored.
+    ``pretrained``: ``"imagenet"`` loads torchvision's ImageNet weights (its cache, else a
+    download; an error when neither works); ``"auto"`` loads them only when they are
+    already cached and otherwise warns and starts from random weights; ``"none"`` starts
+    from random weights; any other value is a path to a state dict. Missing weights are
+    reported in the note, never silently ignored.
     """
     if name not in FEATURE_DIMS:
         raise ValueError(f"unknown backbone {name!r}; expected one of {', '.join(FEATURE_DIMS)}")
     net = getattr(torchvision.models, name)(weights=None)
     note = "random initialisation"
-    if pretrained == "auto":
-        weights = torchvision.models.get_model_weights(name).DEFAULT
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    if pretrained == "imagenet":
+        state, path = imagenet_state_dict(name)
+        net.load_state_dict(state)
+        note = f"ImageNet weights ({path.name}, torchvision)"
+    elif pretrained == "auto":
+        cached = imagenet_weights_file(name)
         if cached.is_file():
             net.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
             note = f"ImageNet weights from {cached}"
@@ -140,7 +172,7 @@ class APR(nn.Module):
     """
 
     def __init__(self, num_ids: int, attribute_classes: Sequence[int], variant: str = "apr", backbone: str = "resnet50",
-                 pretrained: str = "auto", embed_dim: int = 512, dropout: float = 0.5) -> None:
+                 pretrained: str = "imagenet", embed_dim: int = 512, dropout: float = 0.5) -> None:
         super().__init__()
         self.variant = variant
         self.backbone, self.init_note = load_backbone(backbone, pretrained)
@@ -204,3 +236,15 @@ def attribute_loss(logits: Sequence[torch.Tensor], targets: torch.Tensor) -> tor
         if (t >= 0).any():
             losses.append(F.cross_entropy(logit.float(), t, ignore_index=-1))
     return torch.stack(losses).mean() if losses else logits[0].sum() * 0.0
+
+
+def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[APR, APRConfig]:
+    """The final model of a run folder (``model.pt``) and its configuration."""
+    run_dir = Path(run_dir)
+    load_run(run_dir)                     # a clear error when it is not a run folder
+    state = torch.load(run_dir / "model.pt", map_location=device, weights_only=False)
+    config = config_from_dict(state["config"])
+    model = APR(state["num_ids"], state["attribute_classes"], config.variant, config.backbone, "none",
+                config.embed_dim, config.dropout)
+    model.load_state_dict(state["model"])
+    return model.to(device), config

@@ -19,6 +19,7 @@ import seaborn as sns  # noqa: E402
 from .data.paths import FIGURES  # noqa: E402
 from .data.render import make_cameras, make_identity, render  # noqa: E402
 from .data.synthetic import sample_from_prior  # noqa: E402
+from .runs import atomic_write_bytes  # noqa: E402
 
 # (attribute, value A, value B, forced view, caption) for the contrast panel.
 CONTRASTS = (
@@ -105,9 +106,10 @@ def save_figure(fig: plt.Figure, name: str, data: pd.DataFrame | None = None, fo
     folder = Path(folder) if folder is not None else FIGURES
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / f"{name}.png"
-    fig.savefig(png, bbox_inches="tight", metadata={"Software": None})
+    # Atomic: an interrupted build leaves the previous figure, never half of a new one.
+    atomic_write_bytes(png, lambda h: fig.savefig(h, format="png", bbox_inches="tight", metadata={"Software": None}))
     if data is not None:
-        data.to_csv(folder / f"{name}.csv")
+        atomic_write_bytes(folder / f"{name}.csv", lambda h: h.write(data.to_csv().encode()))
     return png
 
 

@@ -5,14 +5,15 @@ cannot be downloaded here), ``pretrained="synthetic"`` starts every model from a
 trained once by identity classification (IDE) on a synthetic population generated with
 another seed, so none of its identities appear in the training or test splits the model is
 then fine-tuned and evaluated on. All configurations that differ only in what the book
-varies (variant, λ, attributes, epochs) share one pretraining run, kept in the default
-results cache (``apr.results.cache_root()``).
+varies (variant, λ, attributes, epochs) share one pretraining run.
+
+This module says *what* that run is (:func:`pretrain_config`); the results cache trains it
+once and hands its backbone to every run that needs it (:func:`apr.results.pretrained_backbone`).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 from .config import APRConfig
 
@@ -26,16 +27,3 @@ def pretrain_config(config: APRConfig) -> APRConfig:
     return replace(config, dataset="synthetic", data_root=None, variant="ide", attributes=None, pretrained="none",
                    seed=config.seed + PRETRAIN_SEED_OFFSET, epochs=PRETRAIN_EPOCHS, lambda_id=0.9, lr_decay_epoch=None,
                    head_lr_factor=1.0)
-
-
-def pretrained_backbone(config: APRConfig, *, progress: bool = False) -> Path:
-    """Path of the pretrained backbone weights for ``config`` (trained and cached on first use)."""
-    from .results import load_or_train
-
-    record = load_or_train(pretrain_config(config), progress=progress)
-    path = record.run_dir / "backbone.pt"
-    if not path.is_file():
-        from .runs import save_checkpoint
-
-        save_checkpoint(path, record.model().backbone.state_dict())
-    return path

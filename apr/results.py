@@ -12,8 +12,13 @@ each, never more threads than cores); on a GPU they train one after another.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,8 +27,15 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import APRConfig
+from .data.synthetic import ensure_synthetic, synthetic_config
+from .data.training import load_run_dataset, load_training_data
+from .device import resolve_device
+from .evaluate import evaluate_run
+from .model import APR, load_model
 from .pretrain import pretrain_config
-from .runs import RUNS, load_run
+from .runs import (RUNS, CorruptRunFile, load_checkpoint, load_run, remove_dead_temporaries, save_checkpoint,
+                   save_json)
+from .train import fit
 
 CACHE_ENV = "APR_CACHE_DIR"   # another cache folder (tests use a temporary one)
 CACHE_VERSION = 1
@@ -54,9 +66,7 @@ class RunRecord:
         """Query and gallery embeddings, ids, cameras and attribute probabilities (``features.pt``)."""
         return torch.load(self.run_dir / "features.pt", weights_only=False)
 
-    def model(self, device: str = "cpu"):
-        from .train import load_model
-
+    def model(self, device: str = "cpu") -> APR:
         return load_model(self.run_dir, device)[0]
 
 
@@ -75,35 +85,142 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _complete(run_dir: Path) -> bool:
+COMPLETE = "complete.json"   # written last, atomically: an entry without it is not finished
+
+
+def entry_problem(config: APRConfig, run_dir: Path) -> str | None:
+    """Why the cache entry ``run_dir`` of ``config`` cannot be used as it is; None when it is complete.
+
+    Complete means: the completion marker, a ``run.json`` that parses, was written for
+    ``config`` and holds metrics, a ``model.pt`` that loads, and ``features.pt``. An entry from
+    before the marker existed that passes every other check gets its marker now.
+    """
+    if not run_dir.exists():
+        return "missing"
     try:
-        return "metrics" in load_run(run_dir)
-    except (FileNotFoundError, ValueError):
-        return False
+        info = load_run(run_dir)
+    except FileNotFoundError:
+        return "no run.json"
+    except CorruptRunFile as exc:
+        return str(exc)
+    if info.get("key") != config.key():
+        return f"run.json was written for another configuration (key {info.get('key')}, expected {config.key()})"
+    if "metrics" not in info:
+        return "run.json holds no metrics (evaluation did not finish)"
+    for name in ("model.pt", "features.pt"):
+        if not (run_dir / name).is_file():
+            return f"{name} is missing"
+    try:
+        load_checkpoint(run_dir / "model.pt")
+    except CorruptRunFile as exc:
+        return str(exc)
+    if not (run_dir / COMPLETE).is_file():
+        save_json(run_dir / COMPLETE, {"key": config.key()})
+    return None
+
+
+def heal_entry(run_dir: Path, problem: str) -> None:
+    """Make a broken entry resumable: drop its results (kept: a checkpoint that loads), say so in one line."""
+    checkpoint = run_dir / "checkpoint.pt"
+    try:
+        load_checkpoint(checkpoint)
+        action = "resuming it from its checkpoint"
+    except FileNotFoundError:
+        action = "training it again"
+    except CorruptRunFile:
+        checkpoint.unlink()
+        action = "training it again (its checkpoint is unreadable too)"
+    for name in (COMPLETE, "run.json", "model.pt", "features.pt", "backbone.pt"):
+        (run_dir / name).unlink(missing_ok=True)
+    print(f"warning: cache entry '{run_dir}' is broken ({problem}); {action}", file=sys.stderr, flush=True)
+
+
+def _usable(config: APRConfig, run_dir: Path) -> bool:
+    """True when the entry is complete; a broken one is healed (and False returned) so that it is trained again."""
+    remove_dead_temporaries(run_dir)
+    problem = entry_problem(config, run_dir)
+    if problem is None:
+        return True
+    if problem != "missing":
+        heal_entry(run_dir, problem)
+    return False
 
 
 def _prepare_data(configs: Sequence[APRConfig]) -> None:
     """Generate the synthetic sets the runs need once, here, before workers read them."""
-    from .data.synthetic import ensure_synthetic, synthetic_config
-
     for scale, seed, root in dict.fromkeys((c.synthetic_scale, c.seed, c.data_root) for c in configs
                                            if c.dataset == "synthetic"):
         ensure_synthetic(config=synthetic_config(scale, seed), data_root=root, progress=False)
 
 
+def pretrained_backbone(config: APRConfig, *, progress: bool = False) -> Path:
+    """Path of the backbone weights ``pretrained="synthetic"`` means for ``config``: the
+    backbone of its pretraining run (:func:`apr.pretrain.pretrain_config`), trained and cached on first use."""
+    record = load_or_train(pretrain_config(config), progress=progress)
+    path = record.run_dir / "backbone.pt"
+    try:
+        load_checkpoint(path)
+    except (FileNotFoundError, CorruptRunFile):   # derived from model.pt: write it (again)
+        save_checkpoint(path, record.model().backbone.state_dict())
+    return path
+
+
+def initial_backbone(config: APRConfig) -> Path | None:
+    """The weights ``fit`` starts ``config``'s backbone from, when the results layer provides them."""
+    return pretrained_backbone(config) if config.pretrained == "synthetic" else None
+
+
 def _train_and_evaluate(config: APRConfig, run_dir: Path, threads: int | None, progress: bool) -> Path:
     """Worker: train (resuming a half-finished run) and evaluate one configuration."""
-    from .evaluate import evaluate_run
-    from .train import fit, load_training_data, resolve_device
-
     if threads:
         torch.set_num_threads(threads)
     device = resolve_device(config.device)
     training = load_training_data(config, device, decode=config.data_path == "decoded", progress=False)
     if not (run_dir / "run.json").is_file():
-        fit(config, run_dir, resume=True, progress=progress, training=training)
+        fit(config, run_dir, resume=True, progress=progress, training=training, backbone_weights=initial_backbone(config))
     evaluate_run(run_dir, device=str(device), progress=False, training=training)
+    save_json(run_dir / COMPLETE, {"key": config.key()})
     return run_dir
+
+
+def check_real_data(configs: Sequence[APRConfig]) -> None:
+    """Read the layout and annotations of every real dataset ``configs`` use, so that a wrong data
+    root fails at once with its own message instead of after the synthetic pretraining."""
+    checked: set[tuple] = set()
+    for c in configs:
+        if c.dataset != "synthetic" and (c.dataset, c.data_root, c.seed) not in checked:
+            checked.add((c.dataset, c.data_root, c.seed))
+            load_run_dataset(c, progress=False)
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this process when the book's process dies, however it dies (kill -9 too).
+
+    On Linux the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a
+    daemon thread notices that the parent is gone.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(1, signal.SIGKILL)      # 1 = PR_SET_PDEATHSIG
+    else:
+        def watch() -> None:
+            while os.getppid() == parent:
+                threading.Event().wait(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:             # the parent died before the line above took effect
+        os._exit(1)
+
+
+def stop_pool(pool: futures.ProcessPoolExecutor) -> None:
+    """Cancel what has not started and kill the workers that are training (their checkpoints stay resumable)."""
+    processes = list((pool._processes or {}).values())   # the executor has no public handle on its workers
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join()
 
 
 def load_or_train(config: APRConfig, *, cache: Path | None = None, progress: bool = True) -> RunRecord:
@@ -119,12 +236,11 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
     at most the number of missing runs); each gets ``cores // workers`` torch threads.
     """
     dirs = [run_dir_for(c, cache) for c in configs]
-    missing = list({d: c for c, d in zip(configs, dirs) if not _complete(d)}.items())
+    missing = list({d: c for c, d in zip(configs, dirs) if not _usable(c, d)}.items())
+    check_real_data([c for _, c in missing])
     needs_pretraining = {pretrain_config(c): c for _, c in missing if c.pretrained == "synthetic"}
     if needs_pretraining:
         # The shared pretraining runs first, here with every core, so workers only read its weights.
-        from .pretrain import pretrained_backbone
-
         threads = torch.get_num_threads()
         torch.set_num_threads(_cores())
         try:
@@ -145,7 +261,8 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
         else:
             _prepare_data([c for _, c in missing])
             # spawn: a fresh interpreter per worker (fork after torch has started threads can hang)
-            pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                               initializer=die_with_parent, initargs=(os.getpid(),))
             try:
                 jobs = {pool.submit(_train_and_evaluate, c, d, max(1, cores // workers), False): d for d, c in missing}
                 for job in futures.as_completed(jobs):
@@ -155,8 +272,10 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
                         raise RuntimeError(f"training {jobs[job].name} failed: {exc}") from exc
                     bar.set_postfix_str(jobs[job].name)
                     bar.update()
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)   # do not start the remaining runs
+            except BaseException:   # a failed run, Ctrl-C, ...: stop every worker now, not after its model
+                stop_pool(pool)
+                for d, _ in missing:
+                    remove_dead_temporaries(d)
                 raise
             pool.shutdown()
         bar.close()

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -18,6 +19,11 @@ import torchvision
 from .data.paths import REPO_ROOT
 
 RUNS = REPO_ROOT / "runs"
+TEMPORARY_SUFFIX = ".tmp"
+
+
+class CorruptRunFile(ValueError):
+    """A run folder's file exists but cannot be read (cut short by a crash, or damaged)."""
 
 
 def atomic_write_bytes(path: Path, write: Any) -> None:
@@ -26,7 +32,8 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
     A reader (or a resumed run after ``kill -9``) sees the old file or the new one, never half.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # The writer's pid is in the name, so that a later run can tell a dead writer's leftover.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMPORARY_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -38,12 +45,58 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
         raise
 
 
+def remove_dead_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_write_bytes` in ``folder`` whose writer is no longer alive
+    (killed by a signal before it could clean up); returns what it deleted."""
+    removed = []
+    for tmp in folder.glob(f".*{TEMPORARY_SUFFIX}") if folder.is_dir() else []:
+        parts = tmp.name.split(".")        # "", name..., pid, random, "tmp"
+        pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
+        if pid is None or not _alive(pid):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # someone else's process
+        return True
+    return True
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None: JSON that strict readers accept."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def save_json(path: Path, data: dict) -> None:
-    atomic_write_bytes(path, lambda h: h.write((json.dumps(data, indent=2, default=str) + "\n").encode()))
+    """Write ``data`` as strict JSON (``null``, never ``NaN``), atomically."""
+    text = json.dumps(strict_json(data), indent=2, default=str, allow_nan=False) + "\n"
+    atomic_write_bytes(path, lambda h: h.write(text.encode()))
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
     atomic_write_bytes(path, lambda h: torch.save(state, h))
+
+
+def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict:
+    """A checkpoint written by :func:`save_checkpoint`; one error naming the file when it cannot be read."""
+    try:
+        return torch.load(path, map_location=device, weights_only=False)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:   # truncated or corrupt: torch raises OSError, RuntimeError, EOFError, pickle errors ...
+        raise CorruptRunFile(f"'{path}' cannot be read (truncated or corrupt: {exc}); delete it to start again") from None
 
 
 def git_version() -> dict[str, Any]:
@@ -73,4 +126,7 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "run.json"
     if not path.is_file():
         raise FileNotFoundError(f"'{run_dir}' is not a run folder: no run.json (train one with `python -m apr train`)")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptRunFile(f"'{path}' is not valid JSON (truncated or damaged: {exc})") from None

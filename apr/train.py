@@ -14,95 +14,83 @@ process trains on its shard of every epoch's permutation with DistributedDataPar
 
 from __future__ import annotations
 
+import math
 import os
+import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .config import APRConfig, config_from_dict
-from .data.datasets import ReidData, load_dataset
-from .data.synthetic import ensure_synthetic, synthetic_config
-from .data.tensors import BatchAugment, DecodedSplit, ReidImageDataset, label_map, train_transform
+from .config import APRConfig
+from .data.tensors import BatchAugment, ReidImageDataset, train_transform
+from .data.training import TrainingData, load_training_data
+from .device import resolve_device
 from .losses import apr_loss
 from .model import APR
-from .runs import load_run, provenance, save_checkpoint, save_json
+from .runs import (CorruptRunFile, load_checkpoint, load_run, provenance, remove_dead_temporaries, save_checkpoint,
+                   save_json)
+
+# Initial backbone weights given to fit(): a state dict file or the state dict itself.
+BackboneWeights = str | Path | dict[str, torch.Tensor]
 
 
-@dataclass
-class TrainingData:
-    """The dataset, the attributes a run uses, and the decoded training split."""
+def build_model(config: APRConfig, num_ids: int, attribute_classes: list[int],
+                backbone_weights: BackboneWeights | None = None) -> APR:
+    """The network of ``config`` (seeded initialisation).
 
-    data: ReidData
-    attribute_names: list[str]
-    attribute_columns: list[int]
-    attribute_classes: list[int]
-    labels: dict[int, int]
-    train: DecodedSplit | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def split_attributes(self, split: str) -> np.ndarray:
-        """Image-level labels of the used attributes, (N, m) int8."""
-        full = self.data.attributes.get(split)
-        if full is None:
-            return np.zeros((len(self.data.split(split)), 0), np.int8)
-        return full[:, self.attribute_columns]
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> the local CUDA device if there is one, else the CPU; clear error otherwise."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={name!r} but CUDA is not available on this machine; use device=cpu or auto")
-    return device
-
-
-def load_training_data(config: APRConfig, device: torch.device, *, decode: bool = True, progress: bool = True) -> TrainingData:
-    """Load the dataset of ``config`` (generating the synthetic one on first use) and decode train."""
-    t = time.perf_counter()
-    if config.dataset == "synthetic":
-        root = ensure_synthetic(config=synthetic_config(config.synthetic_scale, config.seed), data_root=config.data_root,
-                                progress=progress)
-        data = load_dataset("synthetic", root)
-    else:
-        data = load_dataset(config.dataset, data_root=config.data_root, seed=config.seed)
-        if config.data_root is not None and data.schema is None:
-            raise ValueError(f"{config.dataset} at {config.data_root} has no attribute annotations")
-    schema = data.schema
-    names = list(config.attributes) if config.attributes is not None else (schema.names if schema else [])
-    known = schema.names if schema else []
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"unknown attribute(s) {unknown} for {data.name}; known: {', '.join(known)}")
-    columns = [known.index(n) for n in names]
-    classes = [schema.attribute(n).num_classes for n in names]
-    out = TrainingData(data, names, columns, classes, label_map(data.train))
-    out.seconds["load"] = time.perf_counter() - t
-    if decode:
-        t = time.perf_counter()
-        out.train = DecodedSplit.decode(data.train, config.image_size, out.split_attributes("train"), out.labels,
-                                        device=device, progress=progress)
-        out.seconds["decode_train"] = time.perf_counter() - t
-    return out
-
-
-def build_model(config: APRConfig, num_ids: int, attribute_classes: list[int]) -> APR:
-    """The network of ``config`` (seeded initialisation)."""
+    ``backbone_weights`` replaces ``config.pretrained`` as the backbone's starting point. It
+    is required for ``pretrained="synthetic"``, whose weights come from a pretraining run that
+    the results layer owns (:func:`apr.results.pretrained_backbone`).
+    """
     pretrained = config.pretrained
-    if pretrained == "synthetic":
-        from .pretrain import pretrained_backbone
-
-        pretrained = str(pretrained_backbone(config))
+    if isinstance(backbone_weights, (str, Path)):
+        pretrained = str(backbone_weights)
+    elif isinstance(backbone_weights, dict):
+        pretrained = "none"
+    elif pretrained == "synthetic":
+        raise ValueError("pretrained='synthetic' needs the pretrained backbone's weights: pass "
+                         "backbone_weights=apr.results.pretrained_backbone(config) (the CLI and the book do this)")
     torch.manual_seed(config.seed)
-    return APR(num_ids, attribute_classes if config.uses_attributes else [], config.variant, config.backbone,
-               pretrained, config.embed_dim, config.dropout)
+    model = APR(num_ids, attribute_classes if config.uses_attributes else [], config.variant, config.backbone,
+                pretrained, config.embed_dim, config.dropout)
+    if isinstance(backbone_weights, dict):
+        model.backbone.load_state_dict(backbone_weights)
+        model.init_note = "weights from a state dict given to fit()"
+    return model
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; nothing of the diverged epoch is saved."""
+
+
+# Test-only: "EPOCH:STEP:FILE" (1-based epoch, 0-based step) makes the trainer write FILE at that
+# step of that epoch and then wait for a signal, so that a test can kill it at a known point
+# instead of guessing with sleeps how far a run has got.
+PAUSE_ENV = "APR_TEST_PAUSE_AT"
+
+
+def _pause_step(epoch: int) -> tuple[int, Path] | None:
+    """(step, file) where ``$APR_TEST_PAUSE_AT`` asks this epoch to wait, else None."""
+    value = os.environ.get(PAUSE_ENV)
+    if not value:
+        return None
+    try:
+        at_epoch, step, file = value.split(":", 2)
+        return (int(step), Path(file)) if int(at_epoch) == epoch + 1 else None
+    except ValueError:
+        raise ValueError(f"${PAUSE_ENV}={value!r}: expected EPOCH:STEP:FILE") from None
+
+
+def _wait_here(file: Path) -> None:
+    """Say that the run has reached the pause point (``file``), then wait until a signal ends the process."""
+    file.write_text(f"{os.getpid()}\n")
+    while True:
+        signal.pause()
 
 
 def _epoch_seed(config: APRConfig, epoch: int) -> int:
@@ -141,8 +129,16 @@ def _loader_batches(training: TrainingData, config: APRConfig, generator: torch.
     loader = torch.utils.data.DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True,
                                          num_workers=config.loader_workers, pin_memory=device.type == "cuda",
                                          generator=generator, persistent_workers=False)
-    for batch in loader:
-        yield {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+    try:
+        for batch in loader:
+            yield {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+    except (ValueError, FileNotFoundError) as exc:
+        # A worker's error arrives wrapped in its whole traceback; its last line is the message that names the file.
+        text = str(exc).strip()
+        if "Original Traceback" not in text:
+            raise
+        last = text.splitlines()[-1]
+        raise type(exc)(last.split(": ", 1)[1] if ": " in last else last) from None
 
 
 def train_one_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, training: TrainingData, config: APRConfig,
@@ -170,19 +166,26 @@ def train_one_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, tr
     total = len(order) // config.batch_size
     bar = tqdm(batches, total=total, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
                disable=not progress or rank != 0)
+    pause = _pause_step(epoch)
     for batch in bar:
+        if pause is not None and steps == pause[0]:
+            _wait_here(pause[1])
         x = batch["image"]
         if config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and config.amp):
             out = model(x)
             parts = apr_loss(out, batch["label"], batch["attrs"], config.variant, config.lambda_id)
+        loss = float(parts.total.detach())
+        if not math.isfinite(loss):     # stop here: one more step would write NaN into every weight
+            raise TrainingDiverged(f"training diverged: loss {loss} at epoch {epoch + 1}, step {steps + 1} "
+                                   f"(learning rate {_learning_rate(config, epoch):g}); lower lr")
         optimizer.zero_grad(set_to_none=True)
         parts.total.backward()
         optimizer.step()
         steps += 1
         images += x.shape[0]
-        sums["loss"] += float(parts.total.detach())
+        sums["loss"] += loss
         if parts.id is not None:
             sums["id_loss"] += float(parts.id.detach())
             sums["id_acc"] += float((out.id_logits.argmax(1) == batch["label"]).float().mean())
@@ -209,10 +212,12 @@ class RunResult:
 
 
 def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True,
-        training: TrainingData | None = None) -> RunResult:
+        training: TrainingData | None = None, backbone_weights: BackboneWeights | None = None) -> RunResult:
     """Train ``config`` into ``run_dir`` (see the module docstring for resume and torchrun).
 
-    A folder that already holds a checkpoint is refused unless ``resume=True``.
+    ``backbone_weights``: the backbone's initial weights (see :func:`build_model`); needed
+    for ``pretrained="synthetic"``. A folder that already holds a checkpoint is refused
+    unless ``resume=True``.
     """
     run_dir = Path(run_dir)
     rank, world, local_rank = _distributed()
@@ -220,6 +225,8 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     checkpoint_path = run_dir / "checkpoint.pt"
+    if rank == 0:
+        remove_dead_temporaries(run_dir)    # what a killed earlier run of this folder was writing
     if checkpoint_path.exists() and not resume:
         raise FileExistsError(f"'{run_dir}' already holds a run (checkpoint.pt); pass resume=True (--resume) or pick a new folder")
     timings: dict[str, Any] = {}
@@ -227,7 +234,7 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
     training = training or load_training_data(config, device, decode=config.data_path == "decoded",
                                               progress=progress and rank == 0)
     timings.update({f"{k}_s": round(v, 3) for k, v in training.seconds.items()})
-    model = build_model(config, len(training.labels), training.attribute_classes).to(device)
+    model = build_model(config, len(training.labels), training.attribute_classes, backbone_weights).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(_parameter_groups(model, config), lr=config.lr, momentum=config.momentum,
@@ -235,7 +242,7 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
     history: list[dict[str, float]] = []
     first_epoch = 0
     if resume and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        state = load_checkpoint(checkpoint_path, device)
         if state["config"] != config.to_dict():
             raise ValueError(f"'{run_dir}' was trained with another configuration; cannot resume it with this one")
         model.load_state_dict(state["model"])
@@ -259,11 +266,18 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
                                               "epoch": epoch, "history": history, "config": config.to_dict()})
     timings["train_s"] = round(sum(h["seconds"] for h in history), 3)
     timings["total_s"] = round(time.perf_counter() - start, 3)
+    finished_before = first_epoch >= config.epochs and (run_dir / "run.json").is_file()
     info = {
         "config": config.to_dict(), "key": config.key(), "provenance": provenance(device), "world_size": world,
         "initialisation": model.init_note, "num_ids": len(training.labels), "attributes": training.attribute_names,
         "dataset_root": str(training.data.root), "timings": timings, "history": history, "complete": True,
     }
+    if finished_before:   # a resumed run that had nothing left to train keeps what it measured
+        try:
+            previous = load_run(run_dir)
+            info = previous | {k: v for k, v in info.items() if k not in previous}
+        except CorruptRunFile:
+            pass
     if rank == 0:
         save_checkpoint(run_dir / "model.pt", {"model": model.state_dict(), "config": config.to_dict(),
                                                "num_ids": len(training.labels),
@@ -272,15 +286,3 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
     if world > 1:
         dist.barrier()
     return RunResult(run_dir, model, history, info)
-
-
-def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[APR, APRConfig]:
-    """The final model of a run folder and its configuration."""
-    run_dir = Path(run_dir)
-    load_run(run_dir)
-    state = torch.load(run_dir / "model.pt", map_location=device, weights_only=False)
-    config = config_from_dict(state["config"])
-    model = APR(state["num_ids"], state["attribute_classes"], config.variant, config.backbone, "none",
-                config.embed_dim, config.dropout)
-    model.load_state_dict(state["model"])
-    return model.to(device), config

@@ -16,8 +16,10 @@ import torch
 
 from apr.config import from_params
 from apr.data.tensors import DecodedSplit
+from apr.data.training import load_training_data
+from apr.device import resolve_device
 from apr.features import extract
-from apr.train import build_model, load_training_data, resolve_device, train_one_epoch
+from apr.train import build_model, train_one_epoch
 
 
 def main() -> None:

@@ -37,13 +37,14 @@ from myst_nb import glue
 
 from apr import paper
 from apr.book import check_parameters, figure_folder
+from apr.data.training import load_training_data
+from apr.device import resolve_device
 from apr.experiments import main_config, variant_configs
 from apr.metrics import pairwise_distances
 from apr.plots import publish, ranked_list_figure
 from apr.report import metrics_table, shown
 from apr.results import load_or_train_many
 from apr.retrieval import ranked_lists
-from apr.train import load_training_data, resolve_device
 
 check_parameters(dataset, data_root, scale, device, seed)
 pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration

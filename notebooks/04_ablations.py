@@ -38,12 +38,13 @@ from apr import paper
 from apr.attribute_stats import attribute_correlation
 from apr.book import check_parameters, figure_folder
 from apr.data import find_annotation_file, load_attribute_annotations
+from apr.data.training import load_training_data
+from apr.device import resolve_device
 from apr.experiments import (SWEEP_OVERRIDES, lambda_configs, leave_one_out_configs, main_config, sweep_base,
                              variant_configs)
 from apr.plots import delta_bars_figure, heatmap_figure, publish, sweep_figure
 from apr.report import compare, interval_text, metrics_table, shown, verdict
 from apr.results import load_or_train_many
-from apr.train import load_training_data, resolve_device
 
 check_parameters(dataset, data_root, scale, device, seed)
 pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration

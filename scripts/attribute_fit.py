@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from apr.data.training import load_training_data
 from apr.features import extract
-from apr.train import load_model, load_training_data
+from apr.model import load_model
 
 
 def training_fit(run_dir: str) -> pd.DataFrame:

@@ -13,10 +13,13 @@ from pathlib import Path
 import torch
 
 from apr.config import from_params
+from apr.data.training import load_training_data
+from apr.device import resolve_device
 from apr.evaluate import evaluate_run
 from apr.metrics import pairwise_distances
+from apr.results import initial_backbone
 from apr.retrieval import AttributePredictions, acceleration_curve
-from apr.train import fit, load_training_data, resolve_device
+from apr.train import fit
 
 
 def main() -> None:
@@ -37,7 +40,7 @@ def main() -> None:
         run_dir = Path(args.out) / f"{variant}-{config.key()}"
         t = time.perf_counter()
         if not (run_dir / "run.json").exists():
-            fit(config, run_dir, progress=False, training=training)
+            fit(config, run_dir, progress=False, training=training, backbone_weights=initial_backbone(config))
         metrics = evaluate_run(run_dir, device=str(device), progress=False, training=training)
         rows.append((variant, metrics, time.perf_counter() - t))
         acc = metrics.get("attribute_accuracy", {}).get("mean")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torchvision
 
 from apr.config import APRConfig, from_params, parse_overrides
 from apr.losses import apr_loss
-from apr.model import APR, ARM, attribute_scores, load_backbone
+from apr.model import APR, ARM, attribute_scores, imagenet_weights_file, load_backbone
 
 MARKET_CLASSES = [2, 4] + [2] * 25    # 27 attributes, age has 4 classes
 
@@ -176,3 +177,39 @@ def test_a_later_setting_at_its_default_keeps_the_cache_key():
               if k not in (*NOT_IN_CACHE_KEY, "head_lr_factor")}
     assert base.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:12]
     assert from_params("quick", head_lr_factor=2.0).key() != base.key()
+
+
+def test_imagenet_weights_load_from_torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    name = "shufflenet_v2_x0_5"
+    path = imagenet_weights_file(name)
+    assert path.parent == tmp_path / "hub" / "checkpoints"
+    path.parent.mkdir(parents=True)
+    state = torchvision.models.shufflenet_v2_x0_5(weights=None).state_dict()
+    state = {k: torch.full_like(v, 0.25) if v.is_floating_point() else v for k, v in state.items()}
+    torch.save(state, path)                    # a state dict saved under the file name torchvision expects
+    net, note = load_backbone(name, "imagenet")
+    assert torch.all(net.conv1[0].weight == 0.25)
+    assert "ImageNet" in note and path.name in note
+
+
+def test_imagenet_weights_missing_offline_is_one_clear_line(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network (test)")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(FileNotFoundError) as caught:
+        load_backbone("resnet50", "imagenet")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "resnet50-11ad3fa6.pth" in message and str(tmp_path / "hub" / "checkpoints") in message
+    assert "$TORCH_HOME" in message and "--set pretrained=/path/to/resnet50-11ad3fa6.pth" in message
+
+
+def test_the_paper_preset_never_starts_from_random_weights():
+    assert from_params("paper").pretrained == "imagenet" and APRConfig().pretrained == "imagenet"

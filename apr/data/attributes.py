@@ -220,6 +220,17 @@ def detect_schema(path: str | Path) -> AttributeSchema:
     raise ValueError(f"'{path}': unknown top-level struct {key!r}; expected 'market_attribute' or 'duke_attribute'")
 
 
+def _person_ids(path: Path, split: str, cells: np.ndarray) -> np.ndarray:
+    """The ``image_index`` cells of one split as integer person ids (an error names the bad value)."""
+    pids = []
+    for i, cell in enumerate(np.asarray(cells).ravel()):
+        text = str(np.asarray(cell).ravel()[0]) if np.asarray(cell).size else ""
+        if not text.strip().isdigit():
+            raise ValueError(f"'{path}' {split}.image_index[{i}]: {text!r} is not a person id (expected digits, e.g. '0002')")
+        pids.append(int(text))
+    return np.array(pids, dtype=np.int64)
+
+
 def load_attribute_annotations(path: str | Path) -> dict[str, pd.DataFrame]:
     """Read ``market_attribute.mat`` or ``duke_attribute.mat`` into identity tables.
 
@@ -248,19 +259,25 @@ def load_attribute_annotations(path: str | Path) -> dict[str, pd.DataFrame]:
                 f"'{path}' split {split!r} does not match the {schema.dataset} schema: "
                 f"missing {sorted(expected - fields)}, unexpected {sorted(fields - expected)}"
             )
-        pids = np.array([int(str(np.asarray(x).ravel()[0])) for x in struct["image_index"][0, 0].ravel()])
+        pids = _person_ids(path, split, struct["image_index"][0, 0])
         columns = {}
         for attr in schema.attributes:
-            raw = np.asarray(struct[attr.name][0, 0]).ravel().astype(np.int16)
-            if raw.shape != pids.shape:
-                raise ValueError(f"'{path}' {split}.{attr.name}: {raw.size} values for {pids.size} identities")
-            bad = (raw < 0) | (raw > attr.num_classes)
+            try:
+                values = np.asarray(struct[attr.name][0, 0], dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                raise ValueError(f"'{path}' {split}.{attr.name}: expected numbers 0..{attr.num_classes}") from None
+            if values.shape != pids.shape:
+                raise ValueError(f"'{path}' {split}.{attr.name}: {values.size} values for {pids.size} identities")
+            # Read as floats first: a cast to int would wrap 65537 to 1, truncate 1.5 and turn NaN into anything.
+            bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0) | (values > attr.num_classes)
             if bad.any():
+                shown = sorted({float(v) if not float(v).is_integer() else int(v) for v in values[bad] if np.isfinite(v)})
+                shown += ["NaN/inf"] if (~np.isfinite(values)).any() else []
                 raise ValueError(
-                    f"'{path}' {split}.{attr.name}: values {sorted(set(raw[bad].tolist()))} outside "
+                    f"'{path}' {split}.{attr.name}: values {shown} are not whole numbers in "
                     f"0..{attr.num_classes} (0 = unlabelled, 1..{attr.num_classes} = {attr.classes})"
                 )
-            columns[attr.name] = (raw - 1).astype(np.int8)
+            columns[attr.name] = (values.astype(np.int16) - 1).astype(np.int8)
         if len(set(pids.tolist())) != pids.size:
             raise ValueError(f"'{path}' split {split!r}: duplicate person ids in image_index")
         frame = pd.DataFrame(columns, index=pd.Index(pids, name="pid"))

@@ -18,6 +18,7 @@ names (1-based).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +144,10 @@ def find_dataset_folder(dataset: str, root: str | Path | None = None) -> Path:
     for c in candidates:
         if all((c / folder).is_dir() for folder in REID_FOLDERS.values()):
             return c
-    missing = [f"{folder}/" for folder in REID_FOLDERS.values() if not (base / folder).is_dir()]
+    # Name what is missing where the layout is partly there (the folder with the most split folders).
+    best = max(candidates, key=lambda c: sum((c / folder).is_dir() for folder in REID_FOLDERS.values()))
+    missing = [f"{folder}/" for folder in REID_FOLDERS.values() if not (best / folder).is_dir()]
+    base = best
     label = LAYOUTS.get(dataset, LAYOUTS["market1501"]).label
     raise DatasetLayoutError(
         f"no {label} layout under '{base}': missing {', '.join(missing)} (expected bounding_box_train/, "
@@ -153,8 +157,16 @@ def find_dataset_folder(dataset: str, root: str | Path | None = None) -> Path:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    """Sorted image files of a folder; other files (Thumbs.db, .DS_Store) are skipped."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """Sorted image files of a folder; other files (Thumbs.db, .DS_Store) are skipped.
+
+    An image name whose file cannot be read (a dangling symbolic link) is an error that names it.
+    """
+    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
+    for path in images:
+        if not path.is_file():
+            raise DatasetLayoutError(f"'{path}' is a broken link or not a file (it points to '{os.readlink(path)}')"
+                                     if path.is_symlink() else f"'{path}' is not a regular file")
+    return images
 
 
 def parse_reid_name(path: Path, layout: _Layout) -> tuple[int, int]:
@@ -213,7 +225,9 @@ def _attach_reid_attributes(data: ReidData, annotation: Path, schema: AttributeS
 def _read_reid_dataset(dataset: str, annotated_as: str, schema: AttributeSchema, root: str | Path | None,
                        attributes: bool, data_root: str | Path | None, annotation_file: str | Path | None) -> ReidData:
     """Shared reader of the Market-1501 and DukeMTMC-reID layouts and their .mat attributes."""
-    folder = find_dataset_folder(dataset, root)
+    # The images come from the given data root too, not only the annotations ($APR_DATA_ROOT
+    # and the defaults apply only when neither root nor data_root is given).
+    folder = find_dataset_folder(dataset, root if root is not None else resolve_data_root(data_root))
     splits = read_reid_folders(folder, dataset)
     data = ReidData(dataset, folder, splits["train"], splits["query"], splits["gallery"])
     if attributes:

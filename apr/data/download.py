@@ -59,19 +59,26 @@ def fetch(remote: RemoteFile, dest_root: str | Path, timeout: float = 60.0) -> P
     target = Path(dest_root) / remote.relative_path
     if target.is_file() and sha256_of(target) == remote.sha256:
         return target
+    created = [p for p in reversed(target.parents) if not p.exists()]   # folders to remove again on failure
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
-        tmp_path = Path(tmp.name)
-        try:
-            with urllib.request.urlopen(remote.url, timeout=timeout) as response:
-                shutil.copyfileobj(response, tmp)
-        except Exception as exc:
+    try:
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
+            tmp_path = Path(tmp.name)
+            try:
+                with urllib.request.urlopen(remote.url, timeout=timeout) as response:
+                    shutil.copyfileobj(response, tmp)
+            except Exception as exc:
+                tmp_path.unlink(missing_ok=True)
+                raise OSError(f"could not download {remote.url} to '{target}': {exc}") from None
+        got = sha256_of(tmp_path)
+        if got != remote.sha256:
             tmp_path.unlink(missing_ok=True)
-            raise OSError(f"could not download {remote.url}: {exc}") from exc
-    got = sha256_of(tmp_path)
-    if got != remote.sha256:
-        tmp_path.unlink(missing_ok=True)
-        raise ValueError(f"sha256 mismatch for {remote.url}: expected {remote.sha256}, got {got}")
+            raise ValueError(f"sha256 mismatch for {remote.url}: expected {remote.sha256}, got {got}")
+    except BaseException:
+        for folder in reversed(created):      # leave no empty folder behind
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     tmp_path.replace(target)
     return target
 

@@ -1,0 +1,78 @@
+"""The data one run trains and is evaluated on: ``load_training_data(config, device)``.
+
+It loads the run's dataset from its data root (generating the synthetic set on first use),
+picks the attributes the run uses, maps identities to classifier labels and, by default,
+decodes the training split once into a uint8 tensor (:class:`apr.data.tensors.DecodedSplit`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .datasets import ReidData, load_dataset
+from .synthetic import ensure_synthetic, synthetic_config
+from .tensors import DecodedSplit, label_map
+
+if TYPE_CHECKING:   # the settings live above the data layer; only their fields are read here
+    from ..config import APRConfig
+
+
+@dataclass
+class TrainingData:
+    """The dataset, the attributes a run uses, and the decoded training split."""
+
+    data: ReidData
+    attribute_names: list[str]
+    attribute_columns: list[int]
+    attribute_classes: list[int]
+    labels: dict[int, int]
+    train: DecodedSplit | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def split_attributes(self, split: str) -> np.ndarray:
+        """Image-level labels of the used attributes, (N, m) int8."""
+        full = self.data.attributes.get(split)
+        if full is None:
+            return np.zeros((len(self.data.split(split)), 0), np.int8)
+        return full[:, self.attribute_columns]
+
+
+def load_run_dataset(config: APRConfig, *, progress: bool = True) -> ReidData:
+    """The dataset of ``config`` with its attributes: the synthetic set (generated on first use)
+    or a real one read from ``config.data_root`` (``$APR_DATA_ROOT`` and the defaults only when it is None)."""
+    if config.dataset == "synthetic":
+        root = ensure_synthetic(config=synthetic_config(config.synthetic_scale, config.seed), data_root=config.data_root,
+                                progress=progress)
+        return load_dataset("synthetic", root)
+    data = load_dataset(config.dataset, data_root=config.data_root, seed=config.seed)
+    if data.schema is None:
+        raise ValueError(f"{config.dataset} at '{data.root}' has no attribute annotations")
+    return data
+
+
+def load_training_data(config: APRConfig, device: torch.device, *, decode: bool = True,
+                       progress: bool = True) -> TrainingData:
+    """Load the dataset of ``config`` (see :func:`load_run_dataset`) and decode its training split."""
+    t = time.perf_counter()
+    data = load_run_dataset(config, progress=progress)
+    schema = data.schema
+    names = list(config.attributes) if config.attributes is not None else (schema.names if schema else [])
+    known = schema.names if schema else []
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown attribute(s) {unknown} for {data.name}; known: {', '.join(known)}")
+    columns = [known.index(n) for n in names]
+    classes = [schema.attribute(n).num_classes for n in names]
+    out = TrainingData(data, names, columns, classes, label_map(data.train))
+    out.seconds["load"] = time.perf_counter() - t
+    if decode:
+        t = time.perf_counter()
+        out.train = DecodedSplit.decode(data.train, config.image_size, out.split_attributes("train"), out.labels,
+                                        device=device, progress=progress)
+        out.seconds["decode_train"] = time.perf_counter() - t
+    return out

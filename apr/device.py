@@ -1,0 +1,22 @@
+"""Which torch device a run uses: ``resolve_device("auto")`` and friends."""
+
+from __future__ import annotations
+
+import torch
+
+
+def resolve_device(name: str | torch.device, local_rank: int = 0) -> torch.device:
+    """``auto`` -> the local CUDA device if there is one, else the CPU; one clear error otherwise."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device={name!r}: expected auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={name!r}: expected auto, cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={name!r} but CUDA is not available on this machine; use device=cpu or auto")
+    return device
