@@ -70,9 +70,9 @@ class RunRecord:
         return load_model(self.run_dir, device)[0]
 
 
-def run_dir_for(config: APRConfig, cache: Path | None = None) -> Path:
+def run_dir_for(config: APRConfig, cache: str | Path | None = None) -> Path:
     """The cache folder of ``config``: its key plus a readable prefix."""
-    return (cache or cache_root()) / f"{config.variant}-{cache_key(config)}"
+    return (Path(cache) if cache else cache_root()) / f"{config.variant}-{cache_key(config)}"
 
 
 def cache_key(config: APRConfig) -> str:
