@@ -261,6 +261,9 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
         if progress and rank == 0:
             print(f"epoch {epoch + 1}/{config.epochs}: loss {stats['loss']:.4f} id_acc {stats['id_acc']:.3f} "
                   f"attr_acc {stats['attr_acc']:.3f} ({stats['images'] / seconds:.0f} img/s)", flush=True)
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):   # the last step can do it too
+            raise TrainingDiverged(f"training diverged: non-finite weights after epoch {epoch + 1} "
+                                   f"(learning rate {_learning_rate(config, epoch):g}); lower lr")
         if rank == 0:
             save_checkpoint(checkpoint_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                               "epoch": epoch, "history": history, "config": config.to_dict()})
