@@ -61,6 +61,7 @@ def train_config(args: argparse.Namespace):
 
     named = {"dataset": args.dataset, "data_root": args.data_root, "variant": args.variant, "backbone": args.backbone,
              "image_size": args.image_size, "epochs": args.epochs, "lambda_id": args.lambda_id, "seed": args.seed,
+             "train_seed": args.train_seed,
              "device": args.device, "batch_size": args.batch_size, "data_path": args.data_path}
     overrides = {k: v for k, v in named.items() if v is not None}
     overrides.update(parse_overrides(args.set or []))
@@ -163,7 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
     train.add_argument("--batch-size", type=int, default=None, help="batch size per process (default: the preset's)")
     train.add_argument("--lambda", dest="lambda_id", type=float, default=None, help="weight of the ID loss (default: 0.9)")
-    train.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
+    train.add_argument("--seed", type=int, default=None,
+                       help="data seed: the synthetic set, its pretraining population, PETA's split (default: 0)")
+    train.add_argument("--train-seed", type=int, default=None,
+                       help="training seed: initialisation, batch order, augmentation, dropout (default: 0)")
     train.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
     train.add_argument("--data-path", default=None, help="decoded (default) or loader")
     train.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="any other setting of apr.config.APRConfig")

@@ -51,7 +51,9 @@ class APRConfig:
     momentum: float = 0.9                 # not in the paper: recipe of its ref. [20]
     weight_decay: float = 5e-4            # not in the paper: recipe of its ref. [20]
     # execution
-    seed: int = 0
+    seed: int = 0                         # the data seed: the synthetic set, its pretraining population, PETA's split
+    train_seed: int = 0                   # the training randomness apart from the data: initialisation, batch order,
+                                          # augmentation, dropout; K seeds of one configuration = K runs on one data set
     device: str = "auto"                  # auto, cpu, cuda, cuda:N
     data_path: str = "decoded"            # "decoded": decode once to a uint8 tensor; "loader": DataLoader per epoch
     loader_workers: int = 2
@@ -71,6 +73,7 @@ class APRConfig:
             (self.epochs >= 1 and self.batch_size >= 2, f"epochs={self.epochs}, batch_size={self.batch_size}: need >= 1 and >= 2"),
             (math.isfinite(self.lr) and self.lr > 0, f"lr={self.lr}: must be a finite number > 0"),
             (self.seed >= 0, f"seed={self.seed}: must be a non-negative integer"),
+            (self.train_seed >= 0, f"train_seed={self.train_seed}: must be a non-negative integer"),
             (self.lr_decay_epoch is None or 0 <= self.lr_decay_epoch <= self.epochs,
              f"lr_decay_epoch={self.lr_decay_epoch}: must be in 0..epochs ({self.epochs}) or none"),
             (self.attributes is None or len(set(self.attributes)) == len(self.attributes),
@@ -94,6 +97,12 @@ class APRConfig:
     def decay_epoch(self) -> int:
         """First epoch (0-based) trained at lr * 0.1."""
         return self.lr_decay_epoch if self.lr_decay_epoch is not None else self.epochs - self.epochs // 3
+
+    @property
+    def training_seed(self) -> int:
+        """The seed of the training randomness. Training seed 0 is the data seed itself, so runs made
+        before the two were separated keep their cache entries and results."""
+        return self.seed + TRAINING_SEED_STRIDE * self.train_seed
 
     @property
     def uses_id(self) -> bool:
@@ -125,7 +134,9 @@ class APRConfig:
 # Settings that change how a run executes, not the model it trains.
 NOT_IN_CACHE_KEY: tuple[str, ...] = ("device", "loader_workers", "eval_batch_size", "extra", "data_path")
 # Settings added after runs were first cached, with the default that means "as before".
-LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0}
+LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0, "train_seed": 0}
+# Training seed k of data seed s seeds the training with s + k * this (a prime far above the data seeds in use).
+TRAINING_SEED_STRIDE = 7919
 
 
 PRESETS: dict[str, APRConfig] = {

@@ -5,7 +5,8 @@ cannot be downloaded here), ``pretrained="synthetic"`` starts every model from a
 trained once by identity classification (IDE) on a synthetic population generated with
 another seed, so none of its identities appear in the training or test splits the model is
 then fine-tuned and evaluated on. All configurations that differ only in what the book
-varies (variant, λ, attributes, epochs) share one pretraining run.
+varies (variant, λ, attributes, epochs, training seed) share one pretraining run: as with
+ImageNet weights, the training seeds vary the fine-tuning, not the starting point.
 
 This module says *what* that run is (:func:`pretrain_config`); the results cache trains it
 once and hands its backbone to every run that needs it (:func:`apr.results.pretrained_backbone`).
@@ -25,5 +26,5 @@ PRETRAIN_SEED_OFFSET = 1000   # the pretraining population: synthetic seed + thi
 def pretrain_config(config: APRConfig) -> APRConfig:
     """The IDE run on a disjoint synthetic population whose backbone ``config`` starts from."""
     return replace(config, dataset="synthetic", data_root=None, variant="ide", attributes=None, pretrained="none",
-                   seed=config.seed + PRETRAIN_SEED_OFFSET, epochs=PRETRAIN_EPOCHS, lambda_id=0.9, lr_decay_epoch=None,
+                   seed=config.seed + PRETRAIN_SEED_OFFSET, train_seed=0, epochs=PRETRAIN_EPOCHS, lambda_id=0.9, lr_decay_epoch=None,
                    head_lr_factor=1.0)

@@ -1,7 +1,7 @@
 """Training: ``fit(config, run_dir)`` for CPU, one GPU, or several GPUs under ``torchrun``.
 
 One loop serves every case. Reproducibility: the data order, the augmentation and dropout
-are re-seeded from ``(seed, epoch)`` at the start of every epoch, and a checkpoint (model,
+are re-seeded from ``(training seed, epoch)`` at the start of every epoch, and a checkpoint (model,
 optimizer, history) is written atomically after every epoch, so ``resume=True`` after an
 interruption — even ``kill -9`` in the middle of an epoch — continues from the last
 finished epoch to the same final weights as an uninterrupted run (bit-identical on the CPU
@@ -55,7 +55,7 @@ def build_model(config: APRConfig, num_ids: int, attribute_classes: list[int],
     elif pretrained == "synthetic":
         raise ValueError("pretrained='synthetic' needs the pretrained backbone's weights: pass "
                          "backbone_weights=apr.results.pretrained_backbone(config) (the CLI and the book do this)")
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.training_seed)
     model = APR(num_ids, attribute_classes if config.uses_attributes else [], config.variant, config.backbone,
                 pretrained, config.embed_dim, config.dropout)
     if isinstance(backbone_weights, dict):
@@ -94,7 +94,7 @@ def _wait_here(file: Path) -> None:
 
 
 def _epoch_seed(config: APRConfig, epoch: int) -> int:
-    return config.seed * 100_003 + epoch
+    return config.training_seed * 100_003 + epoch
 
 
 def _learning_rate(config: APRConfig, epoch: int) -> float:
