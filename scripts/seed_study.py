@@ -1,10 +1,12 @@
-"""IDE against APR (at one or more λ) over several seeds of the synthetic data, at one scale.
+"""IDE against APR over several training seeds on one data set, with intervals that include training variance.
 
-Each seed is a different synthetic data set and pretraining population, so the table shows
-how much of a gap between the two survives a change of data. Runs go through the results
+Each model is trained ``--train-seeds`` times on the same synthetic data (data seed ``--seed``), from the
+same pretrained backbone, with different initialisations and batch orders. The table shows each run;
+the last lines give each model's mean ± SD over its runs and APR − IDE with the 95% interval over
+training seeds *and* test queries (:func:`apr.stats.seed_query_interval`). Runs go through the results
 cache (``apr.results``): a second call only reads them.
 
-    .venv/bin/python scripts/seed_study.py [--scale quick] [--seeds 0 1 2] [--lambdas 0.9 0.5] [--set epochs=40]
+    .venv/bin/python scripts/seed_study.py [--scale quick] [--seed 0] [--train-seeds 3] [--lambdas 0.9] [--set epochs=40]
 """
 
 from __future__ import annotations
@@ -12,35 +14,44 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 import pandas as pd
 
 from apr.config import from_params, parse_overrides
+from apr.report import per_query
 from apr.results import load_or_train_many
+from apr.stats import seed_query_interval, seed_summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="quick")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--lambdas", type=float, nargs="+", default=[0.9, 0.5], help="APR's lambda_id values")
+    parser.add_argument("--seed", type=int, default=0, help="data seed (default: 0)")
+    parser.add_argument("--train-seeds", type=int, default=3, help="training runs per model (default: 3)")
+    parser.add_argument("--lambdas", type=float, nargs="+", default=[0.9], help="APR's lambda_id values")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting changed for every model (repeatable)")
     args = parser.parse_args()
-    overrides = parse_overrides(args.overrides)
-    configs = []
-    for seed in args.seeds:
-        configs.append(from_params(args.scale, **{**overrides, "variant": "ide", "seed": seed}))
-        configs += [from_params(args.scale, **{**overrides, "variant": "apr", "seed": seed, "lambda_id": lam})
-                    for lam in args.lambdas]
+    if args.train_seeds < 1:
+        parser.error(f"--train-seeds {args.train_seeds}: expected at least 1")
+    overrides = parse_overrides(args.overrides) | {"seed": args.seed}
+    models = {"IDE": {"variant": "ide"}} | {f"APR λ={lam:g}": {"variant": "apr", "lambda_id": lam} for lam in args.lambdas}
+    configs = {(name, k): from_params(args.scale, **overrides, **settings, train_seed=k)
+               for name, settings in models.items() for k in range(args.train_seeds)}
     start = time.perf_counter()
-    records = load_or_train_many(configs)
-    rows = [{"seed": c.seed, "model": "IDE" if c.variant == "ide" else f"APR λ={c.lambda_id:g}",
-             "rank1": 100 * r.metrics["rank1"], "mAP": 100 * r.metrics["mAP"]} for c, r in zip(configs, records)]
-    table = pd.DataFrame(rows).pivot(index="seed", columns="model", values=["rank1", "mAP"])
-    print(table.round(2).to_string())
-    for lam in args.lambdas:
-        gap = table["rank1"][f"APR λ={lam:g}"] - table["rank1"]["IDE"]
-        print(f"APR λ={lam:g} minus IDE, rank-1: " + ", ".join(f"{v:+.2f}" for v in gap) + f" (mean {gap.mean():+.2f})")
+    records = dict(zip(configs, load_or_train_many(list(configs.values()))))
+    rows = [{"model": name, "train seed": k, "rank-1 %": 100 * r.metrics["rank1"], "mAP %": 100 * r.metrics["mAP"]}
+            for (name, k), r in records.items()]
+    print(pd.DataFrame(rows).set_index(["model", "train seed"]).round(2).to_string())
+    hits = {name: np.stack([per_query(records[name, k])["rank1"].to_numpy() for k in range(args.train_seeds)])
+            for name in models}
+    for name in models:
+        mean, sd, k = seed_summary(hits[name].mean(1) * 100)
+        print(f"{name}: rank-1 {mean:.2f} ± {sd:.2f} (mean ± SD over {k} training runs)")
+    for name in list(models)[1:]:
+        diff = seed_query_interval(hits[name], hits["IDE"]).scaled(100)
+        print(f"{name} − IDE, rank-1: {diff.mean:+.2f} points, 95% interval {diff.low:+.2f} to {diff.high:+.2f} "
+              f"(±{diff.half_width:.2f}; {args.train_seeds} training seeds each, {diff.queries} queries)")
     print(f"wall {time.perf_counter() - start:.0f} s")
 
 

@@ -174,9 +174,32 @@ def test_a_later_setting_at_its_default_keeps_the_cache_key():
 
     base = from_params("quick")
     before = {k: v for k, v in base.to_dict().items()   # the dict as hashed before head_lr_factor existed
-              if k not in (*NOT_IN_CACHE_KEY, "head_lr_factor")}
+              if k not in (*NOT_IN_CACHE_KEY, "head_lr_factor", "train_seed")}
     assert base.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:12]
     assert from_params("quick", head_lr_factor=2.0).key() != base.key()
+    assert from_params("quick", train_seed=1).key() != base.key()
+
+
+def test_training_seeds_share_the_data_and_the_pretraining():
+    from apr.pretrain import pretrain_config
+
+    first, second = from_params("quick"), from_params("quick", train_seed=1)
+    assert first.training_seed == first.seed                      # seed 0: what runs did before the split
+    assert second.training_seed != first.training_seed and second.seed == first.seed
+    assert pretrain_config(first) == pretrain_config(second)
+    with pytest.raises(ValueError, match="train_seed=-1"):
+        from_params("quick", train_seed=-1)
+
+
+def test_training_seed_changes_the_initialisation_only():
+    from apr.train import build_model
+
+    classes = MARKET_CLASSES
+    a = build_model(from_params("smoke", train_seed=0), 5, classes).state_dict()
+    b = build_model(from_params("smoke", train_seed=1), 5, classes).state_dict()
+    again = build_model(from_params("smoke", train_seed=1), 5, classes).state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.endswith("weight"))
+    assert all(torch.equal(b[k], again[k]) for k in b)
 
 
 def test_imagenet_weights_load_from_torch_home(tmp_path, monkeypatch):
