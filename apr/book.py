@@ -53,8 +53,10 @@ def run_chapter(source: Path, output: Path, parameters: dict) -> float:
 
 def default_figures_dir(parameters: dict) -> str | None:
     """``figures/`` (None) for the default build; other builds write under ``_build/figures/``."""
+    from .experiments import DEFAULT_SEEDS
+
     default = (parameters.get("dataset", "synthetic") == "synthetic" and parameters.get("scale", "quick") == "quick"
-               and parameters.get("seed", 0) == 0)
+               and parameters.get("seed", 0) == 0 and parameters.get("seeds", DEFAULT_SEEDS) == DEFAULT_SEEDS)
     if default:
         return None
     return f"_build/figures/{parameters.get('dataset', 'synthetic')}-{parameters.get('scale')}-seed{parameters.get('seed', 0)}"
@@ -80,11 +82,12 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
     the repository. Returns the index page. Raises ``ValueError`` for a bad parameter before
     anything runs.
     """
-    from .experiments import book_configs
+    from .experiments import DEFAULT_SEEDS, book_configs
     from .results import load_or_train_many
 
-    parameters = {"dataset": "synthetic", "data_root": None, "scale": "quick", "device": "auto", "seed": 0} | parameters
-    check_parameters(**{k: parameters[k] for k in ("dataset", "data_root", "scale", "device", "seed")})
+    parameters = {"dataset": "synthetic", "data_root": None, "scale": "quick", "device": "auto", "seed": 0,
+                  "seeds": DEFAULT_SEEDS} | parameters
+    check_parameters(**{k: parameters[k] for k in ("dataset", "data_root", "scale", "device", "seed", "seeds")})
     parameters.setdefault("figures_dir", default_figures_dir(parameters))
     # Kernels and training workers inherit this: small torch ops on 2 cores are faster with one thread.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -93,7 +96,7 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
     generated = root / "book" / "_generated"
     started = time.perf_counter()
     configs = book_configs(parameters["dataset"], parameters["scale"], parameters["seed"], parameters["device"],
-                           parameters["data_root"])
+                           parameters["data_root"], parameters["seeds"])
     print(f"[book] {len(configs)} models (cached ones are reused) ...", flush=True)
     t = time.perf_counter()
     records = load_or_train_many(configs)
@@ -142,12 +145,12 @@ def write_status_page(status: dict, records: list, generated: Path = GENERATED) 
               "(0 s when all came from the cache).", "", "| chapter | seconds |", "|---|---|"]
     lines += [f"| {c['chapter']} | {c['seconds']:.1f} |" for c in status["chapters"]]
     lines += [f"| **whole build before the HTML** | **{status['total_s']:.0f}** |", "",
-              "## Models", "", "| run | variant | backbone | input | epochs | λ | attributes | rank-1 | mAP | train s |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "## Models", "", "| run | variant | training seed | backbone | input | epochs | λ | attributes | rank-1 | mAP | train s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         c, m = rec.config, rec.metrics
         attrs = "all" if c.attributes is None else f"{len(c.attributes)}"
-        lines.append(f"| `{rec.run_dir.name}` | {c.variant} | {c.backbone} | {c.image_size[0]}x{c.image_size[1]} | "
+        lines.append(f"| `{rec.run_dir.name}` | {c.variant} | {c.train_seed} | {c.backbone} | {c.image_size[0]}x{c.image_size[1]} | "
                      f"{c.epochs} | {c.lambda_id:g} | {attrs} | {100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | "
                      f"{rec.info['timings']['train_s']:.0f} |")
     path = generated / "status.md"
@@ -180,7 +183,7 @@ def figure_folder(figures_dir: str | Path | None) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-def check_parameters(dataset: str, data_root: str | None, scale: str, device: str, seed: int) -> None:
+def check_parameters(dataset: str, data_root: str | None, scale: str, device: str, seed: int, seeds: int = 1) -> None:
     """Validate a chapter's parameters; raises one ``ValueError`` naming the bad one."""
     from .data.datasets import DATASETS
     from .data.paths import resolve_data_root
@@ -193,6 +196,8 @@ def check_parameters(dataset: str, data_root: str | None, scale: str, device: st
         raise ValueError(f"parameter device={device!r}: expected auto, cpu, cuda or cuda:N")
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"parameter seed={seed!r}: expected a non-negative integer")
+    if not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"parameter seeds={seeds!r}: expected a whole number of training seeds, at least 1")
     if dataset != "synthetic":
         try:
             resolve_data_root(data_root)

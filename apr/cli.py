@@ -116,7 +116,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     from .book import build_book
 
     parameters = {"dataset": args.dataset, "data_root": args.data_root, "scale": args.scale,
-                  "device": args.device, "seed": args.seed}
+                  "device": args.device, "seed": args.seed, "seeds": args.seeds}
     index = build_book(parameters, html=not args.no_html)
     print(f"book built: {index}" if not args.no_html else "chapters executed into book/_generated/")
     return 0
@@ -189,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     book.add_argument("--scale", default="quick", help="smoke, quick or paper (default: quick)")
     book.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    book.add_argument("--seed", type=int, default=0, help="seed of every run (default: 0)")
+    book.add_argument("--seed", type=int, default=0, help="data seed of every run (default: 0)")
+    book.add_argument("--seeds", type=int, default=3,
+                      help="training seeds of IDE, ARN and APR, whose comparisons carry intervals over them (default: 3)")
     book.add_argument("--no-html", action="store_true", help="execute the chapters only")
     book.set_defaults(func=cmd_book)
     return parser

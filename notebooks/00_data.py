@@ -26,7 +26,8 @@ dataset = "synthetic"   # market1501, dukemtmc, peta or synthetic
 data_root = None        # folder holding the datasets and annotation files (None: the default data root)
 scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
 device = "auto"         # auto, cpu, cuda
-seed = 0
+seed = 0                # data seed: the synthetic set and its pretraining population
+seeds = 3               # training seeds of IDE, ARN and APR (chapter 02 compares them over these)
 figures_dir = None      # where figures are saved (None: the repository's figures/)
 
 # %%
@@ -39,7 +40,7 @@ from apr.book import check_parameters, figure_folder
 from apr.data import MARKET_SCHEMA, ensure_synthetic, load_dataset, synthetic_config
 from apr.plots import publish, synthetic_samples_figure, synthetic_samples_table
 
-check_parameters(dataset, data_root, scale, device, seed)
+check_parameters(dataset, data_root, scale, device, seed, seeds)
 if dataset == "synthetic":
     root = ensure_synthetic(config=synthetic_config(scale, seed), data_root=data_root, progress=False)
     manifest = json.loads((root / "synthetic.json").read_text())

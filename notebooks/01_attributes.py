@@ -25,7 +25,8 @@ dataset = "synthetic"   # market1501, dukemtmc, peta or synthetic (this chapter 
 data_root = None        # folder holding the datasets and annotation files (None: the default data root)
 scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
 device = "auto"         # auto, cpu, cuda
-seed = 0
+seed = 0                # data seed: the synthetic set and its pretraining population
+seeds = 3               # training seeds of IDE, ARN and APR (chapter 02 compares them over these)
 figures_dir = None      # where figures are saved (None: the repository's figures/)
 
 # %%
@@ -40,7 +41,7 @@ from apr.data import DUKE_SCHEMA, MARKET_SCHEMA, ensure_synthetic, find_annotati
 from apr.data import synthetic_config
 from apr.plots import attribute_distribution_figure, heatmap_figure, publish
 
-check_parameters(dataset, data_root, scale, device, seed)
+check_parameters(dataset, data_root, scale, device, seed, seeds)
 figures = figure_folder(figures_dir)
 sources = {}
 for name, schema in (("market1501", MARKET_SCHEMA), ("dukemtmc", DUKE_SCHEMA)):

@@ -25,7 +25,8 @@ dataset = "synthetic"   # market1501, dukemtmc, peta or synthetic
 data_root = None        # folder holding the datasets and annotation files (None: the default data root)
 scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
 device = "auto"         # auto, cpu, cuda
-seed = 0
+seed = 0                # data seed: the synthetic set and its pretraining population
+seeds = 3               # training seeds of IDE, ARN and APR (chapter 02 compares them over these)
 figures_dir = None      # where figures are saved (None: the repository's figures/)
 
 # %%
@@ -46,7 +47,7 @@ from apr.report import metrics_table, shown
 from apr.results import load_or_train_many
 from apr.retrieval import ranked_lists
 
-check_parameters(dataset, data_root, scale, device, seed)
+check_parameters(dataset, data_root, scale, device, seed, seeds)
 pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration
 figures = figure_folder(figures_dir)
 configs = variant_configs(main_config(dataset, scale, seed, device, data_root))

@@ -89,11 +89,13 @@ def start_pool(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
 
 
 @pytest.fixture
-def reap():
-    """Pids to SIGKILL after the test, whatever it asserted (no paused worker outlives a failing test)."""
-    pids: list[int] = []
-    yield pids
-    for pid in pids:
+def paused_pool(tmp_path):
+    """(driver, cache, log, workers): the pool driver with a worker paused mid-epoch. Afterwards every
+    worker still alive is killed, whatever the test asserted (no paused worker outlives a failing test)."""
+    proc, cache, log = start_pool(tmp_path)
+    workers = children(proc.pid)
+    yield proc, cache, log, workers
+    for pid in workers:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
 
@@ -103,10 +105,8 @@ needs_two_cores = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="t
 
 @pytest.mark.slow
 @needs_two_cores
-def test_kill_9_of_the_parent_ends_its_workers(tmp_path, reap):
-    proc, cache, _ = start_pool(tmp_path)
-    workers = children(proc.pid)
-    reap.extend(workers)
+def test_kill_9_of_the_parent_ends_its_workers(paused_pool):
+    proc, cache, _, workers = paused_pool
     assert len(workers) >= 2, workers           # two training workers (and multiprocessing's resource tracker)
     proc.kill()
     proc.wait()
@@ -116,10 +116,8 @@ def test_kill_9_of_the_parent_ends_its_workers(tmp_path, reap):
 
 @pytest.mark.slow
 @needs_two_cores
-def test_ctrl_c_stops_the_pool_at_once(tmp_path, reap):
-    proc, cache, log = start_pool(tmp_path)
-    workers = children(proc.pid)
-    reap.extend(workers)
+def test_ctrl_c_stops_the_pool_at_once(paused_pool):
+    proc, cache, log, workers = paused_pool
     os.killpg(proc.pid, signal.SIGINT)          # what Ctrl-C in a terminal does: the whole foreground group
     assert proc.wait(timeout=60) != 0 and "KeyboardInterrupt" in log.read_text()
     assert wait_until_gone(workers, 10) == []
