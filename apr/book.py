@@ -46,9 +46,26 @@ def run_chapter(source: Path, output: Path, parameters: dict) -> float:
     with tempfile.TemporaryDirectory(prefix="apr-chapter-") as tmp:
         partial = Path(tmp) / output.name
         papermill.execute_notebook(notebook, str(partial), parameters=parameters, cwd=str(source.parent),
-                                   kernel_name="python3", progress_bar=False, log_output=False)
+                                   kernel_name="python3", progress_bar=False, log_output=False,
+                                   kernel_manager_class=_ipc_kernel_manager())
         atomic_write_bytes(output, lambda h: h.write(partial.read_bytes()))
     return time.perf_counter() - start
+
+
+def _ipc_kernel_manager() -> type:
+    """A kernel manager that talks to the chapter's kernel over local IPC sockets instead of TCP.
+
+    The kernel is local anyway; over TCP it prints a transport warning into every build's output.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+    return IPCKernelManager
 
 
 def default_figures_dir(parameters: dict) -> str | None:
@@ -107,6 +124,7 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
         seconds = run_chapter(source, generated / f"{source.stem}.ipynb", parameters)
         print(f"[book] chapter {i}/{len(chapters)}: {source.stem} done in {seconds:.1f} s", flush=True)
         status["chapters"].append({"chapter": source.stem, "seconds": round(seconds, 1)})
+    write_claims(parameters, generated)
     status["total_s"] = round(time.perf_counter() - started, 1)
     write_status_page(status, records, generated)
     if html:
@@ -117,8 +135,23 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
     return root / "_build" / "html" / "index.html"
 
 
+def write_claims(parameters: dict, generated: Path = GENERATED) -> Path:
+    """The claims scorecard of a finished build: ``claims.csv`` beside the figures, ``claims.md`` in the book."""
+    from .claims import claims_page, scorecard
+
+    figures = figure_folder(parameters.get("figures_dir"))
+    table = scorecard(parameters, figures)
+    atomic_write_bytes(figures / "claims.csv", lambda h: h.write(table.to_csv(index=False).encode()))
+    path = generated / "claims.md"
+    generated.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, lambda h: h.write(claims_page(table, parameters).encode()))
+    return path
+
+
 def write_status_page(status: dict, records: list, generated: Path = GENERATED) -> Path:
     """``book/_generated/status.md`` (and ``status.json``): parameters, versions, device and run times."""
+    from .experiments import schema_of
+
     import torch
     import torchvision
 
@@ -149,9 +182,12 @@ def write_status_page(status: dict, records: list, generated: Path = GENERATED) 
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         c, m = rec.config, rec.metrics
-        attrs = "all" if c.attributes is None else f"{len(c.attributes)}"
+        schema = schema_of(c.dataset)
+        attrs = ("–" if not c.uses_attributes else "all" if c.attributes is None or schema is None else
+                 "all but " + ", ".join(n for n in schema.names if n not in c.attributes))
+        lam = f"{c.lambda_id:g}" if c.variant in ("apr", "apr_no_arm") else "–"    # the others train one loss: no λ
         lines.append(f"| `{rec.run_dir.name}` | {c.variant} | {c.train_seed} | {c.backbone} | {c.image_size[0]}x{c.image_size[1]} | "
-                     f"{c.epochs} | {c.lambda_id:g} | {attrs} | {100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | "
+                     f"{c.epochs} | {lam} | {attrs} | {100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | "
                      f"{rec.info['timings']['train_s']:.0f} |")
     path = generated / "status.md"
     atomic_write_bytes(path, lambda h: h.write(("\n".join(lines) + "\n").encode()))

@@ -72,13 +72,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
     from .evaluate import evaluate_run
-    from .results import check_real_data, initial_backbone
+    from .results import initial_backbone, preflight_checks
     from .runs import RUNS
     from .train import fit
 
     config = train_config(args)
     run_dir = Path(args.out) if args.out else RUNS / f"{config.variant}-{config.key()}"
-    check_real_data([config])       # a wrong data root fails here, before any pretraining
+    preflight_checks([config])       # a wrong data root or missing weights fail here, before any work
     result = fit(config, run_dir, resume=args.resume, progress=not args.quiet, backbone_weights=initial_backbone(config))
     rank = dist.get_rank() if dist.is_initialized() else 0
     if rank == 0:

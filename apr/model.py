@@ -24,6 +24,9 @@ Variants (``APRConfig.variant``):
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,8 +106,13 @@ def imagenet_state_dict(name: str) -> tuple[dict[str, torch.Tensor], Path]:
     the folder torchvision looks in and the alternatives.
     """
     path = imagenet_weights_file(name)
+    cached = path.is_file()
     try:
-        state = torchvision.models.get_model_weights(name).DEFAULT.get_state_dict(progress=False, check_hash=True)
+        # torch.hub prints "Downloading: ..." (to stdout) before it tries; keep it back so a failure stays one line
+        with contextlib.redirect_stdout(io.StringIO()):
+            state = torchvision.models.get_model_weights(name).DEFAULT.get_state_dict(progress=False, check_hash=True)
+        if not cached:
+            print(f"downloaded the ImageNet weights of {name} to '{path}'", file=sys.stderr)
     except (OSError, RuntimeError) as exc:   # URLError is an OSError; a bad download's hash is a RuntimeError
         reason = getattr(exc, "reason", None) or exc
         raise FileNotFoundError(

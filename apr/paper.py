@@ -111,3 +111,38 @@ def headline(dataset: str) -> dict[str, tuple[float, float]]:
         raise ValueError(f"headline numbers are kept for market1501 and dukemtmc, not {dataset!r}")
     return {"ide": rows["Baseline 1 (IDE)"], "arn": rows["Baseline 2 (ARN)"], "apr_no_arm": rows["APR (w/o ARM)"],
             "apr": rows["APR"]}
+
+# Fig. 3 bars: positive training identities per non-colour attribute value (PAPER.md §7, exact to ±1 ID).
+# Keys are this package's value names (apr.attribute_stats.positive_counts).
+FIG3_MARKET = {"female": 320, "long hair": 245, "long sleeve": 39, "long lower-body": 294, "dress": 110, "young": 14,
+               "teenager": 569, "adult": 160, "old": 8, "backpack": 199, "handbag": 86, "other bag": 185, "hat": 20}
+FIG3_DUKE = {"female": 308, "boots": 191, "bright shoes": 104, "long coat": 107, "backpack": 455, "handbag": 30,
+             "other bag": 118, "hat": 104}
+
+# Fig. 4: the numbers printed in the cells, P(column | row) over training identities (PAPER.md §7), rows and
+# columns in apr.attribute_stats.FIG4_ATTRIBUTES order; the last two of each are colour attributes.
+FIG4_MARKET = (
+    (1.0, 0.0, 0.01, 0.73, 0.3, 0.15, 0.0, 0.44, 0.97, 0.11, 0.45),
+    (0.0, 1.0, 0.75, 0.79, 0.22, 0.38, 0.34, 0.33, 0.91, 0.19, 0.38),
+    (0.02, 0.98, 1.0, 0.85, 0.23, 0.4, 0.37, 0.31, 0.9, 0.19, 0.38),
+    (0.55, 0.45, 0.37, 1.0, 0.34, 0.23, 0.15, 0.3, 0.95, 0.15, 0.39),
+    (0.64, 0.36, 0.28, 0.96, 1.0, 0.0, 0.11, 0.31, 0.95, 0.13, 0.39),
+    (0.34, 0.66, 0.53, 0.71, 0.0, 1.0, 0.25, 0.42, 0.95, 0.14, 0.41),
+    (0.0, 1.0, 0.83, 0.78, 0.2, 0.42, 1.0, 0.14, 0.9, 0.21, 0.34),
+    (0.65, 0.35, 0.26, 0.57, 0.21, 0.26, 0.05, 1.0, 0.94, 0.11, 0.48),
+    (0.59, 0.41, 0.31, 0.76, 0.27, 0.25, 0.14, 0.39, 1.0, 0.13, 0.41),
+    (0.44, 0.56, 0.44, 0.78, 0.24, 0.24, 0.21, 0.29, 0.87, 1.0, 0.27),
+    (0.62, 0.38, 0.3, 0.71, 0.25, 0.24, 0.12, 0.45, 0.94, 0.09, 1.0),
+)
+FIG4_DUKE = (
+    (1.0, 0.0, 0.19, 0.69, 0.11, 0.06, 0.07, 0.13, 0.06, 0.31),
+    (0.0, 1.0, 0.09, 0.6, 0.24, 0.55, 0.26, 0.17, 0.08, 0.57),
+    (0.72, 0.28, 1.0, 0.55, 0.18, 0.16, 0.16, 0.21, 0.1, 0.48),
+    (0.6, 0.4, 0.13, 1.0, 0.0, 0.27, 0.1, 0.16, 0.07, 0.41),
+    (0.37, 0.63, 0.16, 0.0, 1.0, 0.34, 0.31, 0.12, 0.08, 0.47),
+    (0.12, 0.88, 0.09, 0.65, 0.21, 1.0, 0.24, 0.03, 0.07, 0.63),
+    (0.26, 0.74, 0.16, 0.44, 0.35, 0.43, 1.0, 0.16, 0.07, 0.6),
+    (0.5, 0.5, 0.21, 0.71, 0.13, 0.05, 0.16, 1.0, 0.08, 0.41),
+    (0.5, 0.5, 0.2, 0.64, 0.18, 0.26, 0.16, 0.16, 1.0, 0.4),
+    (0.41, 0.59, 0.17, 0.62, 0.18, 0.4, 0.21, 0.14, 0.07, 1.0),
+)

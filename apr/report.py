@@ -78,17 +78,8 @@ def history_frame(records: Mapping[str, RunRecord]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def difference(a: float, b: float, unit: str = "points") -> str:
-    """"+1.23 points" style text for a - b."""
-    return f"{a - b:+.2f} {unit}"
 
 
-def verdict(diff: tuple[float, float, float], above: str = "beats", below: str = "trails",
-            level: str = "cannot be told apart from") -> str:
-    """A paired difference (mean, low, high) in words, for prose: ``above`` when its 95%
-    interval lies above 0, ``below`` when it lies below, ``level`` when it contains 0."""
-    _, low, high = diff
-    return above if low > 0 else below if high < 0 else level
 
 
 def per_query(record: RunRecord) -> pd.DataFrame:
@@ -102,18 +93,6 @@ def per_query(record: RunRecord) -> pd.DataFrame:
     return frame.assign(rank1=(frame["first_match_rank"] == 0).astype(float))
 
 
-def compare(a: RunRecord, b: RunRecord, seed: int = 0) -> dict[str, tuple[float, float, float]]:
-    """Paired bootstrap over queries of ``a - b`` in rank-1 and mAP (points): (mean, low, high) at 95%."""
-    from .metrics import paired_bootstrap
-
-    pa, pb = per_query(a), per_query(b)
-    if not pa.index.equals(pb.index):
-        raise ValueError(f"{a.run_dir.name} and {b.run_dir.name} were not evaluated on the same queries")
-    out = {}
-    for name, column in (("rank1", "rank1"), ("mAP", "AP_official")):
-        mean, low, high = paired_bootstrap(pa[column], pb[column], seed=seed)
-        out[name] = (100 * mean, 100 * low, 100 * high)
-    return out
 
 
 def per_query_runs(runs: Sequence[RunRecord], column: str = "rank1") -> np.ndarray:
@@ -160,8 +139,3 @@ def shown(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
             out[column] = [("–" if pd.isna(v) else f"{v:.{digits}f}") for v in table[column]]
     return out
 
-
-def interval_text(diff: tuple[float, float, float]) -> str:
-    """"+1.23 points (95% interval −0.50 to +2.90)"."""
-    mean, low, high = diff
-    return f"{mean:+.2f} points (95% interval {low:+.2f} to {high:+.2f})"

@@ -31,7 +31,7 @@ from .data.synthetic import ensure_synthetic, synthetic_config
 from .data.training import load_run_dataset, load_training_data
 from .device import resolve_device
 from .evaluate import evaluate_run
-from .model import APR, load_model
+from .model import APR, imagenet_state_dict, load_model
 from .pretrain import pretrain_config
 from .runs import (RUNS, CorruptRunFile, load_checkpoint, load_run, remove_dead_temporaries, save_checkpoint,
                    save_json)
@@ -183,14 +183,17 @@ def _train_and_evaluate(config: APRConfig, run_dir: Path, threads: int | None, p
     return run_dir
 
 
-def check_real_data(configs: Sequence[APRConfig]) -> None:
-    """Read the layout and annotations of every real dataset ``configs`` use, so that a wrong data
-    root fails at once with its own message instead of after the synthetic pretraining."""
+def preflight_checks(configs: Sequence[APRConfig]) -> None:
+    """Before any work: read the layout and annotations of every real dataset ``configs`` use and fetch
+    the ImageNet weights they start from, so that a wrong data root or missing weights fail at once with
+    their own message, not after the synthetic pretraining or the decoding of the training images."""
     checked: set[tuple] = set()
     for c in configs:
         if c.dataset != "synthetic" and (c.dataset, c.data_root, c.seed) not in checked:
             checked.add((c.dataset, c.data_root, c.seed))
             load_run_dataset(c, progress=False)
+    for backbone in dict.fromkeys(c.backbone for c in configs if c.pretrained == "imagenet"):
+        imagenet_state_dict(backbone)
 
 
 def die_with_parent(parent: int) -> None:
@@ -237,7 +240,7 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
     """
     dirs = [run_dir_for(c, cache) for c in configs]
     missing = list({d: c for c, d in zip(configs, dirs) if not _usable(c, d)}.items())
-    check_real_data([c for _, c in missing])
+    preflight_checks([c for _, c in missing])
     needs_pretraining = {pretrain_config(c): c for _, c in missing if c.pretrained == "synthetic"}
     if needs_pretraining:
         # The shared pretraining runs first, here with every core, so workers only read its weights.

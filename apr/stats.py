@@ -120,8 +120,24 @@ def claim_verdict(paper_sign: float, interval: Interval) -> str:
     """A paper's claim of a difference with sign ``paper_sign``, against this build's interval.
 
     "reproduces": same sign, interval excludes 0; "contradicts": opposite sign, interval excludes 0;
-    "cannot tell at this precision": the interval includes 0.
+    "cannot tell at this precision": the interval includes 0, or one of the models was trained only
+    once (its training variance is unknown, so the interval cannot carry it).
     """
-    if not interval.excludes_zero():
+    if not interval.excludes_zero() or min(interval.seeds) < 2:
         return VERDICTS[2]
     return VERDICTS[0] if np.sign(interval.mean) == np.sign(paper_sign) else VERDICTS[1]
+
+
+def run_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> Interval:
+    """95% Welch interval for mean(a) - mean(b) of one number per training run (e.g. a model's mean
+    attribute accuracy), when per-query outcomes are not at hand: training variance only."""
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"run_interval needs at least 2 runs of each model, got {a.size} and {b.size}")
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    mean = float(a.mean() - b.mean())
+    if va + vb == 0:
+        return Interval(mean, mean, mean, (a.size, b.size), 0)
+    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, dof) * np.sqrt(va + vb))
+    return Interval(mean, mean - half, mean + half, (a.size, b.size), 0)

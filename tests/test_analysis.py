@@ -142,14 +142,12 @@ def test_synthetic_pretraining_is_shared_and_disjoint(tmp_path, monkeypatch):
     assert pre_root != own_root       # another synthetic population
 
 
-def test_verdict_follows_the_interval_not_the_mean():
-    from apr.report import interval_text, verdict
+def test_interval_words_name_the_runs():
+    from apr.report import interval_words
+    from apr.stats import Interval
 
-    assert verdict((1.84, -3.69, 7.37)) == "cannot be told apart from"     # positive mean, interval across 0
-    assert verdict((2.0, 0.5, 3.5)) == "beats"
-    assert verdict((-2.0, -3.5, -0.1)) == "trails"
-    assert verdict((0.3, -1.0, 1.6), "helps", "hurts", "makes no difference") == "makes no difference"
-    assert interval_text((1.84, -3.69, 7.37)) == "+1.84 points (95% interval -3.69 to +7.37)"
+    assert interval_words(Interval(1.84, -3.69, 7.37, (3, 3), 217)) == \
+        "+1.84 points (95% interval -3.69 to +7.37; 3 and 3 training runs, 217 queries)"
 
 
 def test_shown_rounds_and_dashes_without_a_warning():

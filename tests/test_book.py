@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import pandas as pd
 import papermill
 import pytest
 
@@ -68,6 +69,14 @@ def test_smoke_book_html_is_complete(tmp_path):
         assert (site / "book" / f"{page}.html").is_file()
     status = (site / "book" / "_generated" / "status.html").read_text()
     assert "smoke" in status and "00_data" in status
+    claims = pd.read_csv(tmp_path / "figures" / "claims.csv")
+    assert list(claims.columns[:7]) == ["claim", "paper", "measured", "low", "high", "seeds", "verdict"]
+    assert set(claims["verdict"]) <= {"reproduces", "contradicts", "cannot tell at this precision", "not run here"}
+    headline = claims.set_index("claim").loc["APR beats IDE (Baseline 1): rank-1"]
+    assert headline["seeds"] == "3/3" and headline["low"] <= headline["measured"] <= headline["high"]
+    assert (claims["verdict"] == "not run here").any() and claims.loc[claims["verdict"] == "not run here", "note"].all()
+    page = (site / "book" / "_generated" / "claims.html").read_text()
+    assert "Which claims hold" in page and "APR beats IDE" in page
     assert (tmp_path / "figures" / "fig9_acceleration.png").is_file()
     assert (tmp_path / "figures" / "fig9_acceleration.csv").is_file()
 

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("apr.evaluate",),
     ("apr.pretrain", "apr.experiments"),
     ("apr.results",),
-    ("apr.report", "apr.plots"),
+    ("apr.report", "apr.plots", "apr.claims"),
     ("apr.book", "apr.cli", "apr.__main__"),
 ]
 

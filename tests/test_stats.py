@@ -75,3 +75,14 @@ def test_verdicts():
     assert claim_verdict(+6.88, Interval(2.0, 0.5, 3.5, (3, 3), 217)) == "reproduces"
     assert claim_verdict(+6.88, Interval(-2.0, -3.5, -0.5, (3, 3), 217)) == "contradicts"
     assert claim_verdict(+6.88, Interval(1.8, -3.7, 7.4, (3, 3), 217)) == "cannot tell at this precision"
+    assert claim_verdict(+6.88, Interval(2.0, 0.5, 3.5, (3, 1), 217)) == "cannot tell at this precision"   # one run
+
+
+def test_run_interval_is_welch():
+    from apr.stats import run_interval
+
+    interval = run_interval([86.0, 87.0, 88.0], [85.0, 85.5, 86.0])
+    assert interval.mean == pytest.approx(1.5)
+    assert interval.low < 1.5 < interval.high and interval.seeds == (3, 3)
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        run_interval([1.0], [2.0, 3.0])
