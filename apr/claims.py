@@ -267,7 +267,10 @@ def claims_page(table: pd.DataFrame, parameters: dict) -> str:
              "*paper*, which is reported by the paper. **reproduces**: the 95% interval over training runs and test "
              "queries excludes 0 on the paper's side; **contradicts**: it excludes 0 on the other side; **cannot "
              "tell at this precision**: it includes 0, or the evidence cannot carry training variance. This build "
-             f"trains IDE, ARN and APR {parameters['seeds']} times each (`make book SEEDS=5` for narrower intervals).",
+             f"trains IDE, ARN and APR {parameters['seeds']} times each (`make book SEEDS=5` for narrower intervals). "
+             "Not in any interval: the variance of the backbone's starting point, which all training runs share "
+             "(one synthetic pretraining run per data seed here, as ImageNet weights would be at paper scale); a "
+             "build on a machine with other floating-point kernels can therefore move every model's level at once.",
              "", f"**This build:** {summary}. The same rows are in `claims.csv` beside the figures.", ""]
     sections = table.assign(section=[_section(r) for _, r in table.iterrows()])
     for number, (title, intro) in enumerate(SECTIONS):

@@ -197,11 +197,13 @@ def preflight_checks(configs: Sequence[APRConfig]) -> None:
 
 
 def die_with_parent(parent: int) -> None:
-    """Worker initializer: end this process when the book's process dies, however it dies (kill -9 too).
+    """Worker initializer: end this process when the book's process dies, however it dies (kill -9 too),
+    and leave Ctrl-C to the parent, which then kills the workers (:func:`stop_pool`).
 
     On Linux the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a
     daemon thread notices that the parent is gone.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle: it stops every worker
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(1, signal.SIGKILL)      # 1 = PR_SET_PDEATHSIG
@@ -217,13 +219,23 @@ def die_with_parent(parent: int) -> None:
 
 
 def stop_pool(pool: futures.ProcessPoolExecutor) -> None:
-    """Cancel what has not started and kill the workers that are training (their checkpoints stay resumable)."""
-    processes = list((pool._processes or {}).values())   # the executor has no public handle on its workers
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.kill()
-    for process in processes:
-        process.join()
+    """Kill the workers that are training (their checkpoints stay resumable) and cancel what has not started.
+
+    The workers die first, with a second Ctrl-C held off until they are gone: a worker left alive
+    would take the next queued run, and the interpreter's exit would wait for it.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        processes = list((pool._processes or {}).values())   # the executor has no public handle on its workers
+        for process in processes:
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 def load_or_train(config: APRConfig, *, cache: Path | None = None, progress: bool = True) -> RunRecord:

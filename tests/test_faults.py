@@ -90,14 +90,17 @@ def start_pool(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
 
 @pytest.fixture
 def paused_pool(tmp_path):
-    """(driver, cache, log, workers): the pool driver with a worker paused mid-epoch. Afterwards every
-    worker still alive is killed, whatever the test asserted (no paused worker outlives a failing test)."""
+    """(driver, cache, log, workers): the pool driver with a worker paused mid-epoch. Afterwards the driver
+    and every worker still alive are killed, whatever the test asserted (nothing outlives a failing test)."""
     proc, cache, log = start_pool(tmp_path)
     workers = children(proc.pid)
     yield proc, cache, log, workers
     for pid in workers:
         if alive(pid):
             os.kill(pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 needs_two_cores = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the pool needs 2 cores for 2 workers")
