@@ -37,7 +37,10 @@ SMOKE = {"device": "cpu", "epochs": 2}
 
 # Trains four smoke models, two at a time, in the results cache's worker pool (what `make book` does).
 POOL_DRIVER = textwrap.dedent("""
-    import sys
+    import signal, sys
+    # As in a terminal: Ctrl-C raises KeyboardInterrupt (a shell starts background jobs, CI's among
+    # them, with SIGINT ignored, and the test must not depend on how it was started).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from apr.config import from_params
     from apr.results import load_or_train_many
     configs = [from_params("smoke", device="cpu", epochs=2, variant=v) for v in ("ide", "apr", "arn", "apr_no_arm")]
