@@ -36,13 +36,6 @@ ONE_RUN = VERDICTS[2]
 FIG4_TOLERANCE = 0.01   # the cells are printed with two decimals
 COLUMNS = ["claim", "paper", "measured", "low", "high", "seeds", "verdict", "note", "chapter"]
 
-# The paper's differences per dataset the build can stand for (Tables 1-3, §5.3; reported by the paper).
-PAPER_GAPS = {
-    "market1501": {"ide_r1": 6.88, "ide_map": 66.89 - 57.82, "arn_r1": 37.28, "arm_r1": 1.33, "arm_map": 0.30,
-                   "attr_r1": 87.04 - 81.03, "attr_acc": 86.6 - 86.0},
-    "dukemtmc": {"ide_r1": 9.7, "ide_map": 55.56 - 43.50, "arn_r1": 27.78, "arm_r1": 0.36, "arm_map": 0.77,
-                 "attr_r1": None, "attr_acc": 83.4 - 82.3},
-}
 
 
 @dataclass
@@ -81,7 +74,7 @@ def model_claims(parameters: dict) -> list[Row]:
     """Rows of Tables 1, 4-5 and the ablations of §5.3.2: from the cached runs of this build."""
     dataset = parameters["dataset"]
     key = "market1501" if dataset == "synthetic" else dataset
-    gaps = PAPER_GAPS.get(key)
+    gaps = paper.GAPS.get(key)
     if gaps is None:
         return [_not_run("APR beats IDE and ARN (rank-1)", "–", f"the paper's comparisons are on Market-1501 and "
                          f"DukeMTMC-reID; this build ran {dataset}")]

@@ -95,7 +95,7 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict:
         return torch.load(path, map_location=device, weights_only=False)
     except FileNotFoundError:
         raise
-    except Exception as exc:   # truncated or corrupt: torch raises OSError, RuntimeError, EOFError, pickle errors ...
+    except Exception as exc:   # a cut-short or damaged file: torch raises OSError, RuntimeError, EOFError or a pickle error
         raise CorruptRunFile(f"'{path}' cannot be read (truncated or corrupt: {exc}); delete it to start again") from None
 
 

@@ -278,9 +278,9 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
     if finished_before:   # a resumed run that had nothing left to train keeps what it measured
         try:
             previous = load_run(run_dir)
-            info = previous | {k: v for k, v in info.items() if k not in previous}
         except CorruptRunFile:
-            pass
+            previous = {}    # a damaged run.json is written again from what this run knows
+        info = previous | {k: v for k, v in info.items() if k not in previous}
     if rank == 0:
         save_checkpoint(run_dir / "model.pt", {"model": model.state_dict(), "config": config.to_dict(),
                                                "num_ids": len(training.labels),

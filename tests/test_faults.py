@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -70,10 +71,18 @@ def alive(pid: int) -> bool:
 
 
 def wait_until_gone(pids: list[int], limit_s: float) -> list[int]:
-    """Wait (at most ``limit_s``) for ``pids`` to end; returns those still alive then."""
+    """Block until each of ``pids`` has exited (a pidfd turns readable then), giving up after ``limit_s``
+    in all, the issue's bound; returns those still alive."""
     deadline = time.monotonic() + limit_s
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue                            # already gone
+        try:
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(fd)
     return [p for p in pids if alive(p)]
 
 
