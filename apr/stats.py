@@ -17,7 +17,14 @@ from K_A runs of A and K_B runs of B scored on the same Q queries, with both sou
   less the (run × query) noise that the per-run means above already carry (its two-way ANOVA
   estimate), which 0/1 outcomes would otherwise count twice.
 
-The interval is ``D ± t * sqrt(V)`` with the Welch–Satterthwaite degrees of freedom of the three
+A sweep (one model per λ, one per attribute left out) cannot afford K runs of every point. A model
+trained once then *borrows* its training variance from a related configuration trained K times
+(``reference=``): its run-to-run variance is taken to be the reference's, with K − 1 degrees of
+freedom. That assumes the sweep's points vary from seed to seed as much as the reference does;
+the book says so wherever it uses it, and ``tests/test_stats.py`` measures the coverage when the
+assumption holds.
+
+The interval is ``D ± t * sqrt(V)`` with the Welch–Satterthwaite degrees of freedom of the
 terms, so that three to five seeds give an honestly wide interval rather than the too-narrow one a
 percentile bootstrap over so few seeds gives. ``tests/test_stats.py`` measures the coverage on
 simulated experiments whose true difference is known.
@@ -40,6 +47,7 @@ class Interval:
     high: float
     seeds: tuple[int, ...]      # training runs per model (K_A, K_B), or (K,) for a level
     queries: int
+    borrowed: int = 0           # K of the reference whose training variance a once-trained model borrowed
 
     @property
     def half_width(self) -> float:
@@ -50,7 +58,13 @@ class Interval:
 
     def scaled(self, factor: float) -> Interval:
         """The same interval in other units (e.g. ×100 for percentage points)."""
-        return Interval(self.mean * factor, self.low * factor, self.high * factor, self.seeds, self.queries)
+        return Interval(self.mean * factor, self.low * factor, self.high * factor, self.seeds, self.queries,
+                        self.borrowed)
+
+    @property
+    def carries_training_variance(self) -> bool:
+        """True when every model's training variance is in the interval (measured, or borrowed)."""
+        return min(self.seeds) >= 2 or self.borrowed >= 2
 
 
 def _as_runs(values: np.ndarray, name: str) -> np.ndarray:
@@ -64,7 +78,15 @@ def _as_runs(values: np.ndarray, name: str) -> np.ndarray:
     return values
 
 
-def seed_query_interval(a: np.ndarray, b: np.ndarray | None = None, level: float = 0.95) -> Interval:
+def _run_terms(runs: np.ndarray) -> tuple[float, float]:
+    """(variance of one run's mean over queries across runs, (run x query) residual variance) of K >= 2 runs."""
+    k, queries = runs.shape
+    residual = runs - runs.mean(1, keepdims=True) - runs.mean(0, keepdims=True) + runs.mean()
+    return float(runs.mean(1).var(ddof=1)), float((residual**2).sum() / ((k - 1) * (queries - 1)))
+
+
+def seed_query_interval(a: np.ndarray, b: np.ndarray | None = None, level: float = 0.95, *,
+                        reference: np.ndarray | None = None) -> Interval:
     """95% interval for mean(A) - mean(B) over training seeds and test queries (see the module docstring).
 
     Parameters
@@ -73,38 +95,63 @@ def seed_query_interval(a: np.ndarray, b: np.ndarray | None = None, level: float
         Per-query outcomes, shape (runs, queries): row k is training run k scored on every test
         query (rank-1 hit 0/1, average precision ...). The queries must be the same, in the same
         order, for both. ``b=None`` gives the interval of A's own level.
+    reference
+        Outcomes (K >= 2 runs, same queries) of a related configuration: a model of ``a`` or ``b``
+        trained once takes its training variance from these runs (``Interval.borrowed`` = K).
 
-    With one run of a model its training variance cannot be estimated; the interval then holds the
-    query term only for that model, and ``seeds`` says so (a caller must not present it as more).
+    With one run of a model and no reference, its training variance cannot be estimated; the interval
+    then holds the query term only for that model, and ``seeds`` says so (a caller must not present it
+    as more).
     """
     a = _as_runs(a, "a")
+    models = [a]
     if b is not None:
-        b = _as_runs(b, "b")
-        if a.shape[1] != b.shape[1]:
-            raise ValueError(f"a and b were scored on different numbers of queries ({a.shape[1]} and {b.shape[1]})")
-    per_query = a.mean(0) - (b.mean(0) if b is not None else 0.0)
+        models.append(_as_runs(b, "b"))
+    if any(m.shape[1] != a.shape[1] for m in models):
+        raise ValueError(f"a and b were scored on different numbers of queries ({a.shape[1]} and {models[-1].shape[1]})")
+    borrowed = None
+    if reference is not None:
+        reference = _as_runs(reference, "reference")
+        if reference.shape[0] < 2 or reference.shape[1] != a.shape[1]:
+            raise ValueError(f"reference: expected at least 2 runs on the same {a.shape[1]} queries, got shape "
+                             f"{reference.shape}")
+        borrowed = _run_terms(reference)
+    per_query = a.mean(0) - (models[1].mean(0) if b is not None else 0.0)
     queries = per_query.size
     query_variance = raw_query_variance = per_query.var(ddof=1)
-    terms: list[tuple[float, float]] = []      # (variance of the estimate, its degrees of freedom)
-    for runs in (a, b) if b is not None else (a,):
+    # (variance of the estimate, its degrees of freedom) per source of training variance: a model's
+    # own runs, or the reference's. Terms estimated from the same runs (a model that is also the
+    # reference) are one term, not two independent ones, for the degrees of freedom.
+    sources: dict[int, float] = {}             # source -> summed variance of the estimate
+    runs_of = {i: m.shape[0] for i, m in enumerate(models)}
+    lent = 0
+    for index, runs in enumerate(models):
         k = runs.shape[0]
         if k >= 2:
-            terms.append((runs.mean(1).var(ddof=1) / k, k - 1))
-            # Each run's mean already carries that run's (run x query) noise / Q, which the query
-            # term holds too: take it out of the query term (two-way ANOVA residual variance), or
-            # 0/1 outcomes, where that noise dominates, count it twice.
-            residual = runs - runs.mean(1, keepdims=True) - runs.mean(0, keepdims=True) + runs.mean()
-            query_variance -= (residual**2).sum() / ((k - 1) * (queries - 1)) / k
+            (run_variance, residual_variance), source = _run_terms(runs), index
+        elif borrowed is not None:
+            (run_variance, residual_variance), lent = borrowed, reference.shape[0]
+            same = [i for i, m in enumerate(models) if m.shape == reference.shape and np.array_equal(m, reference)]
+            source = same[0] if same else len(models)
+            runs_of[source] = lent
+        else:
+            continue
+        sources[source] = sources.get(source, 0.0) + run_variance / k
+        # Each run's mean already carries that run's (run x query) noise / Q, which the query
+        # term holds too: take it out of the query term (two-way ANOVA residual variance), or
+        # 0/1 outcomes, where that noise dominates, count it twice.
+        query_variance -= residual_variance / k
+    terms = [(v, runs_of[source] - 1) for source, v in sources.items()]
     # An estimate at or below 0 (tiny or degenerate samples): keep the unadjusted, conservative one.
     terms.append(((query_variance if query_variance > 0 else raw_query_variance) / queries, queries - 1))
     variance = sum(v for v, _ in terms)
     mean = float(per_query.mean())
+    seeds = tuple(m.shape[0] for m in models)
     if variance == 0:
-        return Interval(mean, mean, mean, (a.shape[0],) + ((b.shape[0],) if b is not None else ()), queries)
+        return Interval(mean, mean, mean, seeds, queries, lent)
     dof = variance**2 / sum(v**2 / d for v, d in terms if v > 0)
     half = float(scipy_stats.t.ppf(0.5 + level / 2, dof) * np.sqrt(variance))
-    seeds = (a.shape[0],) + ((b.shape[0],) if b is not None else ())
-    return Interval(mean, mean - half, mean + half, seeds, queries)
+    return Interval(mean, mean - half, mean + half, seeds, queries, lent)
 
 
 def seed_summary(values: np.ndarray) -> tuple[float, float, int]:
@@ -121,9 +168,9 @@ def claim_verdict(paper_sign: float, interval: Interval) -> str:
 
     "reproduces": same sign, interval excludes 0; "contradicts": opposite sign, interval excludes 0;
     "cannot tell at this precision": the interval includes 0, or one of the models was trained only
-    once (its training variance is unknown, so the interval cannot carry it).
+    once and borrowed no training variance (it is unknown, so the interval cannot carry it).
     """
-    if not interval.excludes_zero() or min(interval.seeds) < 2:
+    if not interval.excludes_zero() or not interval.carries_training_variance:
         return VERDICTS[2]
     return VERDICTS[0] if np.sign(interval.mean) == np.sign(paper_sign) else VERDICTS[1]
 

@@ -86,3 +86,29 @@ def test_run_interval_is_welch():
     assert interval.low < 1.5 < interval.high and interval.seeds == (3, 3)
     with pytest.raises(ValueError, match="at least 2 runs"):
         run_interval([1.0], [2.0, 3.0])
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["continuous", "rank-1 hits"])
+def test_a_once_trained_model_borrowing_the_reference_variance_covers_95_percent(binary):
+    """A sweep point (one run) against a reference trained 3 times, when both vary alike from seed to seed."""
+    rng = np.random.default_rng(11)
+    experiments, truth = 2000, 0.03
+    hits = 0
+    for _ in range(experiments):
+        a, b = simulate(rng, truth, 3, 200, binary)
+        interval = seed_query_interval(a[:1], b, reference=b)
+        assert interval.borrowed == 3 and interval.seeds == (1, 3)
+        hits += interval.low <= truth <= interval.high
+    coverage = hits / experiments
+    print(f"coverage, one run borrowing 3 runs' variance ({'binary' if binary else 'continuous'}): {coverage:.3f}")
+    assert 0.93 <= coverage <= 0.97, coverage
+
+
+def test_borrowed_variance_allows_a_verdict_and_is_checked():
+    a = np.array([[1.0, 0.0, 1.0, 1.0]])
+    b = np.array([[0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    assert not seed_query_interval(a, b).carries_training_variance
+    assert seed_query_interval(a, b, reference=b).carries_training_variance
+    assert claim_verdict(+1, Interval(2.0, 0.5, 3.5, (1, 3), 217, borrowed=3)) == "reproduces"
+    with pytest.raises(ValueError, match="reference: expected at least 2 runs"):
+        seed_query_interval(a, b, reference=a)
