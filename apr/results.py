@@ -38,7 +38,7 @@ from .runs import (RUNS, CorruptRunFile, load_checkpoint, load_run, remove_dead_
 from .train import fit
 
 CACHE_ENV = "APR_CACHE_DIR"   # another cache folder (tests use a temporary one)
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: training seed k starts from pretraining run k
 
 
 def cache_root() -> Path:
@@ -243,55 +243,85 @@ def load_or_train(config: APRConfig, *, cache: Path | None = None, progress: boo
     return load_or_train_many([config], cache=cache, progress=progress)[0]
 
 
+def _pretrain_here(pretraining: Sequence[APRConfig], progress: bool) -> None:
+    """Train pretraining runs in this process with every core, one after the other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(_cores())
+    try:
+        for config in pretraining:
+            load_or_train_many([config], workers=1, progress=progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = None, workers: int | None = None,
                        progress: bool = True) -> list[RunRecord]:
     """Cached runs of ``configs`` (in order); the missing ones are trained first.
 
     ``workers``: processes training side by side on a CPU (default: the number of cores,
-    at most the number of missing runs); each gets ``cores // workers`` torch threads.
+    at most the number of missing runs); each gets ``cores // workers`` torch threads. A run
+    that starts from a synthetic pretraining (one per training seed) waits for it: several
+    pretraining runs go into the pool first, and each run is queued as soon as its own is done.
     """
     dirs = [run_dir_for(c, cache) for c in configs]
     missing = list({d: c for c, d in zip(configs, dirs) if not _usable(c, d)}.items())
     preflight_checks([c for _, c in missing])
-    needs_pretraining = {pretrain_config(c): c for _, c in missing if c.pretrained == "synthetic"}
-    if needs_pretraining:
-        # The shared pretraining runs first, here with every core, so workers only read its weights.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(_cores())
-        try:
-            for c in needs_pretraining.values():
-                pretrained_backbone(c, progress=progress)
-        finally:
-            torch.set_num_threads(threads)
-    if missing:
-        cuda = any(c.device.startswith("cuda") or (c.device == "auto" and torch.cuda.is_available()) for _, c in missing)
-        cores = _cores()
-        workers = 1 if cuda else max(1, min(workers or cores, len(missing), cores))
-        bar = tqdm(total=len(missing), desc="training models", unit="model", disable=not progress)
-        if workers == 1:
-            for d, c in missing:
-                bar.set_postfix_str(d.name)
-                _train_and_evaluate(c, d, None, progress=False)
-                bar.update()
-        else:
-            _prepare_data([c for _, c in missing])
-            # spawn: a fresh interpreter per worker (fork after torch has started threads can hang)
-            pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                               initializer=die_with_parent, initargs=(os.getpid(),))
-            try:
-                jobs = {pool.submit(_train_and_evaluate, c, d, max(1, cores // workers), False): d for d, c in missing}
-                for job in futures.as_completed(jobs):
-                    try:
-                        job.result()
-                    except Exception as exc:
-                        raise RuntimeError(f"training {jobs[job].name} failed: {exc}") from exc
-                    bar.set_postfix_str(jobs[job].name)
-                    bar.update()
-            except BaseException:   # a failed run, Ctrl-C, ...: stop every worker now, not after its model
-                stop_pool(pool)
-                for d, _ in missing:
-                    remove_dead_temporaries(d)
-                raise
-            pool.shutdown()
+    pretraining = {p: run_dir_for(p) for p in dict.fromkeys(pretrain_config(c) for _, c in missing
+                                                              if c.pretrained == "synthetic")}
+    pending = [(d, p) for p, d in pretraining.items() if not _usable(p, d)]
+    cuda = any(c.device.startswith("cuda") or (c.device == "auto" and torch.cuda.is_available()) for _, c in missing)
+    cores = _cores()
+    workers = 1 if cuda else max(1, min(workers or cores, len(missing) + len(pending), cores))
+    if pending and (workers == 1 or len(pending) == 1):
+        _pretrain_here([p for _, p in pending], progress)   # nothing could run beside it: give it every core
+        pending = []
+    if not missing:
+        return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]
+    waiting_for = {d: [(rd, c) for rd, c in missing if c.pretrained == "synthetic" and pretraining[pretrain_config(c)] == d]
+                   for d, _ in pending}
+    ready = [(d, c) for d, c in missing if not any((d, c) in runs for runs in waiting_for.values())]
+    bar = tqdm(total=len(missing) + len(pending), desc="training models", unit="model", disable=not progress)
+    if workers == 1:
+        for d, c in ready:
+            if c.pretrained == "synthetic":
+                pretrained_backbone(c)
+            bar.set_postfix_str(d.name)
+            _train_and_evaluate(c, d, None, progress=False)
+            bar.update()
         bar.close()
+        return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]
+    _prepare_data([c for _, c in missing] + [p for _, p in pending])
+    # spawn: a fresh interpreter per worker (fork after torch has started threads can hang)
+    pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=die_with_parent, initargs=(os.getpid(),))
+    threads = max(1, cores // workers)
+    jobs: dict[futures.Future, Path] = {}
+
+    def submit(runs: Sequence[tuple[Path, APRConfig]]) -> None:
+        for d, c in runs:
+            if c.pretrained == "synthetic":
+                pretrained_backbone(c)      # writes backbone.pt here, not in racing workers
+            jobs[pool.submit(_train_and_evaluate, c, d, threads, False)] = d
+
+    try:
+        submit(pending)                     # first in the queue, so they start first
+        submit(ready)
+        while jobs:
+            done, _ = futures.wait(jobs, return_when=futures.FIRST_COMPLETED)
+            for job in done:
+                d = jobs.pop(job)
+                try:
+                    job.result()
+                except Exception as exc:
+                    raise RuntimeError(f"training {d.name} failed: {exc}") from exc
+                submit(waiting_for.pop(d, []))
+                bar.set_postfix_str(d.name)
+                bar.update()
+    except BaseException:   # a failed run, Ctrl-C, ...: stop every worker now, not after its model
+        stop_pool(pool)
+        for d, _ in missing + pending:
+            remove_dead_temporaries(d)
+        raise
+    pool.shutdown()
+    bar.close()
     return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]

@@ -17,6 +17,7 @@ import torch
 from .datasets import ReidData, load_dataset
 from .synthetic import ensure_synthetic, synthetic_config
 from .tensors import DecodedSplit, label_map
+from .validation import hold_out_validation
 
 if TYPE_CHECKING:   # the settings live above the data layer; only their fields are read here
     from ..config import APRConfig
@@ -57,9 +58,14 @@ def load_run_dataset(config: APRConfig, *, progress: bool = True) -> ReidData:
 
 def load_training_data(config: APRConfig, device: torch.device, *, decode: bool = True,
                        progress: bool = True) -> TrainingData:
-    """Load the dataset of ``config`` (see :func:`load_run_dataset`) and decode its training split."""
+    """Load the dataset of ``config`` (see :func:`load_run_dataset`) and decode its training split.
+
+    With ``config.validation_ids`` > 0 the run trains without that many training identities and is
+    evaluated on them (:func:`apr.data.validation.hold_out_validation`), not on the test split."""
     t = time.perf_counter()
     data = load_run_dataset(config, progress=progress)
+    if config.validation_ids:
+        data = hold_out_validation(data, config.validation_ids, config.seed)
     schema = data.schema
     names = list(config.attributes) if config.attributes is not None else (schema.names if schema else [])
     known = schema.names if schema else []
