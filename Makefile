@@ -1,7 +1,7 @@
 # One entry point for users and CI. Every target sets up .venv first (scripts/setup_env.sh).
 #   make book                      build the book on the synthetic data (quick scale)
 #   make book SCALE=smoke          the CI-sized run
-#   make book SEEDS=5              more training seeds of IDE, ARN and APR: narrower intervals, longer build
+#   make book SEEDS=5              more training seeds of every compared model: narrower intervals, longer build
 #   make book DATASET=market1501 DATA_ROOT=/data SCALE=paper DEVICE=cuda
 #   make test                      the test suite (what CI runs)
 SHELL    := /bin/bash

@@ -395,7 +395,10 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
     first = torch.cat(first_hits)
     if per_query:
         queries = torch.cat([r[2] for r in results if r is not None])
-        frame = pd.DataFrame({"query": queries.cpu().numpy(), "first_match_rank": first.cpu().numpy().astype(np.int64)})
+        ranks = first.cpu().numpy()
+        # A query whose every match was filtered out (distance +inf) never retrieves one: its rank stays inf.
+        ranks = ranks.astype(np.int64) if np.isfinite(ranks).all() else ranks.astype(np.float64)
+        frame = pd.DataFrame({"query": queries.cpu().numpy(), "first_match_rank": ranks})
         for mode in ap_modes:
             frame[f"AP_{mode}"] = torch.cat([a[mode] for a in aps]).cpu().numpy()
         return frame.set_index("query")
@@ -408,7 +411,8 @@ def evaluate_per_query(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike,
     """Per-query results under the same protocol as :func:`evaluate_ranking`.
 
     Returns a DataFrame indexed by query position (queries without a valid match left out)
-    with ``first_match_rank`` (0 = rank-1 hit) and ``AP_<mode>`` columns; their means are
+    with ``first_match_rank`` (0 = rank-1 hit; inf when every match has distance +inf, i.e. was
+    filtered out) and ``AP_<mode>`` columns; their means are
     the CMC at rank 1 and the mAP.
     """
     return evaluate_ranking_modes(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=1, ap_modes=ap_modes,

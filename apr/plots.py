@@ -113,6 +113,9 @@ def save_figure(fig: plt.Figure, name: str, data: pd.DataFrame | None = None, fo
     return png
 
 
+# One colour per source across every figure: this build's measurements, and the paper's reported values.
+VARIANT_COLOURS = {"this build": "#1f77b4", "paper": "#d62728"}
+
 # Pie colours for colour-group charts; anything else gets a neutral grey.
 _SWATCHES = {"black": "#222222", "white": "#f4f4f4", "red": "#d62728", "purple": "#9467bd", "gray": "#8c8c8c",
              "blue": "#1f77b4", "green": "#2ca02c", "yellow": "#f2d43a", "pink": "#f7a1c4", "brown": "#8c564b"}
@@ -198,38 +201,44 @@ def ranked_list_figure(query_paths: list[str], ranked_paths: list[list[str]], co
     return fig
 
 
-def sweep_figure(measured: pd.DataFrame, x: str, reported: pd.DataFrame | None, xlabel: str, title: str) -> plt.Figure:
-    """Rank-1 and mAP (%) against ``x``: this build (left axis) and, when given, the paper's
-    reported curve (right axis, dashed), each on its own scale since they are different runs."""
+def sweep_figure(measured: pd.DataFrame, reported: pd.DataFrame | None, xlabel: str, title: str) -> plt.Figure:
+    """Rank-1 and mAP (%) against the index of ``measured``: this build's points with their 95% intervals
+    (columns ``rank1``, ``rank1 low``, ``rank1 high``, same for ``mAP``) and, when given, the paper's
+    reported curve (same columns without intervals) on the same axis."""
     with sns.axes_style("whitegrid"):
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-        for ax, metric in zip(axes, ("rank1", "mAP")):
-            ax.plot(measured[x], 100 * measured[metric], "o-", color="#1f77b4", label="this build")
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(f"{'rank-1' if metric == 'rank1' else 'mAP'} (%), this build", color="#1f77b4")
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for ax, metric, name in zip(axes, ("rank1", "mAP"), ("rank-1", "mAP")):
+            x, y = measured.index.to_numpy(dtype=float), measured[metric].to_numpy(dtype=float)
+            error = np.vstack([y - measured[f"{metric} low"].to_numpy(float), measured[f"{metric} high"].to_numpy(float) - y])
+            ax.errorbar(x, y, yerr=error, fmt="o-", color=VARIANT_COLOURS["this build"], capsize=3,
+                        label="this build (95% interval)")
             if reported is not None and metric in reported:
-                twin = ax.twinx()
-                twin.plot(reported[x], reported[metric], "s--", color="#d62728", alpha=0.8, label="reported by the paper")
-                twin.set_ylabel("reported by the paper (%)", color="#d62728")
-                twin.grid(False)
-                lines = ax.get_lines() + twin.get_lines()
-                ax.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="lower center")
+                ax.plot(reported.index, reported[metric], "s--", color=VARIANT_COLOURS["paper"], alpha=0.8,
+                        label="reported by the paper (Market-1501)")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"{name} (%)")
+            ax.set_ylim(0, 100)      # an interval may reach past what a percentage can be
+            ax.legend(fontsize=8, loc="lower right")
         fig.suptitle(title, fontsize=10)
         fig.tight_layout()
     return fig
 
 
 def delta_bars_figure(deltas: pd.DataFrame, title: str) -> plt.Figure:
-    """Horizontal bars of rank-1 change per removed attribute: this build and the paper's."""
+    """Horizontal bars of rank-1 change per removed attribute: this build (column ``this build``, with its
+    95% interval from ``95% low``/``95% high``) and the paper's (the last numeric column)."""
+    paper_column = [c for c in deltas.columns if c.startswith("reported")]
     with sns.axes_style("whitegrid"):
-        fig, ax = plt.subplots(figsize=(8, 0.45 * len(deltas) + 1.5))
+        fig, ax = plt.subplots(figsize=(8, 0.5 * len(deltas) + 1.5))
         y = np.arange(len(deltas))
-        columns = [c for c in deltas.columns]
-        height = 0.8 / len(columns)
-        palette = ["#1f77b4", "#d62728", "#7f7f7f"]
-        for k, column in enumerate(columns):
-            ax.barh(y + k * height, deltas[column].fillna(0).to_numpy(), height, label=column, color=palette[k % 3])
-        ax.set_yticks(y + height * (len(columns) - 1) / 2)
+        height = 0.4
+        measured = deltas["this build"].to_numpy(dtype=float)
+        error = np.vstack([measured - deltas["95% low"].to_numpy(float), deltas["95% high"].to_numpy(float) - measured])
+        ax.barh(y, measured, height, xerr=error, capsize=3, label="this build (95% interval)",
+                color=VARIANT_COLOURS["this build"], error_kw={"lw": 1})
+        for column in paper_column:
+            ax.barh(y + height, deltas[column].fillna(0).to_numpy(), height, label=column, color=VARIANT_COLOURS["paper"])
+        ax.set_yticks(y + height * len(paper_column) / 2)
         ax.set_yticklabels(deltas.index, fontsize=9)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_xlabel("change of rank-1 when the attribute is left out (points)")
@@ -241,21 +250,24 @@ def delta_bars_figure(deltas: pd.DataFrame, title: str) -> plt.Figure:
 
 
 def acceleration_figure(curve: pd.DataFrame, reported: pd.DataFrame | None, title: str) -> plt.Figure:
-    """Fig. 9: rank-1 and mAP (%) against the percentage of the gallery used, one point per τ."""
+    """Fig. 9: rank-1 and mAP (%) against the percentage of the gallery used, one point per τ: the mean
+    over training runs with ± 1 SD both ways (columns ``<name>`` and ``<name> SD``), and the paper's points."""
     with sns.axes_style("whitegrid"):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for ax, metric, name in ((axes[0], "rank1", "rank-1"), (axes[1], "mAP", "mAP")):
-            x, y = 100 * curve["gallery_used"], 100 * curve[metric]
-            ax.plot(x, y, "o-", color="#1f77b4", label="this build")
-            for tau, xi, yi in zip(curve["tau"], x, y):
-                ax.annotate(f"{tau:g}", (xi, yi), textcoords="offset points", xytext=(3, -10), fontsize=7, color="#1f77b4")
+            x, y = curve["gallery_used"], curve[metric]
+            ax.errorbar(x, y, xerr=curve["gallery_used SD"], yerr=curve[f"{metric} SD"], fmt="o-", capsize=2,
+                        color=VARIANT_COLOURS["this build"], label="this build (mean ± SD over training runs)")
+            for tau, xi, yi in zip(curve.index, x, y):
+                ax.annotate(f"{tau:g}", (xi, yi), textcoords="offset points", xytext=(3, -10), fontsize=7,
+                            color=VARIANT_COLOURS["this build"])
             if reported is not None and metric in reported:
-                ax.plot(reported["gallery_pct"], reported[metric], "s--", color="#d62728", alpha=0.8,
+                ax.plot(reported["gallery_pct"], reported[metric], "s--", color=VARIANT_COLOURS["paper"], alpha=0.8,
                         label="reported by the paper (Market-1501)")
             ax.set_xlabel("gallery used (%)")
             ax.set_ylabel(f"{name} (%)")
             ax.set_xlim(-2, 102)
-            ax.legend(fontsize=8, loc="lower right")
+            ax.legend(fontsize=8, loc="best")
         fig.suptitle(title, fontsize=10)
         fig.tight_layout()
     return fig

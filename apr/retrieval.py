@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .metrics import evaluate_ranking
+from .metrics import evaluate_per_query, evaluate_ranking
 
 
 def _check_tau(tau: float) -> None:
@@ -115,6 +115,25 @@ def acceleration_curve(distmat: np.ndarray | torch.Tensor, q_pred: AttributePred
         rows.append({"tau": tau, "gallery_used": float(used), "rank1": float(cmc[0]), "rank5": float(cmc[4] if len(cmc) > 4 else cmc[-1]),
                      "mAP": mAP})
     return pd.DataFrame(rows)
+
+
+def acceleration_per_query(distmat: np.ndarray | torch.Tensor, q_pred: AttributePredictions,
+                           g_pred: AttributePredictions, q_pids, g_pids, q_camids, g_camids, tau: float,
+                           ap_mode: str = "official") -> pd.DataFrame:
+    """Per query at one τ (1: no filtering): the fraction of the non-junk gallery compared
+    (``gallery_used``), the rank-1 hit (``rank1``, 0/1) and the AP (``AP``), indexed by query
+    position (queries without a valid match left out, as in :func:`apr.metrics.evaluate_per_query`).
+    Their means are the row of :func:`acceleration_curve` at τ; per query they let the book put
+    intervals over training runs and queries on Fig. 9."""
+    _check_tau(tau)
+    dist = torch.as_tensor(np.asarray(distmat)) if not isinstance(distmat, torch.Tensor) else distmat
+    keep = keep_mask(encode(q_pred, tau), encode(g_pred, tau))
+    filtered = torch.where(torch.as_tensor(keep, device=dist.device), dist, torch.full_like(dist, float("inf")))
+    frame = evaluate_per_query(filtered, q_pids, g_pids, q_camids, g_camids, ap_modes=(ap_mode,))
+    counted = np.asarray(g_pids) != -1
+    used = keep[:, counted].mean(1) if counted.any() else np.zeros(len(keep))
+    return pd.DataFrame({"gallery_used": used[frame.index.to_numpy()], "rank1": (frame["first_match_rank"] == 0).astype(float),
+                         "AP": frame[f"AP_{ap_mode}"]}, index=frame.index)
 
 
 def _import_faiss():

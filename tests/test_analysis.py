@@ -3,6 +3,8 @@ the results cache, and the retrieval helpers the chapters use."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,6 +91,52 @@ def test_book_plan_trains_each_configuration_once_and_leaves_out_what_it_says():
     assert leave_one_out_configs(sweep_base(main_config("peta", "smoke"), "smoke")) == {}
 
 
+def test_book_plan_seeds_every_compared_model_and_sweeps_lambda_on_validation():
+    from collections import Counter
+
+    from apr.experiments import REFERENCE_LAMBDA, VALIDATION_IDS
+
+    configs = book_configs("synthetic", "quick", seeds=3)
+    main = Counter(c.variant for c in configs if c.validation_ids == 0 and c.attributes is None)
+    assert main == {"ide": 3, "arn": 3, "apr": 3, "apr_no_arm": 3, "apr_no_attr_loss": 3}
+    validation = [c for c in configs if c.validation_ids]
+    assert {c.validation_ids for c in validation} == {VALIDATION_IDS["quick"]}
+    lambdas = Counter(c.lambda_id for c in validation)
+    assert len(lambdas) >= 6 and {0.0, 1.0} <= set(lambdas) and {0.7, 0.8, 0.9} <= set(lambdas)
+    assert lambdas[REFERENCE_LAMBDA] == 3 and all(n == 1 for k, n in lambdas.items() if k != REFERENCE_LAMBDA)
+    # Fig. 6's reference (APR with every attribute) is the seeded main APR; each removal is trained once
+    assert sum(1 for c in configs if c.attributes is not None) == len(REMOVALS["market1501"])
+
+
+def test_each_training_seed_starts_from_its_own_pretraining():
+    from apr.pretrain import pretrain_config
+
+    first, second = (main_config("synthetic", "quick", train_seed=k) for k in (0, 1))
+    assert pretrain_config(first) != pretrain_config(second)
+    assert pretrain_config(second).train_seed == 1 and pretrain_config(second).seed == pretrain_config(first).seed
+    # what the book varies within one training seed shares the pretraining
+    assert pretrain_config(first) == pretrain_config(replace(first, variant="ide", lambda_id=0.5, validation_ids=20))
+
+
+def test_the_validation_split_holds_out_training_identities(tmp_path):
+    from apr.data.synthetic import SynthConfig, generate_synthetic
+    from apr.data.datasets import load_dataset
+    from apr.data.validation import hold_out_validation
+
+    generate_synthetic(tmp_path / "synth", SynthConfig(num_train_ids=12, num_test_ids=4, seed=3), progress=False)
+    data = load_dataset("synthetic", tmp_path / "synth")
+    split = hold_out_validation(data, 3, seed=0)
+    held = {r.pid for r in split.gallery}
+    assert len(held) == 3 and not held & {r.pid for r in split.train}
+    assert {r.pid for r in split.query} <= held and len(split.train) + len(split.gallery) == len(data.train)
+    assert split.attributes["gallery"].shape[0] == len(split.gallery)
+    for q in split.query:       # every query has a match in another camera
+        assert any(g.pid == q.pid and g.camid != q.camid for g in split.gallery)
+    assert hold_out_validation(data, 3, seed=0).query == split.query        # seeded
+    with pytest.raises(ValueError, match="validation_ids=12: expected 1 to 11"):
+        hold_out_validation(data, 12, seed=0)
+
+
 def test_results_cache_trains_once_and_retrains_only_changed_settings(tmp_path):
     from apr.results import load_or_train, load_or_train_many, run_dir_for
 
@@ -161,3 +209,18 @@ def test_shown_rounds_and_dashes_without_a_warning():
         out = shown(table)
     assert out["R-1"].tolist() == ["69.12", "–"] and out["R-5"].tolist() == ["89.40", "90.00"]
     assert out["source"].tolist() == ["a", "–"] and out["n"].tolist() == [3, 4]
+
+
+def test_each_run_starts_from_its_training_seeds_pretraining_when_they_train_side_by_side(monkeypatch, tmp_path):
+    """Three training seeds need three pretraining runs: the pool trains them first and queues each run
+    once its own pretraining is done; every run must start from the backbone of its own seed."""
+    from apr.pretrain import pretrain_config
+    from apr.results import load_or_train_many, run_dir_for
+
+    monkeypatch.setenv("APR_CACHE_DIR", str(tmp_path))     # the workers inherit it
+    configs = [main_config("synthetic", "smoke", pretrained="synthetic", epochs=1, train_seed=k) for k in range(3)]
+    records = load_or_train_many(configs, workers=2, progress=False)
+    for config, record in zip(configs, records):
+        backbone = run_dir_for(pretrain_config(config)) / "backbone.pt"
+        assert str(backbone) in record.info["initialisation"], (config.train_seed, record.info["initialisation"])
+    assert len({r.info["initialisation"] for r in records}) == 3

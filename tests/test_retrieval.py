@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from apr.metrics import evaluate_ranking
-from apr.retrieval import AttributeIndex, AttributePredictions, acceleration_curve, encode, exhaustive_search, keep_mask
+from apr.retrieval import (AttributeIndex, AttributePredictions, acceleration_curve, acceleration_per_query, encode,
+                           exhaustive_search, keep_mask)
 
 NUM_CLASSES = (2, 4, 2, 2, 3) + (2,) * 70   # several bit words, multi-class attributes
 
@@ -99,6 +100,24 @@ def test_curve_has_unfiltered_row():
     cmc, mAP = evaluate_ranking(dist, q_pids, g_pids, q_cams, g_cams)
     assert full["gallery_used"] == 1.0 and full["mAP"] == pytest.approx(mAP) and full["rank1"] == pytest.approx(cmc[0])
     assert (curve["gallery_used"].diff().dropna() >= 0).all()
+
+
+def test_per_query_outcomes_average_to_the_curve():
+    """Fig. 9's intervals rest on per-query outcomes: their means must be the curve's row at every τ."""
+    rng = np.random.default_rng(3)
+    g_pids, q_pids = rng.integers(1, 10, 80), rng.integers(1, 10, 15)
+    g_pids[:5] = -1                                   # junk is not counted in the gallery used
+    q_cams, g_cams = rng.integers(1, 4, 15), rng.integers(1, 4, 80)
+    dist = rng.random((15, 80))
+    q_pred, g_pred = random_predictions(15, 6, (2,) * 5), random_predictions(80, 7, (2,) * 5)
+    curve = acceleration_curve(dist, q_pred, g_pred, q_pids, g_pids, q_cams, g_cams, taus=[0.55, 0.7])
+    for _, row in curve.iterrows():
+        per_query = acceleration_per_query(dist, q_pred, g_pred, q_pids, g_pids, q_cams, g_cams, row["tau"])
+        assert per_query["rank1"].mean() == pytest.approx(row["rank1"])
+        assert per_query["AP"].mean() == pytest.approx(row["mAP"])
+        # the curve averages the kept fraction over every query; per query, over those with a match
+        kept = keep_mask(encode(q_pred, row["tau"]), encode(g_pred, row["tau"]))[:, g_pids != -1].mean(1)
+        assert per_query["gallery_used"].to_numpy() == pytest.approx(kept[per_query.index.to_numpy()])
 
 
 def test_index_backend_errors(monkeypatch):
