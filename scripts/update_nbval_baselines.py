@@ -31,6 +31,7 @@ def strip_unchecked(path: Path) -> None:
             cell.outputs = []
             cell.execution_count = None
     nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)      # progress-bar state of models trained while the chapter ran
     nbformat.write(nb, path)
 
 
