@@ -178,16 +178,17 @@ def write_status_page(status: dict, records: list, generated: Path = GENERATED) 
               "(0 s when all came from the cache).", "", "| chapter | seconds |", "|---|---|"]
     lines += [f"| {c['chapter']} | {c['seconds']:.1f} |" for c in status["chapters"]]
     lines += [f"| **whole build before the HTML** | **{status['total_s']:.0f}** |", "",
-              "## Models", "", "| run | variant | training seed | backbone | input | epochs | λ | attributes | rank-1 | mAP | train s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "## Models", "", "| run | variant | training seed | backbone | input | epochs | λ | attributes | evaluated on | rank-1 | "
+              "mAP | train s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         c, m = rec.config, rec.metrics
         schema = schema_of(c.dataset)
         attrs = ("–" if not c.uses_attributes else "all" if c.attributes is None or schema is None else
                  "all but " + ", ".join(n for n in schema.names if n not in c.attributes))
         lam = f"{c.lambda_id:g}" if c.variant in ("apr", "apr_no_arm") else "–"    # the others train one loss: no λ
+        split = f"validation ({c.validation_ids} training ids held out)" if c.validation_ids else "test"
         lines.append(f"| `{rec.run_dir.name}` | {c.variant} | {c.train_seed} | {c.backbone} | {c.image_size[0]}x{c.image_size[1]} | "
-                     f"{c.epochs} | {lam} | {attrs} | {100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | "
+                     f"{c.epochs} | {lam} | {attrs} | {split} | {100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | "
                      f"{rec.info['timings']['train_s']:.0f} |")
     path = generated / "status.md"
     atomic_write_bytes(path, lambda h: h.write(("\n".join(lines) + "\n").encode()))

@@ -128,13 +128,13 @@ def seed_metrics_table(runs: Mapping[str, Sequence[RunRecord]]) -> pd.DataFrame:
     training runs, with the number of runs and the mean training time."""
     rows = []
     for name, records in runs.items():
-        row = {"method": VARIANT_NAMES.get(name, name), "source": build_label(records[0]), "runs": len(records)}
+        row = {"method": VARIANT_NAMES.get(name, name), "source": build_label(records[0]), "training runs": len(records)}
         for column, metric in (("R-1", "rank1"), ("R-5", "rank5"), ("R-10", "rank10"), ("mAP", "mAP"),
                                ("mAP (step AP)", "mAP_step")):
             row[column] = mean_sd([100 * r.metrics[metric] for r in records])
         accuracy = [r.metrics["attribute_accuracy"]["mean"] for r in records if "attribute_accuracy" in r.metrics]
         row["attr. acc."] = mean_sd([100 * a for a in accuracy]) if accuracy else "–"
-        row["train s"] = f"{np.mean([r.info['timings']['train_s'] for r in records]):.0f}"
+        row["training time (s)"] = f"{np.mean([r.info['timings']['train_s'] for r in records]):.0f}"
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
 

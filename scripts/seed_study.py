@@ -1,10 +1,11 @@
 """IDE against APR over several training seeds on one data set, with intervals that include training variance.
 
-Each model is trained ``--train-seeds`` times on the same synthetic data (data seed ``--seed``), from the
-same pretrained backbone, with different initialisations and batch orders. The table shows each run;
-the last lines give each model's mean ± SD over its runs and APR − IDE with the 95% interval over
-training seeds *and* test queries (:func:`apr.stats.seed_query_interval`). Runs go through the results
-cache (``apr.results``): a second call only reads them.
+Each model is trained ``--train-seeds`` times on the same synthetic data (data seed ``--seed``); a
+training seed changes the synthetic pretraining it starts from, the initialisation and the batch order.
+The table shows each run; the last lines give each model's mean ± SD over its runs, APR − IDE with the
+95% interval over training seeds *and* test queries (:func:`apr.stats.seed_query_interval`), and how
+wide that interval is with the first 2, 3, ... of the runs (the precision each number of seeds buys).
+Runs go through the results cache (``apr.results``): a second call only reads them.
 
     .venv/bin/python scripts/seed_study.py [--scale quick] [--seed 0] [--train-seeds 3] [--lambdas 0.9] [--set epochs=40]
 """
@@ -52,6 +53,9 @@ def main() -> None:
         diff = seed_query_interval(hits[name], hits["IDE"]).scaled(100)
         print(f"{name} − IDE, rank-1: {diff.mean:+.2f} points, 95% interval {diff.low:+.2f} to {diff.high:+.2f} "
               f"(±{diff.half_width:.2f}; {args.train_seeds} training seeds each, {diff.queries} queries)")
+        for k in range(2, args.train_seeds + 1):
+            first = seed_query_interval(hits[name][:k], hits["IDE"][:k]).scaled(100)
+            print(f"  with the first {k} seeds of each: {first.mean:+.2f} points, ±{first.half_width:.2f}")
     print(f"wall {time.perf_counter() - start:.0f} s")
 
 
