@@ -16,7 +16,7 @@ from .experiments import VARIANT_NAMES
 from .metrics import pairwise_distances
 from .results import RunRecord
 from .retrieval import AttributePredictions, acceleration_per_query
-from .stats import Interval, seed_query_interval, seed_summary
+from .stats import Interval, paired_seed_interval, seed_query_interval, seed_summary
 
 PAPER_DATASET = {"synthetic": "market1501", "market1501": "market1501", "dukemtmc": "dukemtmc"}
 
@@ -74,10 +74,23 @@ METRIC_COLUMNS = (("rank1", "rank1"), ("mAP", "AP_official"))   # (metric, per-q
 def compare_runs(a: Sequence[RunRecord], b: Sequence[RunRecord],
                  reference: Sequence[RunRecord] | None = None) -> dict[str, Interval]:
     """``a - b`` in rank-1 and mAP (points) with the 95% interval over training seeds and test queries.
-    A model trained once borrows the training variance of ``reference`` (see :mod:`apr.stats`)."""
-    return {name: seed_query_interval(per_query_runs(a, column), per_query_runs(b, column),
-                                      reference=_reference(reference, column)).scaled(100)
-            for name, column in METRIC_COLUMNS}
+
+    Runs of ``a`` and ``b`` with the same training seeds, in the same order, are compared seed by seed
+    (:func:`apr.stats.paired_seed_interval`); a model trained once borrows the training variance of
+    ``reference`` (see :mod:`apr.stats`)."""
+    out = {}
+    for name, column in METRIC_COLUMNS:
+        x, y = per_query_runs(a, column), per_query_runs(b, column)
+        if reference is None and same_seeds(a, b):
+            out[name] = paired_seed_interval(x, y).scaled(100)
+        else:
+            out[name] = seed_query_interval(x, y, reference=_reference(reference, column)).scaled(100)
+    return out
+
+
+def same_seeds(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> bool:
+    """Whether run k of ``a`` and run k of ``b`` share their training seed, for every k (two runs or more)."""
+    return len(a) == len(b) >= 2 and all(x.config.train_seed == y.config.train_seed for x, y in zip(a, b))
 
 
 def _reference(runs: Sequence[RunRecord] | None, column: str) -> np.ndarray | None:
@@ -158,12 +171,12 @@ def seed_attribute_table(runs: Mapping[str, Sequence[RunRecord]], dataset: str) 
 
 
 def interval_words(interval: Interval) -> str:
-    """"+1.23 points (95% interval −0.50 to +2.90; 3 and 3 training runs, 217 queries)"."""
+    """"+1.23 points (95% interval −0.50 to +2.90; 3 and 3 training runs, paired by seed, 650 queries)"."""
     runs = " and ".join(str(k) for k in interval.seeds)
-    lent = (f", the once-trained model's run-to-run spread taken from {interval.borrowed} runs"
-            if interval.borrowed else "")
+    how = (", paired by training seed" if interval.paired else
+           f", the once-trained model's run-to-run spread taken from {interval.borrowed} runs" if interval.borrowed else "")
     return (f"{interval.mean:+.2f} points (95% interval {interval.low:+.2f} to {interval.high:+.2f}; "
-            f"{runs} training runs{lent}, {interval.queries} queries)")
+            f"{runs} training runs{how}, {interval.queries} queries)")
 
 
 def shown(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:

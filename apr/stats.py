@@ -17,6 +17,12 @@ from K_A runs of A and K_B runs of B scored on the same Q queries, with both sou
   less the (run × query) noise that the per-run means above already carry (its two-way ANOVA
   estimate), which 0/1 outcomes would otherwise count twice.
 
+**Paired seeds.** When run k of A and run k of B share their training seed (so their starting point:
+the book's training seed k also picks the pretraining run both start from), :func:`paired_seed_interval`
+takes the per-seed differences ``a_kq - b_kq`` as the sample: the variance the pair shares (a good or bad
+pretraining draw lifts or sinks both) cancels, as in any paired design, and the interval is that of
+the differences' level, over seeds and queries, with K - 1 degrees of freedom for the seed term.
+
 A sweep (one model per λ, one per attribute left out) cannot afford K runs of every point. A model
 trained once then *borrows* its training variance from a related configuration trained K times
 (``reference=``): its run-to-run variance is taken to be the reference's, with K − 1 degrees of
@@ -32,7 +38,7 @@ simulated experiments whose true difference is known.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -48,6 +54,7 @@ class Interval:
     seeds: tuple[int, ...]      # training runs per model (K_A, K_B), or (K,) for a level
     queries: int
     borrowed: int = 0           # K of the reference whose training variance a once-trained model borrowed
+    paired: bool = False        # run k of A and run k of B share training seed k (per-seed differences)
 
     @property
     def half_width(self) -> float:
@@ -59,7 +66,7 @@ class Interval:
     def scaled(self, factor: float) -> Interval:
         """The same interval in other units (e.g. ×100 for percentage points)."""
         return Interval(self.mean * factor, self.low * factor, self.high * factor, self.seeds, self.queries,
-                        self.borrowed)
+                        self.borrowed, self.paired)
 
     @property
     def carries_training_variance(self) -> bool:
@@ -86,7 +93,7 @@ def _run_terms(runs: np.ndarray) -> tuple[float, float]:
 
 
 def seed_query_interval(a: np.ndarray, b: np.ndarray | None = None, level: float = 0.95, *,
-                        reference: np.ndarray | None = None) -> Interval:
+                        reference: np.ndarray | None = None, dof: float | None = None) -> Interval:
     """95% interval for mean(A) - mean(B) over training seeds and test queries (see the module docstring).
 
     Parameters
@@ -98,6 +105,8 @@ def seed_query_interval(a: np.ndarray, b: np.ndarray | None = None, level: float
     reference
         Outcomes (K >= 2 runs, same queries) of a related configuration: a model of ``a`` or ``b``
         trained once takes its training variance from these runs (``Interval.borrowed`` = K).
+    dof
+        Degrees of freedom of the t quantile, instead of the Welch–Satterthwaite ones.
 
     With one run of a model and no reference, its training variance cannot be estimated; the interval
     then holds the query term only for that model, and ``seeds`` says so (a caller must not present it
@@ -149,9 +158,22 @@ def seed_query_interval(a: np.ndarray, b: np.ndarray | None = None, level: float
     seeds = tuple(m.shape[0] for m in models)
     if variance == 0:
         return Interval(mean, mean, mean, seeds, queries, lent)
-    dof = variance**2 / sum(v**2 / d for v, d in terms if v > 0)
+    if dof is None:
+        dof = variance**2 / sum(v**2 / d for v, d in terms if v > 0)
     half = float(scipy_stats.t.ppf(0.5 + level / 2, dof) * np.sqrt(variance))
     return Interval(mean, mean - half, mean + half, seeds, queries, lent)
+
+
+def paired_seed_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> Interval:
+    """95% interval for mean(A) - mean(B) when row k of ``a`` and row k of ``b`` (runs, queries) were trained
+    with the same training seed: the interval of the per-seed differences' level (see the module docstring)."""
+    a, b = _as_runs(a, "a"), _as_runs(b, "b")
+    if a.shape != b.shape or a.shape[0] < 2:
+        raise ValueError(f"paired runs: expected a and b of one shape with at least 2 runs, got {a.shape} and {b.shape}")
+    # t with K - 1 degrees of freedom: the seed term dominates, and the Welch–Satterthwaite count, pulled up
+    # by the query term's Q - 1, undercovered with 3 seeds (0.927 in tests/test_stats.py).
+    level_of_differences = seed_query_interval(a - b, level=level, dof=a.shape[0] - 1)
+    return replace(level_of_differences, seeds=(a.shape[0], b.shape[0]), paired=True)
 
 
 def seed_summary(values: np.ndarray) -> tuple[float, float, int]:
@@ -175,16 +197,23 @@ def claim_verdict(paper_sign: float, interval: Interval) -> str:
     return VERDICTS[0] if np.sign(interval.mean) == np.sign(paper_sign) else VERDICTS[1]
 
 
-def run_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> Interval:
-    """95% Welch interval for mean(a) - mean(b) of one number per training run (e.g. a model's mean
-    attribute accuracy), when per-query outcomes are not at hand: training variance only."""
+def run_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95, *, paired: bool = False) -> Interval:
+    """95% interval for mean(a) - mean(b) of one number per training run (e.g. a model's mean attribute
+    accuracy), when per-query outcomes are not at hand: training variance only. Welch's interval, or with
+    ``paired`` (run k of each shares training seed k) the t interval of the per-seed differences."""
     a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
     if a.size < 2 or b.size < 2:
         raise ValueError(f"run_interval needs at least 2 runs of each model, got {a.size} and {b.size}")
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    if paired and a.size != b.size:
+        raise ValueError(f"paired runs: expected as many runs of each model, got {a.size} and {b.size}")
     mean = float(a.mean() - b.mean())
-    if va + vb == 0:
-        return Interval(mean, mean, mean, (a.size, b.size), 0)
-    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-    half = float(scipy_stats.t.ppf(0.5 + level / 2, dof) * np.sqrt(va + vb))
-    return Interval(mean, mean - half, mean + half, (a.size, b.size), 0)
+    if paired:
+        variance, dof = (a - b).var(ddof=1) / a.size, a.size - 1
+    else:
+        va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+        variance = va + vb
+        dof = variance**2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)) if variance > 0 else 1
+    if variance == 0:
+        return Interval(mean, mean, mean, (a.size, b.size), 0, paired=paired)
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, dof) * np.sqrt(variance))
+    return Interval(mean, mean - half, mean + half, (a.size, b.size), 0, paired=paired)

@@ -105,10 +105,11 @@ glue("gap_arn", f"{gaps['arn_r1']:+.2f}", display=False)
 # - **APR − ARN**: {glue:text}`apr_vs_arn_r1` rank-1; the paper reports {glue:text}`gap_arn`
 #   points (reported by the paper). Verdict on "APR beats ARN": **{glue:text}`apr_vs_arn_verdict`**.
 #
-# Each interval is a 95% interval over the training runs *and* the test queries
-# (`apr.stats.seed_query_interval`: the spread of each model's runs plus the paired spread over
-# queries, with a t quantile for so few runs; its coverage on simulated experiments is measured in
-# `tests/test_stats.py`). A verdict says "reproduces" only when the interval excludes 0 on the
+# Each interval is a 95% interval over the training runs *and* the test queries. Run k of every
+# model shares training seed k, and with it the pretraining run it starts from, so two models are
+# compared seed by seed (`apr.stats.paired_seed_interval`: the spread of the per-seed differences
+# over seeds and over queries, with a t quantile on K − 1 degrees of freedom; its coverage on
+# simulated experiments is measured in `tests/test_stats.py`). A verdict says "reproduces" only when the interval excludes 0 on the
 # paper's side, "contradicts" when it excludes 0 on the other side, and "cannot tell at this
 # precision" otherwise; `make book SEEDS=5` buys a narrower interval with more training time.
 #
@@ -137,9 +138,9 @@ accuracy = {v: [100 * r.metrics["attribute_accuracy"]["mean"] for r in runs[v]] 
 glue("arn_attr", f"{seed_summary(accuracy['arn'])[0]:.1f}", display=False)
 glue("apr_attr", f"{seed_summary(accuracy['apr'])[0]:.1f}", display=False)
 if seeds >= 2:
-    attr_gap = run_interval(accuracy["apr"], accuracy["arn"])
-    glue("attr_gap", f"{attr_gap.mean:+.2f} points (95% interval over training runs {attr_gap.low:+.2f} to "
-         f"{attr_gap.high:+.2f})", display=False)
+    attr_gap = run_interval(accuracy["apr"], accuracy["arn"], paired=True)
+    glue("attr_gap", f"{attr_gap.mean:+.2f} points (95% interval over training runs, paired by seed, "
+         f"{attr_gap.low:+.2f} to {attr_gap.high:+.2f})", display=False)
     glue("attr_verdict", claim_verdict(gaps["attr_acc"], attr_gap), display=False)
 else:
     glue("attr_gap", "not estimated (one training run of each)", display=False)

@@ -112,3 +112,38 @@ def test_borrowed_variance_allows_a_verdict_and_is_checked():
     assert claim_verdict(+1, Interval(2.0, 0.5, 3.5, (1, 3), 217, borrowed=3)) == "reproduces"
     with pytest.raises(ValueError, match="reference: expected at least 2 runs"):
         seed_query_interval(a, b, reference=a)
+
+
+def simulate_shared_start(rng: np.random.Generator, truth: float, seeds: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`simulate`, plus a per-seed effect both models share (run k of each starts from pretraining k)."""
+    a, b = simulate(rng, truth, seeds, queries, binary=False)
+    shared = rng.normal(0, 0.05, (seeds, 1))
+    return a + shared, b + shared
+
+
+@pytest.mark.parametrize("seeds", [3, 5])
+def test_paired_seeds_cover_95_percent_and_are_narrower_when_runs_share_their_start(seeds):
+    from apr.stats import paired_seed_interval
+
+    rng = np.random.default_rng(5)
+    experiments, truth = 2000, 0.03
+    hits, paired_width, unpaired_width = 0, 0.0, 0.0
+    for _ in range(experiments):
+        a, b = simulate_shared_start(rng, truth, seeds, 200)
+        interval = paired_seed_interval(a, b)
+        assert interval.paired and interval.seeds == (seeds, seeds)
+        hits += interval.low <= truth <= interval.high
+        paired_width += interval.half_width
+        unpaired_width += seed_query_interval(a, b).half_width
+    coverage = hits / experiments
+    print(f"coverage, paired seeds ({seeds} seeds, shared start): {coverage:.3f}; mean half-width paired "
+          f"{paired_width / experiments:.4f}, unpaired {unpaired_width / experiments:.4f}")
+    assert 0.93 <= coverage <= 0.97, coverage
+    assert paired_width < unpaired_width
+
+
+def test_paired_seeds_need_matching_runs():
+    from apr.stats import paired_seed_interval
+
+    with pytest.raises(ValueError, match="paired runs"):
+        paired_seed_interval(np.zeros((3, 5)), np.zeros((2, 5)))
