@@ -11,7 +11,8 @@ chapters saved, into ``claims.csv`` beside the figures and the book page ``claim
 
 Differences between models use :func:`apr.stats.seed_query_interval` (training seeds and test
 queries); a row's ``seeds`` column gives the training runs behind it (``3/3`` = three of each model;
-``1/3 (spread of 3)`` = a sweep point trained once, borrowing its reference's run-to-run spread).
+``1/3 (spread of 3)`` = a sweep point trained once, borrowing its reference's run-to-run spread;
+``1/1 paired (spread of 6)`` = a point and its reference of the same seed, borrowing the spread of seeded pairs).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .data.attributes import SCHEMAS, load_attribute_annotations
 from .data.paths import find_annotation_file
 from .experiments import (REFERENCE_LAMBDA, SEEDED_VARIANTS, lambda_configs, leave_one_out_configs, main_config,
                           seeded_configs, sweep_base, validation_base, variant_configs)
-from .report import acceleration_outcomes, compare_runs, versus_reference
+from .report import acceleration_outcomes, compare_runs, versus_reference, versus_same_seed
 from .results import RunRecord, load_or_train_many
 from .stats import VERDICTS, Interval, claim_verdict, run_interval, seed_query_interval
 
@@ -58,8 +59,8 @@ class Row:
 def _seeds(interval: Interval) -> str:
     """"3/3 paired" (run k of each shares seed k), "3/3", or "1/3 (spread of 3)" when a once-trained model
     borrowed the reference's run-to-run spread."""
-    text = "/".join(str(k) for k in interval.seeds)
-    return f"{text} (spread of {interval.borrowed})" if interval.borrowed else f"{text} paired" if interval.paired else text
+    text = "/".join(str(k) for k in interval.seeds) + (" paired" if interval.paired else "")
+    return f"{text} (spread of {interval.borrowed})" if interval.borrowed else text
 
 
 def _difference_row(claim: str, paper_value: float | None, interval: Interval, chapter: str, section: int,
@@ -134,7 +135,11 @@ def sweep_claims(parameters: dict) -> list[Row]:
         fig6 = paper.FIG6_DUKE if dataset == "dukemtmc" else paper.FIG6_MARKET
         points = {name: load_or_train_many(seeded_configs(c, seeds) if name == "none" else [c], progress=False)
                   for name, c in removals.items()}
-        for name, interval in versus_reference(points, "none").items():
+        variants = variant_configs(main_config(dataset, scale, parameters["seed"], parameters["device"],
+                                               parameters["data_root"]))
+        apr, no_arm, no_attr = (load_or_train_many(seeded_configs(variants[v], seeds), progress=False)
+                                for v in ("apr", "apr_no_arm", "apr_no_attr_loss"))
+        for name, interval in versus_same_seed(points, "none", [(apr, no_arm), (apr, no_attr)]).items():
             direction = "lowers" if fig6[name] < 0 else "raises"
             rows.append(_difference_row(f"Leaving out {name} {direction} rank-1 (Fig. 6)", fig6[name], interval["rank1"],
                                         "04_ablations", SWEEP))
@@ -248,11 +253,12 @@ SECTIONS = {
              "Each interval covers the training runs (*seeds*: runs of the first and second model) and the test "
              "queries. *paired*: run k of both models shares training seed k, and with it the pretraining run it "
              "starts from, so the interval rests on the per-seed differences."),
-    SWEEP: ("Sweeps: one training run per point against a seeded reference",
-            "Each point (a λ, an attribute left out) is trained once and compared with its reference (λ = 0.9; APR "
-            "with every attribute), which is trained with every seed. The once-trained point borrows the reference's "
-            "run-to-run spread (*spread of K*): its interval assumes the point varies from seed to seed as the "
-            "reference does."),
+    SWEEP: ("Sweeps: one training run per point",
+            "Each point (a λ, an attribute left out) is trained once, with training seed 0, and its interval borrows "
+            "a seed-to-seed spread (*spread of K*: from K seeded runs). Fig. 7: the point against λ = 0.9's runs on "
+            "the validation split, borrowing their spread. Fig. 6: the removal against APR's run of the same seed "
+            "(*paired*), borrowing the spread of the seeded pairs APR − APR w/o ARM and APR − APR w/o attri. Both "
+            "assume the point varies from seed to seed as what it borrows from does."),
     ACCELERATION: ("Attribute acceleration",
                    "Fig. 9 at the paper's τ = 0.7 over APR's training runs and the test queries, and the measured "
                    "speed-up."),

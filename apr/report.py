@@ -16,7 +16,7 @@ from .experiments import VARIANT_NAMES
 from .metrics import pairwise_distances
 from .results import RunRecord
 from .retrieval import AttributePredictions, acceleration_per_query
-from .stats import Interval, paired_seed_interval, seed_query_interval, seed_summary
+from .stats import Interval, borrowed_paired_interval, paired_seed_interval, seed_query_interval, seed_summary
 
 PAPER_DATASET = {"synthetic": "market1501", "market1501": "market1501", "dukemtmc": "dukemtmc"}
 
@@ -110,6 +110,28 @@ def versus_reference(points: Mapping[Hashable, Sequence[RunRecord]], reference: 
     point trained once borrows the reference's run-to-run spread (Figs. 6 and 7)."""
     base = points[reference]
     return {key: compare_runs(runs, base, reference=base) for key, runs in points.items() if key != reference}
+
+
+def versus_same_seed(points: Mapping[Hashable, Sequence[RunRecord]], reference: Hashable,
+                     spread: Sequence[tuple[Sequence[RunRecord], Sequence[RunRecord]]]) -> dict[Hashable, dict[str, Interval]]:
+    """Each once-trained sweep point minus the ``reference`` run of the same training seed (rank-1 and mAP,
+    points), the seed-to-seed spread of that difference borrowed from the seeded model pairs ``spread``
+    (:func:`apr.stats.borrowed_paired_interval`; Fig. 6). Without two seeded runs to borrow from, the interval
+    holds the queries only (:func:`compare_runs`)."""
+    pairs = [(x, y) for x, y in spread if same_seeds(x, y)]
+    out = {}
+    for key, runs in points.items():
+        if key == reference:
+            continue
+        base = [r for r in points[reference] if r.config.train_seed == runs[0].config.train_seed][:1]
+        if len(runs) != 1 or not base or not pairs:
+            out[key] = compare_runs(runs, points[reference])
+            continue
+        out[key] = {name: borrowed_paired_interval(per_query_runs(runs, column), per_query_runs(base, column),
+                                                   [per_query_runs(x, column) - per_query_runs(y, column)
+                                                    for x, y in pairs]).scaled(100)
+                    for name, column in METRIC_COLUMNS}
+    return out
 
 
 def acceleration_outcomes(runs: Sequence[RunRecord], taus: Sequence[float]) -> dict[float, dict[str, np.ndarray]]:

@@ -176,6 +176,41 @@ def paired_seed_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> I
     return replace(level_of_differences, seeds=(a.shape[0], b.shape[0]), paired=True)
 
 
+def borrowed_paired_interval(a: np.ndarray, b: np.ndarray, spread: list[np.ndarray], level: float = 0.95) -> Interval:
+    """95% interval for mean(A) - mean(B) from one run of each, trained with the same training seed, when
+    the seed-to-seed spread of their difference is borrowed from other pairs trained with several seeds.
+
+    ``a``, ``b``: (1, queries) outcomes of the two runs. ``spread``: per-seed differences (K_i runs, same
+    queries) of related model pairs, e.g. APR − APR w/o ARM seed by seed; their run-to-run variance, pooled
+    with sum(K_i - 1) degrees of freedom, stands in for that of ``a - b``. Fig. 6 compares each once-trained
+    removal with APR of the same seed this way: the pretraining both start from cancels, as in
+    :func:`paired_seed_interval`, instead of adding its whole spread to the interval.
+    """
+    a, b = _as_runs(a, "a"), _as_runs(b, "b")
+    if a.shape != b.shape or a.shape[0] != 1:
+        raise ValueError(f"a and b: expected one run each on the same queries, got {a.shape} and {b.shape}")
+    samples = [_as_runs(x, "spread") for x in spread]
+    if not samples or any(x.shape[0] < 2 or x.shape[1] != a.shape[1] for x in samples):
+        raise ValueError(f"spread: expected arrays of at least 2 runs on the same {a.shape[1]} queries")
+    dof = sum(x.shape[0] - 1 for x in samples)
+    run_variance = sum(_run_terms(x)[0] * (x.shape[0] - 1) for x in samples) / dof
+    residual_variance = sum(_run_terms(x)[1] * (x.shape[0] - 1) for x in samples) / dof
+    per_query = (a - b)[0]
+    queries = per_query.size
+    query_variance = per_query.var(ddof=1) - residual_variance      # the one run's (run x query) noise
+    if query_variance <= 0:
+        query_variance = per_query.var(ddof=1)
+    terms = [(run_variance, dof), (query_variance / queries, queries - 1)]
+    variance = sum(v for v, _ in terms)
+    mean = float(per_query.mean())
+    lent = sum(x.shape[0] for x in samples)
+    if variance == 0:
+        return Interval(mean, mean, mean, (1, 1), queries, lent, True)
+    welch = variance**2 / sum(v**2 / d for v, d in terms if v > 0)
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, min(welch, dof)) * np.sqrt(variance))
+    return Interval(mean, mean - half, mean + half, (1, 1), queries, lent, True)
+
+
 def seed_summary(values: np.ndarray) -> tuple[float, float, int]:
     """(mean, SD, K) of one quantity measured on K training runs (SD is NaN for K = 1)."""
     values = np.asarray(values, dtype=np.float64).ravel()

@@ -147,3 +147,22 @@ def test_paired_seeds_need_matching_runs():
 
     with pytest.raises(ValueError, match="paired runs"):
         paired_seed_interval(np.zeros((3, 5)), np.zeros((2, 5)))
+
+
+def test_a_once_trained_pair_borrowing_the_spread_of_other_pairs_covers_95_percent():
+    """Fig. 6: one removal and APR of the same seed, the spread of their difference taken from two other pairs
+    (APR − w/o ARM, APR − w/o attri) trained with 3 seeds each, all sharing a per-seed start."""
+    from apr.stats import borrowed_paired_interval
+
+    rng = np.random.default_rng(8)
+    experiments, truth = 2000, 0.03
+    hits = 0
+    for _ in range(experiments):
+        a, b = simulate_shared_start(rng, truth, 1, 200)
+        spread = [np.subtract(*simulate_shared_start(rng, 0.0, 3, 200)) for _ in range(2)]
+        interval = borrowed_paired_interval(a, b, spread)
+        assert interval.paired and interval.borrowed == 6 and interval.carries_training_variance
+        hits += interval.low <= truth <= interval.high
+    coverage = hits / experiments
+    print(f"coverage, one pair borrowing two pairs' spread (3 seeds each): {coverage:.3f}")
+    assert 0.93 <= coverage <= 0.97, coverage
