@@ -105,13 +105,6 @@ def level_intervals(runs: Sequence[RunRecord], reference: Sequence[RunRecord] | 
             for name, column in METRIC_COLUMNS}
 
 
-def versus_reference(points: Mapping[Hashable, Sequence[RunRecord]], reference: Hashable) -> dict[Hashable, dict[str, Interval]]:
-    """Each sweep point minus the ``reference`` point (rank-1 and mAP, points), over training runs and queries; a
-    point trained once borrows the reference's run-to-run spread (Figs. 6 and 7)."""
-    base = points[reference]
-    return {key: compare_runs(runs, base, reference=base) for key, runs in points.items() if key != reference}
-
-
 def versus_same_seed(points: Mapping[Hashable, Sequence[RunRecord]], reference: Hashable,
                      spread: Sequence[tuple[Sequence[RunRecord], Sequence[RunRecord]]]) -> dict[Hashable, dict[str, Interval]]:
     """Each once-trained sweep point minus the ``reference`` run of the same training seed (rank-1 and mAP,
