@@ -10,7 +10,7 @@ DATASET  ?= synthetic
 SCALE    ?= quick
 DEVICE   ?= auto
 SEED     ?= 0
-SEEDS    ?= 3
+SEEDS    ?= 4
 DATA_ROOT ?=
 # Small torch ops on 2 cores: one thread per process is faster and bit-stable.
 export OMP_NUM_THREADS ?= 1
