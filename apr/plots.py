@@ -19,6 +19,7 @@ import seaborn as sns  # noqa: E402
 from .data.paths import FIGURES  # noqa: E402
 from .data.render import make_cameras, make_identity, render  # noqa: E402
 from .data.synthetic import sample_from_prior  # noqa: E402
+from .experiments import VARIANT_NAMES  # noqa: E402
 from .runs import atomic_write_bytes  # noqa: E402
 
 # (attribute, value A, value B, forced view, caption) for the contrast panel.
@@ -113,8 +114,12 @@ def save_figure(fig: plt.Figure, name: str, data: pd.DataFrame | None = None, fo
     return png
 
 
-# One colour per source across every figure: this build's measurements, and the paper's reported values.
-VARIANT_COLOURS = {"this build": "#1f77b4", "paper": "#d62728"}
+# One colour and line style per model variant, in every figure of the book (keyed by the names the tables use).
+VARIANT_STYLES: dict[str, tuple[str, str]] = {VARIANT_NAMES[v]: style for v, style in {
+    "ide": ("#1f77b4", "-"), "arn": ("#ff7f0e", "--"), "apr": ("#2ca02c", "-"),
+    "apr_no_arm": ("#9467bd", "-."), "apr_no_attr_loss": ("#8c564b", ":")}.items()}
+# Figs. 6, 7 and 9 show APR: this build in APR's colour, the paper's reported values in a colour no variant uses.
+SOURCE_COLOURS = {"this build": VARIANT_STYLES["APR"][0], "paper": "#d62728"}
 
 # Pie colours for colour-group charts; anything else gets a neutral grey.
 _SWATCHES = {"black": "#222222", "white": "#f4f4f4", "red": "#d62728", "purple": "#9467bd", "gray": "#8c8c8c",
@@ -157,19 +162,23 @@ def heatmap_figure(matrix: pd.DataFrame, title: str, *, fmt: str = ".2f", cmap: 
 
 
 def training_curves_figure(history: pd.DataFrame) -> plt.Figure:
-    """Loss, training ID accuracy and training attribute accuracy per epoch, one line per variant."""
+    """Loss, training ID accuracy and training attribute accuracy per epoch, one line per variant, each
+    variant in its own colour and line style (:data:`VARIANT_STYLES`) in every panel, one legend for all."""
     panels = [("loss", "total loss (Eq. 6)"), ("id_acc", "training ID accuracy"), ("attr_acc", "training attribute accuracy")]
     with sns.axes_style("whitegrid"):
-        fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+        fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
         for ax, (column, title) in zip(axes, panels):
             for variant, part in history.groupby("variant", sort=False):
                 if column != "loss" and not part[column].any():
                     continue   # the variant has no such head
-                ax.plot(part["epoch"], part[column], label=variant, lw=1.5)
+                colour, style = VARIANT_STYLES.get(variant, ("#7f7f7f", "-"))
+                ax.plot(part["epoch"], part[column], label=variant, lw=1.6, color=colour, linestyle=style)
             ax.set_title(title, fontsize=10)
             ax.set_xlabel("epoch")
-        axes[0].legend(fontsize=8)
-        fig.tight_layout()
+        handles = {line.get_label(): line for ax in axes for line in ax.get_lines()}
+        fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=len(handles), fontsize=8,
+                   frameon=False, bbox_to_anchor=(0.5, 1.0))
+        fig.tight_layout(rect=(0, 0, 1, 0.92))
     return fig
 
 
@@ -210,10 +219,10 @@ def sweep_figure(measured: pd.DataFrame, reported: pd.DataFrame | None, xlabel: 
         for ax, metric, name in zip(axes, ("rank1", "mAP"), ("rank-1", "mAP")):
             x, y = measured.index.to_numpy(dtype=float), measured[metric].to_numpy(dtype=float)
             error = np.vstack([y - measured[f"{metric} low"].to_numpy(float), measured[f"{metric} high"].to_numpy(float) - y])
-            ax.errorbar(x, y, yerr=error, fmt="o-", color=VARIANT_COLOURS["this build"], capsize=3,
+            ax.errorbar(x, y, yerr=error, fmt="o-", color=SOURCE_COLOURS["this build"], capsize=3,
                         label="this build (95% interval)")
             if reported is not None and metric in reported:
-                ax.plot(reported.index, reported[metric], "s--", color=VARIANT_COLOURS["paper"], alpha=0.8,
+                ax.plot(reported.index, reported[metric], "s--", color=SOURCE_COLOURS["paper"], alpha=0.8,
                         label="reported by the paper (Market-1501)")
             ax.set_xlabel(xlabel)
             ax.set_ylabel(f"{name} (%)")
@@ -235,9 +244,9 @@ def delta_bars_figure(deltas: pd.DataFrame, title: str) -> plt.Figure:
         measured = deltas["this build"].to_numpy(dtype=float)
         error = np.vstack([measured - deltas["95% low"].to_numpy(float), deltas["95% high"].to_numpy(float) - measured])
         ax.barh(y, measured, height, xerr=error, capsize=3, label="this build (95% interval)",
-                color=VARIANT_COLOURS["this build"], error_kw={"lw": 1})
+                color=SOURCE_COLOURS["this build"], error_kw={"lw": 1})
         for column in paper_column:
-            ax.barh(y + height, deltas[column].fillna(0).to_numpy(), height, label=column, color=VARIANT_COLOURS["paper"])
+            ax.barh(y + height, deltas[column].fillna(0).to_numpy(), height, label=column, color=SOURCE_COLOURS["paper"])
         ax.set_yticks(y + height * len(paper_column) / 2)
         ax.set_yticklabels(deltas.index, fontsize=9)
         ax.axvline(0, color="black", lw=0.8)
@@ -257,12 +266,12 @@ def acceleration_figure(curve: pd.DataFrame, reported: pd.DataFrame | None, titl
         for ax, metric, name in ((axes[0], "rank1", "rank-1"), (axes[1], "mAP", "mAP")):
             x, y = curve["gallery_used"], curve[metric]
             ax.errorbar(x, y, xerr=curve["gallery_used SD"], yerr=curve[f"{metric} SD"], fmt="o-", capsize=2,
-                        color=VARIANT_COLOURS["this build"], label="this build (mean ± SD over training runs)")
+                        color=SOURCE_COLOURS["this build"], label="this build (mean ± SD over training runs)")
             for tau, xi, yi in zip(curve.index, x, y):
                 ax.annotate(f"{tau:g}", (xi, yi), textcoords="offset points", xytext=(3, -10), fontsize=7,
-                            color=VARIANT_COLOURS["this build"])
+                            color=SOURCE_COLOURS["this build"])
             if reported is not None and metric in reported:
-                ax.plot(reported["gallery_pct"], reported[metric], "s--", color=VARIANT_COLOURS["paper"], alpha=0.8,
+                ax.plot(reported["gallery_pct"], reported[metric], "s--", color=SOURCE_COLOURS["paper"], alpha=0.8,
                         label="reported by the paper (Market-1501)")
             ax.set_xlabel("gallery used (%)")
             ax.set_ylabel(f"{name} (%)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -224,3 +225,23 @@ def test_each_run_starts_from_its_training_seeds_pretraining_when_they_train_sid
         backbone = run_dir_for(pretrain_config(config)) / "backbone.pt"
         assert str(backbone) in record.info["initialisation"], (config.train_seed, record.info["initialisation"])
     assert len({r.info["initialisation"] for r in records}) == 3
+
+
+def test_each_variant_keeps_its_colour_and_style_in_every_panel():
+    """Issue 15: a panel that skips a variant (IDE has no attribute head) must not shift the others' colours."""
+    from apr.experiments import VARIANT_NAMES
+    from apr.plots import VARIANT_STYLES, training_curves_figure
+
+    rows = [{"variant": VARIANT_NAMES[v], "epoch": e, "loss": 1.0 / e, "id_acc": 0.0 if v == "arn" else e / 10,
+             "attr_acc": 0.0 if v == "ide" else e / 20} for v in VARIANT_NAMES for e in (1, 2, 3)]
+    fig = training_curves_figure(pd.DataFrame(rows))
+    seen = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            style = (matplotlib.colors.to_hex(line.get_color()), line.get_linestyle())
+            expected = VARIANT_STYLES[line.get_label()]
+            assert style == (expected[0], {"-": "-", "--": "--", "-.": "-.", ":": ":"}[expected[1]]), line.get_label()
+            seen.setdefault(line.get_label(), style)
+            assert seen[line.get_label()] == style
+    assert set(seen) == set(VARIANT_NAMES.values())
+    assert len({c for c, _ in VARIANT_STYLES.values()}) == len(VARIANT_STYLES)      # no two variants share a colour
