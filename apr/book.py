@@ -52,6 +52,28 @@ def run_chapter(source: Path, output: Path, parameters: dict) -> float:
     return time.perf_counter() - start
 
 
+NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"
+
+
+def tidy_for_readers(path: Path) -> None:
+    """Make an executed chapter read as results first: drop the parameters cells (the status page lists the
+    parameters) and the nbval markers, and fold every other code cell behind a "show code" toggle
+    (myst-nb's ``hide-input``). The nbval baselines are made from the untouched notebooks."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags):
+            tags.append("remove-cell")
+        elif not any(t.startswith(("remove-", "hide-")) for t in tags):
+            tags.append("hide-input")
+        cell.source = "\n".join(line for line in cell.source.splitlines() if line.strip() != NBVAL_MARKER)
+    atomic_write_bytes(path, lambda h: h.write(nbformat.writes(notebook).encode()))
+
+
 def _ipc_kernel_manager() -> type:
     """A kernel manager that talks to the chapter's kernel over local IPC sockets instead of TCP.
 
@@ -122,6 +144,7 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
     for i, source in enumerate(chapters, 1):
         print(f"[book] chapter {i}/{len(chapters)}: {source.stem} ...", flush=True)
         seconds = run_chapter(source, generated / f"{source.stem}.ipynb", parameters)
+        tidy_for_readers(generated / f"{source.stem}.ipynb")
         print(f"[book] chapter {i}/{len(chapters)}: {source.stem} done in {seconds:.1f} s", flush=True)
         status["chapters"].append({"chapter": source.stem, "seconds": round(seconds, 1)})
     write_claims(parameters, generated)

@@ -161,7 +161,9 @@ def seed_metrics_table(runs: Mapping[str, Sequence[RunRecord]]) -> pd.DataFrame:
                                ("mAP (step AP)", "mAP_step")):
             row[column] = mean_sd([100 * r.metrics[metric] for r in records])
         accuracy = [r.metrics["attribute_accuracy"]["mean"] for r in records if "attribute_accuracy" in r.metrics]
-        row["attr. acc."] = mean_sd([100 * a for a in accuracy]) if accuracy else "–"
+        # APR w/o attri keeps attribute heads but never trains them: their accuracy means nothing.
+        trained = accuracy and records[0].config.variant != "apr_no_attr_loss"
+        row["attr. acc."] = mean_sd([100 * a for a in accuracy]) if trained else "–"
         row["training time (s)"] = f"{np.mean([r.info['timings']['train_s'] for r in records]):.0f}"
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")

@@ -64,8 +64,9 @@ pd.Series({"dataset": base.dataset, "backbone": base.backbone, "pretrained backb
 # pretrained starting point, initialisation, batch order, augmentation and dropout), and each
 # cell of this build's rows is the **mean ± SD over those runs**. mAP is the official
 # Market-1501 rule (trapezoid AP); "mAP (step AP)" is the rule of the common toolboxes, shown
-# because the two differ. The rows labelled *reported by the paper* are quoted, not computed;
-# they use ResNet-50 pretrained on ImageNet and the real dataset.
+# because the two differ. APR (w/o attri) has attribute heads but trains them with no loss, so its
+# attribute accuracy is left out ("–"). The rows labelled *reported by the paper* are quoted, not
+# computed; they use ResNet-50 pretrained on ImageNet and the real dataset.
 
 # %%
 shown(pd.concat([seed_metrics_table(runs), paper_baseline_rows(dataset)]))

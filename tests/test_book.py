@@ -65,6 +65,9 @@ def test_smoke_book_html_is_complete(tmp_path):
                 continue
             assert (page.parent / html.unescape(src)).resolve().is_file(), f"{page.name}: missing image {src}"
         assert "{glue" not in text, f"{page.name}: an unresolved glue reference"
+        # notebook plumbing stays out of the reader's way: no nbval markers, no parameters cells
+        for leftover in ("NBVAL_", "# Parameters", "injected-parameters"):
+            assert leftover not in text, f"{page.name} shows {leftover!r}"
     for page in ("intro", "reproduce", "errata"):
         assert (site / "book" / f"{page}.html").is_file()
     status = (site / "book" / "_generated" / "status.html").read_text()
