@@ -65,7 +65,8 @@ summary
 
 # %% [markdown]
 # The training split has {glue}`n_train_images` images of {glue}`n_train_ids` identities
-# and the gallery {glue}`n_gallery_images` images.
+# and the gallery {glue}`n_gallery_images` images (junk left out, distractors counted; the
+# acceleration chapter counts the junk images too, since they stay in the gallery the search runs on).
 #
 # ## What the synthetic pedestrians look like
 #

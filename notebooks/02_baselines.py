@@ -15,8 +15,9 @@
 # # Baselines: IDE, ARN and APR (paper §5.3.1, Tables 1–2 and 4–5)
 #
 # The paper's two baselines are **IDE** (Baseline 1: identity classification only) and
-# **ARN** (Baseline 2: attribute classification only, the attribute predictions as the
-# re-ID feature). APR learns both, with the attribute re-weighting module (ARM) between
+# **ARN** (Baseline 2: attribute classification only). Both rank the gallery by the CNN's
+# pooled feature (pool5, the paper's φ), as `apr.model` does; APR ranks by [embedding,
+# re-weighted attributes]. APR learns both, with the attribute re-weighting module (ARM) between
 # them. This chapter trains all three (and APR without ARM, and APR without the attribute
 # loss, used again in the ablation chapter) with one configuration and several training seeds,
 # then compares re-ID accuracy and attribute accuracy with the paper's reported rows.

@@ -52,8 +52,9 @@ taus = [0.1, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0]
 outcomes = acceleration_outcomes(runs, taus)   # tau -> (training runs, queries) per-query outcomes, %
 features = runs[0].features()
 query, gallery = features["query"], features["gallery"]
-print(f"APR, {len(runs)} training runs: {len(query['pids'])} queries, {len(gallery['pids'])} gallery images, "
-      f"{len(query['attr_probs'])} attributes")
+junk, distractors = int((gallery["pids"] == -1).sum()), int((gallery["pids"] == 0).sum())
+print(f"APR, {len(runs)} training runs: {len(query['pids'])} queries; {len(gallery['pids'])} gallery images, of which "
+      f"{junk} junk (never counted) and {distractors} distractors; {len(query['attr_probs'])} attributes")
 
 # %% [markdown]
 # ## Fig. 9: gallery used against accuracy
