@@ -30,6 +30,8 @@ seeds = 4               # training seeds of every model the chapters compare (in
 figures_dir = None      # where figures are saved (None: the repository's figures/)
 
 # %%
+from pathlib import Path
+
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
@@ -39,6 +41,7 @@ from apr.attribute_stats import (FIG4_ATTRIBUTES, attribute_indicators, colour_c
 from apr.book import check_parameters, figure_folder
 from apr.data import DUKE_SCHEMA, MARKET_SCHEMA, ensure_synthetic, find_annotation_file, load_attribute_annotations
 from apr.data import synthetic_config
+from apr.data.paths import REPO_ROOT, resolve_data_root
 from apr.plots import attribute_distribution_figure, heatmap_figure, publish
 
 check_parameters(dataset, data_root, scale, device, seed, seeds)
@@ -52,9 +55,27 @@ if "market1501" not in sources:
     root = ensure_synthetic(config=synthetic_config(scale, seed), data_root=data_root, progress=False)
     sources["synthetic"] = (MARKET_SCHEMA, root / "market_attribute.mat", "synthetic set (no released file found)")
 tables = {name: load_attribute_annotations(path) for name, (_, path, _) in sources.items()}
-pd.DataFrame([(name, str(path), what, len(tables[name]["train"]), len(tables[name]["test"]))
+
+
+def readable(path: Path) -> str:
+    """``path`` relative to the data root (or the checkout), never a build machine's absolute path."""
+    bases = [REPO_ROOT]
+    try:
+        bases.insert(0, resolve_data_root(data_root))
+    except FileNotFoundError:
+        pass
+    for base in bases:
+        try:
+            return str(Path(path).resolve().relative_to(Path(base).resolve()))
+        except ValueError:
+            continue
+    return Path(path).name
+
+
+pd.DataFrame([(name, readable(path), what, len(tables[name]["train"]), len(tables[name]["test"]))
               for name, (_, path, what) in sources.items()],
-             columns=["dataset", "file", "source", "train identities", "test identities"]).set_index("dataset")
+             columns=["dataset", "file (under the data root)", "source", "training identities", "test identities"]
+             ).set_index("dataset")
 
 # %% [markdown]
 # ## Fig. 3: how many training identities have each attribute
@@ -77,6 +98,10 @@ for name, (schema, _, _) in sources.items():
                       down.rename(lambda k: f"lower colour: {k}")]).to_frame()
     data.index.name = "value"
     display(publish(fig, f"fig3_attribute_distribution_{name}", data, folder=figures))
+
+# %% tags=["remove-cell"]
+# NBVAL_CHECK_OUTPUT
+for name, (counts, _, _) in distribution.items():   # the counts, for the nbval regression check only
     print(name, "training identities per value:", counts.to_dict())
 
 # %% tags=["remove-cell"]
@@ -102,7 +127,7 @@ glue("fig3_no_up", int(up["none marked"]), display=False)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-correlations = {}
+correlations, paper_matrices = {}, {}
 for name, (schema, _, _) in sources.items():
     indicators = attribute_indicators(tables[name]["train"], schema)
     paper_set = FIG4_ATTRIBUTES["dukemtmc" if name == "dukemtmc" else "market1501"]
@@ -112,7 +137,12 @@ for name, (schema, _, _) in sources.items():
     correlations[name].index.name = "P(column | row)"
     fig = heatmap_figure(matrix, f"{name}: P(column | row), the paper's attributes")
     display(publish(fig, f"fig4_correlation_{name}", matrix.round(4), folder=figures))
-    print(matrix.round(2).to_string())
+    paper_matrices[name] = matrix
+
+# %% tags=["remove-cell"]
+# NBVAL_CHECK_OUTPUT
+for name in sources:                                # the matrices, for the nbval regression check only
+    print(paper_matrices[name].round(2).to_string())
 
 # %%
 for name, matrix in correlations.items():
