@@ -110,6 +110,7 @@ def book_sources(root: Path) -> Path:
         shutil.copy2(REPO_ROOT / name, root / name)
     for page in (REPO_ROOT / "book").glob("*.md"):
         shutil.copy2(page, root / "book" / page.name)
+    shutil.copytree(REPO_ROOT / "_static", root / "_static", dirs_exist_ok=True)   # the book's CSS
     return root
 
 
