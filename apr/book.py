@@ -202,8 +202,8 @@ def write_status_page(status: dict, records: list, generated: Path = GENERATED) 
               "(0 s when all came from the cache).", "", "| chapter | seconds |", "|---|---|"]
     lines += [f"| {c['chapter']} | {c['seconds']:.1f} |" for c in status["chapters"]]
     lines += [f"| **whole build before the HTML** | **{status['total_s']:.0f}** |", "",
-              "## Models", "", "| run | variant | training seed | backbone | input | epochs | λ | attributes | evaluated on | rank-1 | "
-              "mAP | train s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "## Models", "", "| run | variant | training seed | backbone | input | epochs | λ | attributes | evaluated on | "
+              "rank-1 (%) | mAP (%) | training time (s) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         c, m = rec.config, rec.metrics
         schema = schema_of(c.dataset)
