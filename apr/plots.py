@@ -24,7 +24,7 @@ from .runs import atomic_write_bytes  # noqa: E402
 
 # (attribute, value A, value B, forced view, caption) for the contrast panel.
 CONTRASTS = (
-    ("gender", 0, 1, "front", "male / female"),
+    ("gender", 0, 1, "front", "male / female (build only)"),
     ("hair", 0, 1, "back", "short / long hair"),
     ("up", 0, 1, "front", "long / short sleeve"),
     ("down", 0, 1, "front", "long / short lower"),
@@ -132,7 +132,8 @@ def attribute_distribution_figure(counts: pd.Series, up: pd.Series, down: pd.Ser
         fig, axes = plt.subplots(1, 3, figsize=(14, 4), gridspec_kw={"width_ratios": [2.2, 1, 1]})
         axes[0].bar(counts.index, counts.to_numpy(), color="#4c72b0")
         axes[0].set_ylabel("identities")
-        axes[0].tick_params(axis="x", rotation=70)
+        # Labels rotated about their right end, so that neighbours ("short lower-body", "dress") do not overlap.
+        plt.setp(axes[0].get_xticklabels(), rotation=65, ha="right", rotation_mode="anchor", fontsize=8)
         for ax, pie, name in ((axes[1], up, "upper-body colour"), (axes[2], down, "lower-body colour")):
             pie = pie[pie > 0]
             colours = [_SWATCHES.get(k, "#cfcfcf") for k in pie.index]
@@ -267,8 +268,13 @@ def acceleration_figure(curve: pd.DataFrame, reported: pd.DataFrame | None, titl
             x, y = curve["gallery_used"], curve[metric]
             ax.errorbar(x, y, xerr=curve["gallery_used SD"], yerr=curve[f"{metric} SD"], fmt="o-", capsize=2,
                         color=SOURCE_COLOURS["this build"], label="this build (mean ± SD over training runs)")
+            labelled: list[tuple[float, float]] = []
             for tau, xi, yi in zip(curve.index, x, y):
-                ax.annotate(f"{tau:g}", (xi, yi), textcoords="offset points", xytext=(3, -10), fontsize=7,
+                # Skip a τ whose point sits on one already labelled (0.95/0.98/0.99 keep nearly all the gallery).
+                if any(abs(xi - px) < 4 and abs(yi - py) < 3 for px, py in labelled):
+                    continue
+                labelled.append((xi, yi))
+                ax.annotate(f"τ={tau:g}", (xi, yi), textcoords="offset points", xytext=(4, -11), fontsize=7,
                             color=SOURCE_COLOURS["this build"])
             if reported is not None and metric in reported:
                 ax.plot(reported["gallery_pct"], reported[metric], "s--", color=SOURCE_COLOURS["paper"], alpha=0.8,

@@ -41,8 +41,9 @@ from apr.book import check_parameters, figure_folder
 from apr.data import find_annotation_file, load_attribute_annotations
 from apr.data.training import load_training_data
 from apr.device import resolve_device
-from apr.experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SWEEP_OVERRIDES, VALIDATION_IDS, lambda_configs, leave_one_out_configs,
-                             main_config, seeded_configs, sweep_base, validation_base, variant_configs)
+from apr.experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SWEEP_OVERRIDES, VALIDATION_IDS, lambda_configs,
+                             leave_one_out_configs, main_config, schema_of, seeded_configs, sweep_base, validation_base,
+                             variant_configs)
 from apr.plots import delta_bars_figure, heatmap_figure, publish, sweep_figure
 from apr.report import (compare_runs, interval_words, level_intervals, paper_baseline_rows, seed_metrics_table,
                         shown, versus_same_seed)
@@ -226,11 +227,15 @@ else:
 # ARM computes c = sigmoid(V ã + b): row j of V says how the predictions of all attributes
 # raise or lower the confidence in attribute j. Next to it, the correlation of the same
 # attributes over the training identities: if ARM learns attribute dependencies, related
-# attributes should get weights of the same sign.
+# attributes should get weights of the same sign. Blank rows and columns of the correlation map
+# are attributes no training identity of this build's data varies on (a constant has no
+# correlation): {glue:text}`corr_blank`.
 
 # %%
 model = runs["apr"][0].model()
 names = runs["apr"][0].info["attributes"]
+schema = schema_of(dataset)
+label = {n: schema.attribute(n).label if schema else n for n in names}     # "sleeve length", not the file's "up"
 V = pd.DataFrame(model.arm.fc.weight.detach().numpy(), index=names, columns=names)
 V.index.name = "V[row, column]"
 dataset_root = Path(runs["apr"][0].info["dataset_root"])
@@ -241,6 +246,9 @@ else:   # PETA has no identity table: correlate the training images' labels
     labels = load_training_data(runs["apr"][0].config, resolve_device("cpu"), decode=False, progress=False)
     correlation = pd.DataFrame(labels.split_attributes("train").astype(float), columns=names).replace(-1, np.nan).corr()
 correlation.index.name = "corr[row, column]"
+undefined = [label[n] for n in names if correlation[n].isna().all()]
+glue("corr_blank", ", ".join(undefined) if undefined else "none", display=False)
+V, correlation = V.rename(index=label, columns=label), correlation.rename(index=label, columns=label)
 fig_v = heatmap_figure(V, "ARM weights V (this build's APR, first training run)", cmap="RdBu_r", center=0, annotate=False, size=(9, 7.5))
 fig_c = heatmap_figure(correlation, "attribute correlation, training identities", cmap="RdBu_r", center=0,
                        annotate=False, size=(9, 7.5))
