@@ -45,11 +45,21 @@ def test_every_baseline_has_a_chapter():
     assert {p.stem for p in BASELINES.glob("*.ipynb")} == stems
 
 
-@pytest.mark.slow
-def test_smoke_book_html_is_complete(tmp_path):
-    index = build_book({"scale": "smoke", "figures_dir": str(tmp_path / "figures")}, root=tmp_path / "book")
+SMOKE_FIGURES = "_build/test-smoke-figures"      # relative: the status page must show no machine's absolute path
+
+
+@pytest.fixture(scope="module")
+def smoke_site(tmp_path_factory) -> Path:
+    """The smoke-scale book, built once for the tests of its HTML."""
+    index = build_book({"scale": "smoke", "figures_dir": SMOKE_FIGURES}, root=tmp_path_factory.mktemp("book"))
     assert index.is_file()
-    site = index.parent
+    return index.parent
+
+
+@pytest.mark.slow
+def test_smoke_book_html_is_complete(smoke_site):
+    site = smoke_site
+    figures = REPO_ROOT / SMOKE_FIGURES
     for source in chapter_sources():
         page = site / "book" / "_generated" / f"{source.stem}.html"
         assert page.is_file(), f"chapter {source.stem} missing from the HTML"
@@ -72,16 +82,16 @@ def test_smoke_book_html_is_complete(tmp_path):
         assert (site / "book" / f"{page}.html").is_file()
     status = (site / "book" / "_generated" / "status.html").read_text()
     assert "smoke" in status and "00_data" in status
-    claims = pd.read_csv(tmp_path / "figures" / "claims.csv")
+    claims = pd.read_csv(figures / "claims.csv")
     assert list(claims.columns[:7]) == ["claim", "paper", "measured", "low", "high", "seeds", "verdict"]
     assert set(claims["verdict"]) <= {"reproduces", "contradicts", "cannot tell at this precision", "not run here"}
     headline = claims.set_index("claim").loc["APR beats IDE (Baseline 1): rank-1"]
-    assert headline["seeds"] == "3/3" and headline["low"] <= headline["measured"] <= headline["high"]
+    assert headline["seeds"] == "4/4 paired" and headline["low"] <= headline["measured"] <= headline["high"]
     assert (claims["verdict"] == "not run here").any() and claims.loc[claims["verdict"] == "not run here", "note"].all()
     page = (site / "book" / "_generated" / "claims.html").read_text()
     assert "Which claims hold" in page and "APR beats IDE" in page
-    assert (tmp_path / "figures" / "fig9_acceleration.png").is_file()
-    assert (tmp_path / "figures" / "fig9_acceleration.csv").is_file()
+    assert (figures / "fig9_acceleration.png").is_file()
+    assert (figures / "fig9_acceleration.csv").is_file()
 
 
 def test_bad_parameter_stops_at_first_cell(tmp_path):
@@ -114,3 +124,116 @@ def test_figures_of_other_builds_do_not_overwrite_the_committed_ones():
     assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0}) is None
     assert default_figures_dir({"dataset": "market1501", "scale": "paper", "seed": 0}).startswith("_build/figures/")
     assert Path(REPO_ROOT / "figures").is_dir()
+
+
+# ----------------------------------------------------------------------------- the book in a browser
+
+# Run in every page: what a reader would trip over. Elements are "too wide" when they reach past the
+# content column and no ancestor inside it scrolls or clips them.
+_PAGE_PROBLEMS_JS = r"""
+(() => {
+  const column = document.querySelector('.bd-article') || document.querySelector('main') || document.body;
+  const right = column.getBoundingClientRect().right + 2;
+  const scrolls = (el) => {
+    for (let p = el.parentElement; p && p !== column.parentElement; p = p.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return true;
+    }
+    return false;
+  };
+  const wide = [...column.querySelectorAll('*')].filter(el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.right > right && !scrolls(el);
+  }).slice(0, 5).map(el => el.tagName.toLowerCase() + '.' + (el.className || '') + ': ' + (el.innerText || '').slice(0, 60));
+  const broken = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src'));
+  return JSON.stringify({wide, broken, text: document.body.innerText});
+})()
+"""
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol (Debian's ``chromium``; no other dependency)."""
+
+    def __init__(self, chromium: str, profile: Path, width: int = 1400) -> None:
+        import subprocess
+        import websocket
+
+        self.process = subprocess.Popen([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                                         "--remote-debugging-port=0", f"--user-data-dir={profile}",
+                                         f"--window-size={width},1000", "about:blank"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for line in self.process.stderr:             # Chromium says where it listens before anything else
+            if "DevTools listening on" in line:
+                browser_url = line.split("listening on ", 1)[1].strip()
+                break
+        else:
+            raise RuntimeError("chromium ended without opening its DevTools port")
+        self.ws = websocket.create_connection(browser_url)
+        self.calls, self.events = 0, []
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.call("Page.enable", session=True)
+
+    def call(self, method: str, session: bool = False, **params) -> dict:
+        import json
+
+        self.calls += 1
+        message = {"id": self.calls, "method": method, "params": params}
+        if session:
+            message["sessionId"] = self.session
+        self.ws.send(json.dumps(message))
+        while True:                                   # events arrive between the answers; skip them
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == self.calls:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply.get("method"))
+
+    def wait_for(self, event: str) -> None:
+        """Block until Chromium sends ``event`` (or has sent it already): no guessed waiting time."""
+        import json
+
+        while event not in self.events:
+            self.events.append(json.loads(self.ws.recv()).get("method"))
+
+    def problems(self, page: Path) -> dict:
+        import json
+
+        self.events = []
+        self.call("Page.navigate", session=True, url=page.as_uri())
+        self.wait_for("Page.loadEventFired")
+        result = self.call("Runtime.evaluate", session=True, expression=_PAGE_PROBLEMS_JS, returnByValue=True)
+        return json.loads(result["result"]["value"])
+
+    def close(self) -> None:
+        self.ws.close()
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.mark.slow
+def test_every_page_reads_cleanly_in_a_browser(smoke_site, tmp_path):
+    """Every built page at 1,400 px in headless Chromium: no broken image, nothing wider than the content
+    column that does not scroll, and no notebook plumbing, traceback or machine path in the visible text."""
+    import shutil
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    pages = sorted(smoke_site.rglob("*.html"))
+    pages = [p for p in pages if p.name not in ("search.html", "genindex.html") and "_static" not in p.parts
+             and 'http-equiv="Refresh"' not in p.read_text()]          # the root index only redirects
+    forbidden = ["NBVAL_", "# Parameters", "<Figure size", "Traceback", str(REPO_ROOT), str(smoke_site.parent)]
+    browser = Browser(chromium, tmp_path / "profile")
+    try:
+        failures = []
+        for page in pages:
+            found = browser.problems(page)
+            name = page.relative_to(smoke_site)
+            failures += [f"{name}: broken image {src}" for src in found["broken"]]
+            failures += [f"{name}: wider than the column and not scrolling: {w}" for w in found["wide"]]
+            failures += [f"{name}: shows {text!r}" for text in forbidden if text in found["text"]]
+    finally:
+        browser.close()
+    assert len(pages) >= 10
+    assert not failures, "\n".join(failures)
