@@ -34,6 +34,7 @@ figures_dir = None      # where figures are saved (None: the repository's figure
 import json
 
 import pandas as pd
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from apr.book import check_parameters, figure_folder
@@ -45,7 +46,7 @@ if dataset == "synthetic":
     root = ensure_synthetic(config=synthetic_config(scale, seed), data_root=data_root, progress=False)
     manifest = json.loads((root / "synthetic.json").read_text())
     data = load_dataset("synthetic", root)
-    print("attribute rows:", manifest["attribute_source"])
+    display(Markdown(f"Attributes of the synthetic identities: {manifest['attribute_source']}."))
 else:
     data = load_dataset(dataset, data_root=data_root, seed=seed)
 

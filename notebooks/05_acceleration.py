@@ -131,7 +131,6 @@ for size in sizes:
     feats, preds = (g_feat, g_pred) if size == n else enlarge_gallery(g_feat, g_pred, size, seed=seed)
     for tau in (0.6, 0.7, 0.8):
         rows.append(time_per_query(q_feat, q_sub, feats, preds, tau))
-    print(f"gallery of {size:,} images timed", flush=True)
 timing = pd.DataFrame(rows)
 timing_table = timing.assign(gallery_used=100 * timing["gallery_used"], ms_full=1000 * timing["seconds_full"],
                              ms_filtered=1000 * timing["seconds_filtered"])
