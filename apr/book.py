@@ -174,8 +174,6 @@ def write_claims(parameters: dict, generated: Path = GENERATED) -> Path:
 
 def write_status_page(status: dict, records: list, generated: Path = GENERATED) -> Path:
     """``book/_generated/status.md`` (and ``status.json``): parameters, versions, device and run times."""
-    from .experiments import schema_of
-
     import torch
     import torchvision
 
@@ -202,21 +200,35 @@ def write_status_page(status: dict, records: list, generated: Path = GENERATED) 
               "(0 s when all came from the cache).", "", "| chapter | seconds |", "|---|---|"]
     lines += [f"| {c['chapter']} | {c['seconds']:.1f} |" for c in status["chapters"]]
     lines += [f"| **whole build before the HTML** | **{status['total_s']:.0f}** |", "",
-              "## Models", "", "| run | variant | training seed | backbone | input | epochs | λ | attributes | evaluated on | "
-              "rank-1 (%) | mAP (%) | training time (s) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "## Models", ""]
+    shared = {"backbone": {c.config.backbone for c in records}, "input": {f"{c.config.image_size[0]}x{c.config.image_size[1]}"
+              for c in records}, "epochs": {str(c.config.epochs) for c in records}}
+    lines += ["Every model: " + ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in shared.items()) + ". *Evaluated on*: "
+              "the test split, or the validation split of the λ sweep (training identities held out of its training).", "",
+              "| run | variant | seed | λ | left out | evaluated on | rank-1 (%) | mAP (%) | training time (s) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         c, m = rec.config, rec.metrics
-        schema = schema_of(c.dataset)
-        attrs = ("–" if not c.uses_attributes else "all" if c.attributes is None or schema is None else
-                 "all but " + ", ".join(n for n in schema.names if n not in c.attributes))
         lam = f"{c.lambda_id:g}" if c.variant in ("apr", "apr_no_arm") else "–"    # the others train one loss: no λ
-        split = f"validation ({c.validation_ids} training ids held out)" if c.validation_ids else "test"
-        lines.append(f"| `{rec.run_dir.name}` | {c.variant} | {c.train_seed} | {c.backbone} | {c.image_size[0]}x{c.image_size[1]} | "
-                     f"{c.epochs} | {lam} | {attrs} | {split} | {100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | "
-                     f"{rec.info['timings']['train_s']:.0f} |")
+        split = f"validation ({c.validation_ids} ids)" if c.validation_ids else "test"
+        lines.append(f"| `{rec.run_dir.name}` | {c.variant} | {c.train_seed} | {lam} | {_left_out(c)} | {split} | "
+                     f"{100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | {rec.info['timings']['train_s']:.0f} |")
     path = generated / "status.md"
     atomic_write_bytes(path, lambda h: h.write(("\n".join(lines) + "\n").encode()))
     return path
+
+
+def _left_out(config) -> str:
+    """The attributes a leave-one-out run removed, by the name Fig. 6 gives them ("bag (all types)")."""
+    from .experiments import REMOVALS, schema_of
+
+    schema = schema_of(config.dataset)
+    if config.attributes is None or schema is None or not config.uses_attributes:
+        return "–"
+    removed = tuple(n for n in schema.names if n not in config.attributes)
+    names = {frozenset(v): k for k, v in REMOVALS.get("market1501" if config.dataset == "synthetic" else config.dataset,
+                                                   {}).items()}
+    return names.get(frozenset(removed), ", ".join(removed))
 
 
 def _repo_relative(path: str) -> str:

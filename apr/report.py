@@ -24,7 +24,7 @@ PAPER_DATASET = {"synthetic": "market1501", "market1501": "market1501", "dukemtm
 def build_label(record: RunRecord) -> str:
     """"this build: <dataset>, <backbone> <HxW>, <epochs> ep" for a run."""
     c = record.config
-    return f"this build: {c.dataset}, {c.backbone} {c.image_size[0]}x{c.image_size[1]}, {c.epochs} ep"
+    return f"this build ({c.dataset}, {c.backbone} {c.image_size[0]}x{c.image_size[1]}, {c.epochs} epochs)"
 
 
 def paper_baseline_rows(dataset: str) -> pd.DataFrame:
@@ -156,7 +156,7 @@ def seed_metrics_table(runs: Mapping[str, Sequence[RunRecord]]) -> pd.DataFrame:
     training runs, with the number of runs and the mean training time."""
     rows = []
     for name, records in runs.items():
-        row = {"method": VARIANT_NAMES.get(name, name), "source": build_label(records[0]), "training runs": len(records)}
+        row = {"method": VARIANT_NAMES.get(name, name), "source": build_label(records[0]), "training runs": str(len(records))}
         for column, metric in (("R-1", "rank1"), ("R-5", "rank5"), ("R-10", "rank10"), ("mAP", "mAP"),
                                ("mAP (step AP)", "mAP_step")):
             row[column] = mean_sd([100 * r.metrics[metric] for r in records])
@@ -170,20 +170,22 @@ def seed_metrics_table(runs: Mapping[str, Sequence[RunRecord]]) -> pd.DataFrame:
 
 
 def seed_attribute_table(runs: Mapping[str, Sequence[RunRecord]], dataset: str) -> pd.DataFrame:
-    """Accuracy (%) per evaluation group as mean ± SD over training runs, for models that predict every
-    attribute, and the paper's Table 4/5 below them."""
-    rows = {}
+    """Accuracy (%) per evaluation group (rows, their mean first) of the models that predict every attribute: this
+    build's as mean ± SD over training runs, then the paper's Table 4/5, one column per model."""
+    columns = {}
     for name, records in runs.items():
         accuracy = [r.metrics["attribute_accuracy"] for r in records if r.metrics.get("attribute_accuracy")]
         if accuracy:
-            label = f"{VARIANT_NAMES.get(name, name)} — {build_label(records[0])}, {len(accuracy)} runs"
-            rows[label] = {("Avg" if k == "mean" else k): mean_sd([100 * a[k] for a in accuracy], 1) for k in accuracy[0]}
-    out = pd.DataFrame(rows).T
+            columns[f"{VARIANT_NAMES.get(name, name)}, this build ({len(accuracy)} runs)"] = {
+                ("Avg" if k == "mean" else k): mean_sd([100 * a[k] for a in accuracy], 1) for k in accuracy[0]}
+    out = pd.DataFrame(columns)
     key = PAPER_DATASET.get(dataset)
     if key is not None:
-        reported = paper.attribute_table(key)
-        reported.index = [f"{i} — {paper.REPORTED} ({key})" for i in reported.index]
-        out = pd.concat([out, reported.map(lambda v: f"{v:.1f}")])
+        reported = paper.attribute_table(key).T.map(lambda v: f"{v:.1f}")
+        reported.columns = [f"{c}, {paper.REPORTED}" for c in reported.columns]
+        out = out.join(reported, how="left") if len(out) else reported
+    out = out.reindex(["Avg"] + [g for g in out.index if g != "Avg"])      # the table's order, its mean first
+    out.index.name = "group"
     return out
 
 

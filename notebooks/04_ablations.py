@@ -132,15 +132,18 @@ pd.Series({**{k: (f"{v[0]}x{v[1]}" if k == "image_size" else v) for k, v in SWEE
 
 # %%
 levels = {lam: level_intervals(rs, lambda_runs[REFERENCE_LAMBDA]) for lam, rs in lambda_runs.items()}
-lam = pd.DataFrame([{"lambda": k, "runs": len(lambda_runs[k]),
+lam = pd.DataFrame([{"lambda": k, "runs": str(len(lambda_runs[k])),
                      **{f"{m}{suffix}": getattr(v[m], attr) for m in ("rank1", "mAP")
                         for suffix, attr in (("", "mean"), (" low", "low"), (" high", "high"))}}
                     for k, v in levels.items()]).set_index("lambda")
+lam[["rank1 low", "mAP low"]] = lam[["rank1 low", "mAP low"]].clip(lower=0)       # a percentage stays in [0, 100]
+lam[["rank1 high", "mAP high"]] = lam[["rank1 high", "mAP high"]].clip(upper=100)
 reported_lam = pd.DataFrame({"rank1": paper.FIG7_RANK1, "mAP": paper.FIG7_MAP}, index=pd.Index(paper.FIG7_LAMBDA, name="lambda"))
 fig = sweep_figure(lam, reported_lam, "λ", "Fig. 7: rank-1 and mAP against λ (validation split)")
 data = lam.join(reported_lam.add_suffix(f" ({paper.REPORTED})"), how="outer")
 display(publish(fig, "fig7_lambda_sweep", data, folder=figures))
-shown(data)
+shown(data.rename(columns=lambda c: c.replace("rank1", "rank-1 (%)").replace("mAP", "mAP (%)")
+                  .replace("runs", "training runs")).rename_axis("λ"))
 
 # %% tags=["remove-cell"]
 seeded_pairs = [(lambda_runs[REFERENCE_LAMBDA], lambda_runs[k]) for k in SEEDED_LAMBDAS if k != REFERENCE_LAMBDA]
