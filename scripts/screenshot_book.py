@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/screenshot_book.py [--html _build/html] [--out _build/screenshots] [--width 640]
 
-Each page is rendered at 1280 px wide (full height up to ``--height``), then scaled to
+Each page is rendered at 1400 px wide (full height up to ``--height``), then scaled to
 ``--width`` pixels for a light PNG. Needs ``/usr/bin/chromium`` (``apt-get install chromium``).
 """
 
@@ -28,7 +28,7 @@ def screenshot(chromium: str, page: Path, out: Path, height: int, width: int) ->
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "page.png"
         subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        f"--window-size=1280,{height}", f"--screenshot={raw}", page.as_uri()],
+                        f"--window-size=1400,{height}", f"--screenshot={raw}", page.as_uri()],
                        check=True, capture_output=True, timeout=120)
         image = Image.open(raw).convert("RGB")
         # crop the empty space below the page's end (looking at the content column only:
@@ -36,9 +36,10 @@ def screenshot(chromium: str, page: Path, out: Path, height: int, width: int) ->
         gray = image.convert("L").crop((320, 0, 1000, image.height))
         rows = [y for y in range(gray.height - 1, 0, -8) if gray.crop((0, y, gray.width, y + 1)).getextrema()[0] < 200]
         bottom = min(image.height, (rows[0] + 40) if rows else image.height)
-        image = image.crop((0, 0, 1280, bottom))
+        image = image.crop((0, 0, 1400, bottom))
         image.thumbnail((width, 100_000))
-        image.convert("P", palette=Image.Palette.ADAPTIVE, colors=128).save(out, optimize=True)
+        # octree quantising keeps the figures' saturated colours (an adaptive palette turned them grey)
+        image.quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(out, optimize=True)
     return out
 
 
