@@ -204,14 +204,15 @@ def write_status_page(status: dict, records: list, generated: Path = GENERATED) 
     shared = {"backbone": {c.config.backbone for c in records}, "input": {f"{c.config.image_size[0]}x{c.config.image_size[1]}"
               for c in records}, "epochs": {str(c.config.epochs) for c in records}}
     lines += ["Every model: " + ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in shared.items()) + ". *Evaluated on*: "
-              "the test split, or the validation split of the λ sweep (training identities held out of its training).", "",
+              "the test split, or the validation split of the λ sweep (training identities held out of its training). *run*: "
+              "the cache folder is `<variant>-<run>` under the results cache.", "",
               "| run | variant | seed | λ | left out | evaluated on | rank-1 (%) | mAP (%) | training time (s) |",
               "|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         c, m = rec.config, rec.metrics
         lam = f"{c.lambda_id:g}" if c.variant in ("apr", "apr_no_arm") else "–"    # the others train one loss: no λ
-        split = f"validation ({c.validation_ids} ids)" if c.validation_ids else "test"
-        lines.append(f"| `{rec.run_dir.name}` | {c.variant} | {c.train_seed} | {lam} | {_left_out(c)} | {split} | "
+        split = "validation" if c.validation_ids else "test"
+        lines.append(f"| `{rec.run_dir.name.rsplit('-', 1)[-1]}` | {c.variant} | {c.train_seed} | {lam} | {_left_out(c)} | {split} | "
                      f"{100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | {rec.info['timings']['train_s']:.0f} |")
     path = generated / "status.md"
     atomic_write_bytes(path, lambda h: h.write(("\n".join(lines) + "\n").encode()))
