@@ -156,7 +156,8 @@ def heatmap_figure(matrix: pd.DataFrame, title: str, *, fmt: str = ".2f", cmap: 
     sns.heatmap(matrix.astype(float), annot=annotate, fmt=fmt, cmap=cmap, center=center, ax=ax, square=False,
                 cbar=True, annot_kws={"fontsize": 7}, linewidths=0.3, linecolor="white")
     ax.set_title(title, fontsize=10)
-    ax.tick_params(axis="x", rotation=60, labelsize=8)
+    # column labels rotated about their end, so long names ("type of lower-body clothing") do not overlap
+    plt.setp(ax.get_xticklabels(), rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
     ax.tick_params(axis="y", rotation=0, labelsize=8)
     fig.tight_layout()
     return fig
