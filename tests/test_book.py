@@ -155,6 +155,8 @@ class Browser:
 
     def __init__(self, chromium: str, profile: Path, width: int = 1400) -> None:
         import subprocess
+        import threading
+
         import websocket
 
         self.process = subprocess.Popen([chromium, "--headless", "--no-sandbox", "--disable-gpu",
@@ -167,6 +169,9 @@ class Browser:
                 break
         else:
             raise RuntimeError("chromium ended without opening its DevTools port")
+        # Keep reading what Chromium writes later, so that a full pipe never blocks it.
+        self.drain = threading.Thread(target=lambda: [None for _ in self.process.stderr], daemon=True)
+        self.drain.start()
         self.ws = websocket.create_connection(browser_url)
         self.calls, self.events = 0, []
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
@@ -209,6 +214,8 @@ class Browser:
         self.ws.close()
         self.process.kill()
         self.process.wait()
+        self.drain.join()                               # the pipe ends with the process
+        self.process.stderr.close()
 
 
 @pytest.mark.slow

@@ -173,20 +173,23 @@ def test_a_later_setting_at_its_default_keeps_the_cache_key():
     from apr.config import NOT_IN_CACHE_KEY
 
     base = from_params("quick")
-    before = {k: v for k, v in base.to_dict().items()   # the dict as hashed before head_lr_factor existed
-              if k not in (*NOT_IN_CACHE_KEY, "head_lr_factor", "train_seed")}
+    before = {k: v for k, v in base.to_dict().items()   # the dict as hashed before the later settings existed
+              if k not in (*NOT_IN_CACHE_KEY, "head_lr_factor", "train_seed", "validation_ids")}
     assert base.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:12]
     assert from_params("quick", head_lr_factor=2.0).key() != base.key()
     assert from_params("quick", train_seed=1).key() != base.key()
+    assert from_params("quick", validation_ids=20).key() != base.key()
 
 
-def test_training_seeds_share_the_data_and_the_pretraining():
+def test_training_seeds_share_the_data_not_the_pretraining():
     from apr.pretrain import pretrain_config
 
     first, second = from_params("quick"), from_params("quick", train_seed=1)
     assert first.training_seed == first.seed                      # seed 0: what runs did before the split
     assert second.training_seed != first.training_seed and second.seed == first.seed
-    assert pretrain_config(first) == pretrain_config(second)
+    # each training seed starts from its own pretraining run, on the same pretraining population
+    assert pretrain_config(first) != pretrain_config(second)
+    assert pretrain_config(first).seed == pretrain_config(second).seed
     with pytest.raises(ValueError, match="train_seed=-1"):
         from_params("quick", train_seed=-1)
 
