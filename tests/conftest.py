@@ -33,6 +33,36 @@ def pytest_unconfigure(config):
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
+class PausePoint:
+    """The file the trainer writes when it reaches ``$APR_TEST_PAUSE_AT``, made a FIFO so that a test can block
+    until that moment: no polling, no sleep, the same on a fast machine and a slow one.
+
+    The read end stays open until :meth:`close`, so later writers (a second worker) never block on it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        os.mkfifo(path)
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)   # opens at once; readable once a writer writes
+
+    def wait(self, proc, describe) -> None:
+        """Block until a process writes the pause file, or fail with ``describe()`` when ``proc`` ends first."""
+        import select
+
+        pidfd = os.pidfd_open(proc.pid)
+        try:
+            ready, _, _ = select.select([self.fd, pidfd], [], [])
+        finally:
+            os.close(pidfd)
+        if self.fd not in ready:
+            proc.wait()
+            pytest.fail(f"the process ended before it paused:\n{describe()}")
+        os.read(self.fd, 4096)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 @pytest.fixture(scope="session")
 def market_mat() -> Path:
     path = SHARED_DATA / "market1501" / "market_attribute.mat"

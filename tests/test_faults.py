@@ -31,7 +31,7 @@ from apr.results import COMPLETE, load_or_train, run_dir_for
 from apr.runs import load_run, remove_dead_temporaries
 from apr.train import PAUSE_ENV, TrainingDiverged, fit
 
-from .conftest import write_jpeg
+from .conftest import PausePoint, write_jpeg
 
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 SMOKE = {"device": "cpu", "epochs": 2}
@@ -86,25 +86,23 @@ def wait_until_gone(pids: list[int], limit_s: float) -> list[int]:
     return [p for p in pids if alive(p)]
 
 
-def start_pool(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
-    """The pool driver, its two workers paused in their first epoch; returns (process, cache, log) once a
-    worker has paused. Its output goes to a file: a pipe would also wait for any worker that outlived it."""
-    cache, paused, log = tmp_path / "cache", tmp_path / "paused", tmp_path / "driver.log"
+def start_pool(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path, PausePoint]:
+    """The pool driver, its two workers paused in their first epoch; returns (process, cache, log, pause point)
+    once a worker has paused (close the pause point when done). Its output goes to a file: a pipe would also wait for any worker that outlived it."""
+    cache, paused, log = tmp_path / "cache", PausePoint(tmp_path / "paused"), tmp_path / "driver.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", POOL_DRIVER, str(cache)], env=ENV | {PAUSE_ENV: f"1:1:{paused}"},
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    while not paused.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"the pool ended before a worker paused:\n{log.read_text()}")
-        time.sleep(0.02)
-    return proc, cache, log
+        proc = subprocess.Popen([sys.executable, "-c", POOL_DRIVER, str(cache)],
+                                env=ENV | {PAUSE_ENV: f"1:1:{paused.path}"}, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    paused.wait(proc, log.read_text)
+    return proc, cache, log, paused
 
 
 @pytest.fixture
 def paused_pool(tmp_path):
     """(driver, cache, log, workers): the pool driver with a worker paused mid-epoch. Afterwards the driver
     and every worker still alive are killed, whatever the test asserted (nothing outlives a failing test)."""
-    proc, cache, log = start_pool(tmp_path)
+    proc, cache, log, paused = start_pool(tmp_path)
     workers = children(proc.pid)
     yield proc, cache, log, workers
     for pid in workers:
@@ -113,6 +111,7 @@ def paused_pool(tmp_path):
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+    paused.close()
 
 
 needs_two_cores = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the pool needs 2 cores for 2 workers")

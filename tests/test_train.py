@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,8 @@ from apr.config import from_params
 from apr.runs import load_run
 from apr.train import PAUSE_ENV
 
+from .conftest import PausePoint
+
 # A few seconds per epoch on one CPU thread.
 ARGS = ["--scale", "smoke", "--device", "cpu", "--quiet", "--set", "epochs=3", "lr_decay_epoch=2"]
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
@@ -24,18 +25,6 @@ ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 def apr_cli(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "apr", *args], env=env or ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **kwargs)
-
-
-def wait_for_file(path: Path, proc: subprocess.Popen) -> None:
-    """Block until ``proc`` writes ``path``; fail with its output if it exits first.
-
-    Polls the file system, but what it waits for is an event (the file), not an amount of time:
-    the test means the same on a fast machine and a slow one.
-    """
-    while not path.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"the process ended before writing {path.name}:\n{proc.stdout.read()}")
-        time.sleep(0.02)
 
 
 def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
@@ -53,11 +42,12 @@ def test_resume_after_kill_gives_the_same_weights(tmp_path):
     finish(apr_cli("train", *ARGS, "--out", str(tmp_path / "straight"), "--no-eval"))
     # The trainer stops at step 1 of epoch 2 and says so in a file: killed there on any machine,
     # however fast or slow (no sleeps).
-    waiting = tmp_path / "waiting"
+    waiting = PausePoint(tmp_path / "waiting")
     proc = apr_cli("train", *ARGS, "--out", str(tmp_path / "killed"), "--no-eval",
-                   env=ENV | {PAUSE_ENV: f"2:1:{waiting}"})
+                   env=ENV | {PAUSE_ENV: f"2:1:{waiting.path}"})
     checkpoint = tmp_path / "killed" / "checkpoint.pt"
-    wait_for_file(waiting, proc)
+    waiting.wait(proc, lambda: proc.stdout.read())
+    waiting.close()
     proc.send_signal(signal.SIGKILL)
     proc.communicate()                         # reap it and close its pipe
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
