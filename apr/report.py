@@ -51,7 +51,7 @@ def history_frame(records: Mapping[str, RunRecord]) -> pd.DataFrame:
 
 def per_query(record: RunRecord) -> pd.DataFrame:
     """Per-query rank-1 hit and official AP of a run (from its saved features)."""
-    from .metrics import evaluate_per_query, pairwise_distances
+    from .metrics import evaluate_per_query
 
     feats = record.features()
     q, g = feats["query"], feats["gallery"]

@@ -277,14 +277,14 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
         pending = []
     if not missing:
         return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]
-    waiting_for = {d: [(rd, c) for rd, c in missing if c.pretrained == "synthetic" and pretraining[pretrain_config(c)] == d]
-                   for d, _ in pending}
-    ready = [(d, c) for d, c in missing if not any((d, c) in runs for runs in waiting_for.values())]
+    # Each missing run, by the folder of the pending pretraining it waits for (None: it can start now).
+    waits_on = {d: pretraining[pretrain_config(c)] if c.pretrained == "synthetic" else None for d, c in missing}
+    pending_dirs = {d for d, _ in pending}
+    waiting_for = {pre: [(d, c) for d, c in missing if waits_on[d] == pre] for pre in pending_dirs}
+    ready = [(d, c) for d, c in missing if waits_on[d] not in pending_dirs]
     bar = tqdm(total=len(missing) + len(pending), desc="training models", unit="model", disable=not progress)
-    if workers == 1:
+    if workers == 1:          # here, one after the other (the pretraining is done: see above)
         for d, c in ready:
-            if c.pretrained == "synthetic":
-                pretrained_backbone(c)
             bar.set_postfix_str(d.name)
             _train_and_evaluate(c, d, None, progress=False)
             bar.update()
