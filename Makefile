@@ -2,6 +2,7 @@
 #   make book                      build the book on the synthetic data (quick scale)
 #   make book SCALE=smoke          the CI-sized run
 #   make book SEEDS=5              more training seeds of every compared model: narrower intervals, longer build
+#   make book GALLERY_MULTIPLE=26.34   Fig. 8 up to the paper's 500k scale (26.34 times the test gallery)
 #   make book DATASET=market1501 DATA_ROOT=/data SCALE=paper DEVICE=cuda
 #   make test                      the test suite (what CI runs)
 SHELL    := /bin/bash
@@ -12,6 +13,7 @@ DEVICE   ?= auto
 SEED     ?= 0
 SEEDS    ?= 4
 DATA_ROOT ?=
+GALLERY_MULTIPLE ?=
 # Small torch ops on 2 cores: one thread per process is faster and bit-stable.
 export OMP_NUM_THREADS ?= 1
 
@@ -22,7 +24,7 @@ env:
 
 book: env
 	$(PY) -m apr book --dataset $(DATASET) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) --seeds $(SEEDS) \
-	  $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)")
+	  $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") $(if $(GALLERY_MULTIPLE),--gallery-multiple $(GALLERY_MULTIPLE))
 
 test: env
 	$(PY) -m pytest

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -45,11 +46,22 @@ def run_chapter(source: Path, output: Path, parameters: dict) -> float:
     # notebook into place, so an interrupted build leaves no half-executed chapter behind.
     with tempfile.TemporaryDirectory(prefix="apr-chapter-") as tmp:
         partial = Path(tmp) / output.name
-        papermill.execute_notebook(notebook, str(partial), parameters=parameters, cwd=str(source.parent),
+        declared = declared_parameters(notebook)   # a chapter gets only the parameters it declares
+        papermill.execute_notebook(notebook, str(partial), parameters={k: v for k, v in parameters.items() if k in declared},
+                                   cwd=str(source.parent),
                                    kernel_name="python3", progress_bar=False, log_output=False,
                                    kernel_manager_class=_ipc_kernel_manager())
         atomic_write_bytes(output, lambda h: h.write(partial.read_bytes()))
     return time.perf_counter() - start
+
+
+def declared_parameters(notebook) -> set[str]:
+    """The names a chapter's ``parameters`` cell assigns."""
+    names: set[str] = set()
+    for cell in notebook.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            names.update(m.group(1) for m in re.finditer(r"^(\w+)\s*=", cell.source, flags=re.MULTILINE))
+    return names
 
 
 NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"
@@ -95,7 +107,8 @@ def default_figures_dir(parameters: dict) -> str | None:
     from .experiments import DEFAULT_SEEDS
 
     default = (parameters.get("dataset", "synthetic") == "synthetic" and parameters.get("scale", "quick") == "quick"
-               and parameters.get("seed", 0) == 0 and parameters.get("seeds", DEFAULT_SEEDS) == DEFAULT_SEEDS)
+               and parameters.get("seed", 0) == 0 and parameters.get("seeds", DEFAULT_SEEDS) == DEFAULT_SEEDS
+               and parameters.get("gallery_multiple") is None)
     if default:
         return None
     return f"_build/figures/{parameters.get('dataset', 'synthetic')}-{parameters.get('scale')}-seed{parameters.get('seed', 0)}"
@@ -126,8 +139,9 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
     from .results import load_or_train_many
 
     parameters = {"dataset": "synthetic", "data_root": None, "scale": "quick", "device": "auto", "seed": 0,
-                  "seeds": DEFAULT_SEEDS} | parameters
-    check_parameters(**{k: parameters[k] for k in ("dataset", "data_root", "scale", "device", "seed", "seeds")})
+                  "seeds": DEFAULT_SEEDS, "gallery_multiple": None} | parameters
+    check_parameters(**{k: parameters[k] for k in ("dataset", "data_root", "scale", "device", "seed", "seeds",
+                                                   "gallery_multiple")})
     parameters.setdefault("figures_dir", default_figures_dir(parameters))
     # Kernels and training workers inherit this: small torch ops on 2 cores are faster with one thread.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -257,7 +271,8 @@ def figure_folder(figures_dir: str | Path | None) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-def check_parameters(dataset: str, data_root: str | None, scale: str, device: str, seed: int, seeds: int = 1) -> None:
+def check_parameters(dataset: str, data_root: str | None, scale: str, device: str, seed: int, seeds: int = 1,
+                     gallery_multiple: float | None = None) -> None:
     """Validate a chapter's parameters; raises one ``ValueError`` naming the bad one."""
     from .data.datasets import DATASETS
     from .data.paths import resolve_data_root
@@ -272,6 +287,9 @@ def check_parameters(dataset: str, data_root: str | None, scale: str, device: st
         raise ValueError(f"parameter seed={seed!r}: expected a non-negative integer")
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"parameter seeds={seeds!r}: expected a whole number of training seeds, at least 1")
+    if gallery_multiple is not None and not (isinstance(gallery_multiple, (int, float)) and 1 < gallery_multiple <= 1000):
+        raise ValueError(f"parameter gallery_multiple={gallery_multiple!r}: expected the largest Fig. 8 gallery as a "
+                         "multiple of the test gallery, above 1 (26.34 is the paper's 500k), or None")
     if dataset != "synthetic":
         try:
             resolve_data_root(data_root)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from .config import APRConfig, from_params
 from .data.attributes import DUKE_SCHEMA, MARKET_SCHEMA, AttributeSchema
 
@@ -46,6 +47,28 @@ SEEDED_LAMBDAS = (REFERENCE_LAMBDA, 1.0)
 # Training identities held out for the λ sweep: the paper's 100 of 751, scaled to the training split
 # (quick: 20 of the synthetic set's 150; smoke: 4 of 24).
 VALIDATION_IDS: dict[str, int] = {"smoke": 4, "quick": 20, "paper": 100}
+
+# Fig. 8 (§5.3.4): the largest gallery as a multiple of the test gallery, per scale. The paper's
+# Market-1501+500k points are the 19,732-image gallery plus 0, 100k, 200k and 500k distractors (x1 to x26.3);
+# the paper scale on the real Market-1501 uses exactly those (PAPER_DISTRACTORS).
+GALLERY_MULTIPLE: dict[str, float] = {"smoke": 2.0, "quick": 4.0, "paper": 26.34}
+GALLERY_POINTS = 4
+PAPER_DISTRACTORS = (0, 100_000, 200_000, 500_000)
+
+
+def distractor_counts(dataset: str, scale: str, gallery_size: int, multiple: float | None = None,
+                      points: int = GALLERY_POINTS) -> list[int]:
+    """Distractors to add at each point of Fig. 8: 0 first, then evenly spaced on a log axis up to a gallery of
+    ``multiple`` (default: ``GALLERY_MULTIPLE[scale]``) times ``gallery_size``. The real Market-1501 at the paper
+    scale gets the paper's own points unless ``multiple`` is given."""
+    if dataset == "market1501" and scale == "paper" and multiple is None:
+        return list(PAPER_DISTRACTORS)
+    multiple = GALLERY_MULTIPLE[scale] if multiple is None else float(multiple)
+    if not multiple > 1 or points < 2:
+        raise ValueError(f"gallery_multiple={multiple}, points={points}: expected a multiple above 1 and 2 or more points")
+    sizes = np.geomspace(gallery_size, gallery_size * multiple, points)
+    return [0] + [int(round(s)) - gallery_size for s in sizes[1:]]
+
 
 # Fig. 6: what "leaving one attribute out" removes (colours and bags count as one each).
 # Keys follow apr.paper.FIG6_* so measured and reported bars line up.

@@ -97,7 +97,7 @@ def _validate(distmat: torch.Tensor, q_pids: torch.Tensor, g_pids: torch.Tensor,
             raise ValueError(f"ap_mode must be 'official' (Market-1501 MATLAB, trapezoid) or 'step' (toolboxes), got {ap_mode!r}")
 
 
-def _ap_from_ranks(ranks: torch.Tensor, n_good: torch.Tensor, ap_mode: str) -> torch.Tensor:
+def ap_from_ranks(ranks: torch.Tensor, n_good: torch.Tensor, ap_mode: str) -> torch.Tensor:
     """AP of each row from the 0-based ranks of its matches (padded with inf beyond n_good)."""
     k = ranks.shape[1]
     i = torch.arange(1, k + 1, device=ranks.device, dtype=torch.float64)[None]   # hit number, 1-based
@@ -374,7 +374,7 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
         with_match = n_good > 0                                  # queries without a match are skipped
         ranks, n_good = ranks[with_match], n_good[with_match]
         evaluated = torch.nonzero(with_match).flatten() + s
-        return ranks[:, 0], {mode: _ap_from_ranks(ranks, n_good, mode) for mode in ap_modes}, evaluated
+        return ranks[:, 0], {mode: ap_from_ranks(ranks, n_good, mode) for mode in ap_modes}, evaluated
 
     if workers > 1 and len(starts) > 1 and dev.type == "cpu":
         # Several of the dense ops (bincount, index_select) run on one core: process chunks

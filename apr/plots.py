@@ -287,3 +287,39 @@ def acceleration_figure(curve: pd.DataFrame, reported: pd.DataFrame | None, titl
         fig.suptitle(title, fontsize=10)
         fig.tight_layout()
     return fig
+
+
+# Fig. 8: the paper's curves dashed, APR and Baseline 1 (its IDE) in this build's colours for those models.
+_PAPER_FIG8_COLOURS = {"APR": VARIANT_STYLES["APR"][0], "Baseline 1": VARIANT_STYLES[VARIANT_NAMES["ide"]][0],
+                       "2stream": "#7f7f7f"}
+
+
+def distractor_figure(levels: pd.DataFrame, reported: dict[str, dict[str, tuple[float, ...]]] | None,
+                      reported_gallery: tuple[int, ...] | None, title: str) -> plt.Figure:
+    """Fig. 8: rank-1 and mAP (%) against the gallery size (log axis). This build's models (``levels``: rows of
+    model, gallery, ``<metric>`` and ``<metric> low/high``) as solid lines with 95% intervals, nudged sideways
+    so that their bars do not hide each other; the paper's curves (``reported[curve][metric]`` at
+    ``reported_gallery``) dashed, on the same axes. One legend, under both panels."""
+    models = list(dict.fromkeys(levels["model"]))
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+        for ax, metric, name in zip(axes, ("rank1", "mAP"), ("rank-1", "mAP")):
+            for k, model in enumerate(models):
+                part = levels[levels["model"] == model]
+                nudge = 1.025 ** (k - (len(models) - 1) / 2)          # a few percent along the log axis
+                x, y = part["gallery"].to_numpy(float) * nudge, part[metric].to_numpy(float)
+                error = np.vstack([y - part[f"{metric} low"].to_numpy(float), part[f"{metric} high"].to_numpy(float) - y])
+                ax.errorbar(x, y, yerr=error, fmt="o-", capsize=3, color=VARIANT_STYLES.get(model, ("#7f7f7f", "-"))[0],
+                            label=f"{model}, this build (95% interval)")
+            for curve, values in (reported or {}).items():
+                ax.plot(reported_gallery, values[metric], "s--", alpha=0.75, color=_PAPER_FIG8_COLOURS.get(curve, "#7f7f7f"),
+                        label=f"{curve}, reported by the paper (Market-1501+500k)")
+            ax.set_xscale("log")
+            ax.set_xlabel("gallery images (log scale)")
+            ax.set_ylabel(f"{name} (%)")
+            ax.set_ylim(0, 100)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import paper
+from .distractor_runs import GrowthOutcomes
 from .experiments import VARIANT_NAMES
 from .metrics import pairwise_distances
 from .results import RunRecord
@@ -210,3 +211,50 @@ def shown(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
             out[column] = [("–" if pd.isna(v) else f"{v:.{digits}f}") for v in table[column]]
     return out
 
+
+
+GROWTH_METRICS = (("rank1", "rank1"), ("mAP", "AP"))   # (metric, per-query outcome of apr.distractor_runs)
+
+
+def _difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> Interval:
+    """a − b over (runs, queries) outcomes: paired by seed when both have the same two or more runs (run k of
+    each shares training seed k, as every seeded model of the book does), else over seeds and queries."""
+    if a.shape[0] == b.shape[0] >= 2:
+        return paired_seed_interval(a, b, level)
+    return seed_query_interval(a, b, level)
+
+
+def growth_levels(outcomes: GrowthOutcomes) -> pd.DataFrame:
+    """Fig. 8's points: per model and gallery size, rank-1 and mAP (%) over the training runs and queries
+    (mean, 95% interval, SD over the runs, number of runs)."""
+    rows = []
+    for model, values in outcomes.values.items():
+        for p, size in enumerate(outcomes.sizes):
+            row: dict = {"model": VARIANT_NAMES.get(model, model), "gallery": size, "runs": values["rank1"].shape[0]}
+            for metric, column in GROWTH_METRICS:
+                runs = values[column][:, p, :]
+                level = seed_query_interval(runs)
+                row |= {metric: level.mean, f"{metric} low": level.low, f"{metric} high": level.high,
+                        f"{metric} SD": seed_summary(runs.mean(1))[1]}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def growth_gaps(outcomes: GrowthOutcomes, a: str = "apr", b: str = "ide", *,
+                simultaneous: bool = True) -> dict[str, list[Interval]]:
+    """``a − b`` (points) at each gallery size, in rank-1 and mAP, paired by training seed.
+
+    ``simultaneous``: the intervals hold together with 95% confidence (Bonferroni: each at 1 − 0.05 / sizes),
+    as a claim about every size at once needs; else each is a 95% interval on its own."""
+    sizes = len(outcomes.sizes)
+    level = 1 - 0.05 / sizes if simultaneous else 0.95
+    return {metric: [_difference(outcomes.values[a][column][:, p, :], outcomes.values[b][column][:, p, :], level)
+                     for p in range(sizes)] for metric, column in GROWTH_METRICS}
+
+
+def growth_fall_gap(outcomes: GrowthOutcomes, a: str = "apr", b: str = "ide", metric: str = "rank1") -> Interval:
+    """How much more ``a`` falls than ``b`` from the smallest gallery to the largest: (a_largest − a_smallest) −
+    (b_largest − b_smallest), points, per query and paired by seed. Negative: ``a`` falls faster."""
+    column = dict(GROWTH_METRICS)[metric]
+    fall = {m: outcomes.values[m][column][:, -1, :] - outcomes.values[m][column][:, 0, :] for m in (a, b)}
+    return _difference(fall[a], fall[b])

@@ -132,6 +132,8 @@ def heal_entry(run_dir: Path, problem: str) -> None:
         action = "training it again (its checkpoint is unreadable too)"
     for name in (COMPLETE, "run.json", "model.pt", "features.pt", "backbone.pt"):
         (run_dir / name).unlink(missing_ok=True)
+    for outcomes in run_dir.glob("distractors-*.npz"):   # Fig. 8's outcomes of the dropped model
+        outcomes.unlink()
     print(f"warning: cache entry '{run_dir}' is broken ({problem}); {action}", file=sys.stderr, flush=True)
 
 
@@ -147,10 +149,21 @@ def _usable(config: APRConfig, run_dir: Path) -> bool:
 
 
 def _prepare_data(configs: Sequence[APRConfig]) -> None:
-    """Generate the synthetic sets the runs need once, here, before workers read them."""
-    for scale, seed, root in dict.fromkeys((c.synthetic_scale, c.seed, c.data_root) for c in configs
-                                           if c.dataset == "synthetic"):
-        ensure_synthetic(config=synthetic_config(scale, seed), data_root=root, progress=False)
+    """Generate the synthetic sets the runs need once, here, before workers read them (several side by side)."""
+    sets = list(dict.fromkeys((synthetic_config(c.synthetic_scale, c.seed), c.data_root) for c in configs
+                              if c.dataset == "synthetic"))
+    workers = min(len(sets), _cores())
+    if workers < 2:
+        for config, root in sets:
+            ensure_synthetic(config=config, data_root=root, progress=False)
+        return
+    with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_ensure_quietly, sets))
+
+
+def _ensure_quietly(job: tuple) -> Path:
+    config, root = job
+    return ensure_synthetic(config=config, data_root=root, progress=False)
 
 
 def pretrained_backbone(config: APRConfig, *, progress: bool = False) -> Path:

@@ -38,6 +38,7 @@ simulated experiments whose true difference is known.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -230,6 +231,15 @@ def claim_verdict(paper_sign: float, interval: Interval) -> str:
     if not interval.excludes_zero() or not interval.carries_training_variance:
         return VERDICTS[2]
     return VERDICTS[0] if np.sign(interval.mean) == np.sign(paper_sign) else VERDICTS[1]
+
+
+def every_point_verdict(paper_sign: float, intervals: Sequence[Interval]) -> str:
+    """A claim that holds at every point of a curve (e.g. "ahead at every gallery size"): it reproduces when every
+    point reproduces, contradicts when one point contradicts, and otherwise cannot be told."""
+    verdicts = [claim_verdict(paper_sign, interval) for interval in intervals]
+    if verdicts and all(v == VERDICTS[0] for v in verdicts):
+        return VERDICTS[0]
+    return VERDICTS[1] if VERDICTS[1] in verdicts else VERDICTS[2]
 
 
 def run_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95, *, paired: bool = False) -> Interval:

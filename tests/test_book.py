@@ -92,6 +92,16 @@ def test_smoke_book_html_is_complete(smoke_site):
     assert "Which claims hold" in page and "APR beats IDE" in page
     assert (figures / "fig9_acceleration.png").is_file()
     assert (figures / "fig9_acceleration.csv").is_file()
+    fig8 = pd.read_csv(figures / "fig8_distractors.csv")
+    measured = fig8[fig8["runs"].notna()]
+    assert set(measured["model"]) == {"APR", "IDE (Baseline 1)"} and measured["gallery"].nunique() == 4
+    assert (measured["rank1 low"] <= measured["rank1"]).all() and (measured["rank1"] <= measured["rank1 high"]).all()
+    assert (fig8["model"].str.contains("reported by the paper")).sum() == 12        # 3 curves x 4 sizes
+    assert pd.read_csv(figures / "fig8_timing.csv")["added"].iloc[1:].gt(0).all()
+    rows = claims.set_index("claim")
+    for claim in ("APR stays ahead of IDE at every gallery size, rank-1 (Fig. 8)",
+                  "APR's rank-1 falls faster than IDE's as distractors join (Fig. 8)"):
+        assert rows.loc[claim, "verdict"] != "not run here" and rows.loc[claim, "chapter"] == "05_acceleration"
 
 
 def test_bad_parameter_stops_at_first_cell(tmp_path):
@@ -110,6 +120,7 @@ def test_build_book_rejects_bad_parameters_before_running(tmp_path):
     ({"scale": "huge"}, "parameter scale='huge'"),
     ({"device": "tpu"}, "parameter device='tpu'"),
     ({"seed": -1}, "parameter seed=-1"),
+    ({"gallery_multiple": 0.5}, "parameter gallery_multiple=0.5"),
     ({"dataset": "market1501", "data_root": "/nonexistent"}, "parameter data_root='/nonexistent'"),
 ])
 def test_check_parameters(kwargs, message):

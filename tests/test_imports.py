@@ -15,11 +15,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("apr.data",),                                        # the data package (readers, synthetic set, tensors)
     ("apr.config", "apr.paper", "apr.runs", "apr.device"),  # settings, the paper's numbers, run folders
     ("apr.model",),
-    ("apr.losses", "apr.metrics", "apr.stats", "apr.features", "apr.attribute_stats", "apr.retrieval"),
+    ("apr.losses", "apr.metrics", "apr.stats", "apr.features", "apr.attribute_stats", "apr.retrieval",
+     "apr.gallery_growth"),
     ("apr.train",),
     ("apr.evaluate",),
     ("apr.pretrain", "apr.experiments"),
     ("apr.results",),
+    ("apr.distractor_runs",),
     ("apr.report", "apr.plots", "apr.claims"),
     ("apr.book", "apr.cli", "apr.__main__"),
 ]

@@ -1,0 +1,210 @@
+"""Fig. 8's experiment over cached runs: each model's accuracy as distractors join its test gallery.
+
+:func:`distractor_outcomes` embeds the distractor images once per model, a block at a time (each block
+decoded once for every model), and feeds them to one :class:`apr.gallery_growth.GrowingGallery` per run,
+reading the per-query outcomes at each gallery size on the way: one pass serves every size. The outcomes
+of a run are cached in its folder (``distractors-<digest>.npz``, the digest covering the distractor
+images and the sizes), so a rebuild of the book embeds nothing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .config import APRConfig
+from .data.datasets import Record, find_dataset_folder
+from .data.distractors import ensure_synthetic_distractors, read_distractors
+from .data.synthetic import ensure_synthetic, synthetic_config
+from .data.tensors import DecodedSplit
+from .device import resolve_device
+from .experiments import distractor_counts, main_config, seeded_configs, variant_configs
+from .features import extract
+from .gallery_growth import GrowingGallery
+from .model import APR
+from .results import RunRecord, load_or_train_many
+from .runs import atomic_write_bytes
+
+OUTCOMES = ("rank1", "AP")
+SECONDS = ("decode_s", "extract_s", "search_s")
+
+
+@dataclass
+class GrowthOutcomes:
+    """Per-query outcomes (%) at each gallery size: ``values[model][outcome]`` has shape (runs, sizes, queries).
+
+    ``timing`` has one row per (model, run, size): the distractors that size adds to the one before it, and
+    the seconds spent decoding them (shared by the runs embedded together, so counted on the first of them),
+    embedding them and searching them, as measured when the run's outcomes were computed (they are cached
+    with the outcomes).
+    """
+
+    sizes: list[int]                         # gallery images at each point (the dataset's gallery + distractors)
+    values: dict[str, dict[str, np.ndarray]]
+    timing: pd.DataFrame
+
+
+def _digest(records: Sequence[Record], counts: Sequence[int]) -> str:
+    h = hashlib.sha256(repr(list(counts)).encode())
+    for r in records[:max(counts)]:
+        h.update(f"{Path(r.path).parent.parent.name}/{Path(r.path).name}\n".encode())
+    return h.hexdigest()[:12]
+
+
+def _cache_path(run: RunRecord, digest: str) -> Path:
+    return run.run_dir / f"distractors-{digest}.npz"
+
+
+def _load_cached(run: RunRecord, digest: str) -> dict[str, np.ndarray] | None:
+    path = _cache_path(run, digest)
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        if str(data["key"]) != run.info.get("key") or set(OUTCOMES + SECONDS) - set(data.files):
+            return None   # written for another model, or by an older version of this module
+        return {name: data[name] for name in OUTCOMES + SECONDS}
+
+
+def _save_cached(run: RunRecord, digest: str, outcomes: dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, key=np.array(run.info.get("key", "")), **outcomes)
+    atomic_write_bytes(_cache_path(run, digest), lambda h: h.write(buffer.getvalue()))
+
+
+def _grow(galleries: Sequence[GrowingGallery], models: Sequence[APR], config: APRConfig, records: Sequence[Record],
+          device: torch.device, block: int, progress: bool) -> dict[str, Any]:
+    """Add ``records`` to every gallery, each block decoded once and embedded by every model; the seconds spent.
+
+    On a CPU the models run side by side in threads, each with one torch thread (the same sums as one
+    model at a time with one thread, so the features do not depend on how many ran together).
+    """
+    seconds: dict[str, Any] = {"decode": 0.0, "extract": np.zeros(len(models)), "search": np.zeros(len(models))}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(len(models), cores) if device.type == "cpu" else 1
+
+    def embed_and_add(j: int, decoded: DecodedSplit) -> None:
+        t = time.perf_counter()
+        feats = extract(models[j], decoded, feature=config.test_feature, batch_size=config.eval_batch_size,
+                        amp=config.amp, channels_last=config.channels_last).features
+        seconds["extract"][j] += time.perf_counter() - t
+        t = time.perf_counter()
+        galleries[j].add(feats)
+        seconds["search"][j] += time.perf_counter() - t
+
+    threads = torch.get_num_threads()
+    bar = tqdm(total=len(records), desc="distractors", unit="img", disable=not progress or not records)
+    try:
+        if workers > 1:
+            torch.set_num_threads(1)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for start in range(0, len(records), block):
+                t = time.perf_counter()
+                decoded = DecodedSplit.decode(records[start:start + block], config.image_size, device=device,
+                                              progress=False)
+                seconds["decode"] += time.perf_counter() - t
+                list(pool.map(lambda j: embed_and_add(j, decoded), range(len(models))))
+                bar.update(len(decoded))
+    finally:
+        torch.set_num_threads(threads)
+        bar.close()
+    return seconds
+
+
+def distractor_outcomes(runs: Mapping[str, Sequence[RunRecord]], distractors: Sequence[Record], counts: Sequence[int],
+                        *, device: str = "cpu", block: int = 4096, progress: bool = True) -> GrowthOutcomes:
+    """Rank-1 hits and APs (%) of every run with its test gallery plus the first ``counts[i]`` distractors.
+
+    ``runs``: training runs per model name (all of one image size and test split); ``counts``: increasing
+    numbers of distractors, 0 for the dataset's own gallery; ``distractors`` in the order they join.
+    """
+    counts = sorted(set(int(c) for c in counts))
+    if counts[0] < 0 or counts[-1] > len(distractors):
+        raise ValueError(f"distractor counts {counts}: expected 0..{len(distractors)} (the distractors given)")
+    digest = _digest(distractors, counts)
+    flat = [(name, i, run) for name, model_runs in runs.items() for i, run in enumerate(model_runs)]
+    unique = {run.run_dir: run for _, _, run in flat}            # a run listed under two names is embedded once
+    results: dict[Path, dict[str, np.ndarray]] = {}
+    todo = []
+    for run_dir, run in unique.items():
+        cached = _load_cached(run, digest)
+        if cached is None:
+            todo.append(run)
+        else:
+            results[run_dir] = cached
+    if todo:
+        dev = resolve_device(device)
+        galleries = []
+        for run in todo:
+            features = run.features()
+            q, g = features["query"], features["gallery"]
+            galleries.append(GrowingGallery(q["features"], q["pids"], q["camids"], g["features"], g["pids"], g["camids"]))
+        models = [run.model(str(dev)).eval() for run in todo]
+        snapshots: list[list[dict[str, Any]]] = [[] for _ in todo]
+        # Segments between consecutive counts, so that each size's cost is measured on its own.
+        for start, stop in zip([0] + counts[:-1], counts):
+            seconds = _grow(galleries, models, todo[0].config, distractors[start:stop], dev, block, progress)
+            for j, gallery in enumerate(galleries):
+                frame = gallery.per_query()
+                snapshots[j].append({"rank1": 100 * frame["rank1"].to_numpy(), "AP": 100 * frame["AP_official"].to_numpy(),
+                                     "decode_s": seconds["decode"] if j == 0 else 0.0,
+                                     "extract_s": seconds["extract"][j], "search_s": seconds["search"][j]})
+        for run, snapshot in zip(todo, snapshots):
+            outcome = {key: np.stack([point[key] for point in snapshot]) for key in OUTCOMES + SECONDS}
+            _save_cached(run, digest, outcome)
+            results[run.run_dir] = outcome
+    base = len(flat[0][2].features()["gallery"]["pids"])
+    values = {name: {o: np.stack([results[run.run_dir][o] for run in model_runs]) for o in OUTCOMES}
+              for name, model_runs in runs.items()}
+    sizes = [base + c for c in counts]
+    first = {}                                                    # a run's seconds go to the first name it has
+    for name, i, run in flat:
+        first.setdefault(run.run_dir, (name, i))
+    timing = pd.DataFrame([{"model": name, "run": i, "gallery": size, "added": added,
+                            **{key: float(results[run_dir][key][p]) for key in SECONDS}}
+                           for run_dir, (name, i) in first.items()
+                           for p, (size, added) in enumerate(zip(sizes, np.diff([0] + counts)))])
+    return GrowthOutcomes(sizes, values, timing)
+
+
+def distractor_set(dataset: str, scale: str, seed: int, data_root: str | None, counts: Sequence[int], *,
+                   progress: bool = True) -> tuple[list[Record], dict | None]:
+    """The distractors Fig. 8 adds to ``dataset``'s gallery, in the order they join, and (synthetic only) the
+    generation manifest. A synthetic set's distractors are generated on first use, one size after the
+    other, so that the manifest times each size's share; the real Market-1501 reads ``images/`` (see
+    :mod:`apr.data.distractors`)."""
+    if dataset == "synthetic":
+        folder = ensure_synthetic(config=synthetic_config(scale, seed), data_root=data_root, progress=progress)
+        manifest = None
+        for count in sorted(counts):
+            manifest = ensure_synthetic_distractors(folder, count, data_root=data_root, progress=progress)
+    elif dataset == "market1501":
+        folder, manifest = find_dataset_folder("market1501", data_root), None
+    else:
+        raise ValueError(f"dataset={dataset!r}: the paper's distractor set (Market-1501+500k) joins Market-1501 only; "
+                         "Fig. 8 runs on market1501 or synthetic")
+    return read_distractors(folder, max(counts), seed=seed), manifest
+
+
+def book_distractor_outcomes(dataset: str, scale: str, seed: int, device: str, data_root: str | None, seeds: int,
+                             gallery_multiple: float | None = None, *,
+                             progress: bool = True) -> tuple[GrowthOutcomes, dict | None]:
+    """Fig. 8 of a book build: APR and IDE, each with ``seeds`` training runs, at the gallery sizes of
+    :func:`apr.experiments.distractor_counts`; and the synthetic distractors' generation manifest."""
+    variants = variant_configs(main_config(dataset, scale, seed, device, data_root))
+    runs = {name: load_or_train_many(seeded_configs(variants[name], seeds), progress=progress) for name in ("apr", "ide")}
+    gallery = len(runs["apr"][0].features()["gallery"]["pids"])
+    counts = distractor_counts(dataset, scale, gallery, gallery_multiple)
+    records, manifest = distractor_set(dataset, scale, seed, data_root, counts, progress=progress)
+    return distractor_outcomes(runs, records, counts, device=device, progress=progress), manifest
