@@ -16,8 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
+from .data.datasets import is_synthetic, stands_for
 from .data.paths import FIGURES, REPO_ROOT
 from .runs import atomic_write_bytes, save_json
 
@@ -99,6 +101,12 @@ def _ipc_kernel_manager() -> type:
         def _default_transport(self) -> str:
             return "ipc"
 
+        @default("ip")
+        def _default_ip(self) -> str:
+            # The sockets' path prefix. jupyter_client's default ("kernel-ipc" in the working folder) picks socket
+            # numbers by which files exist, so two chapters started at once could take the same ones.
+            return os.path.join(tempfile.gettempdir(), f"apr-kernel-{uuid.uuid4().hex}-ipc")
+
     return IPCKernelManager
 
 
@@ -135,8 +143,10 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
     the repository. Returns the index page. Raises ``ValueError`` for a bad parameter before
     anything runs.
     """
+    from .distractor_runs import generate_in_background
     from .experiments import DEFAULT_SEEDS, book_configs
-    from .results import load_or_train_many
+    from .pretrain import pretrain_config
+    from .results import entry_problem, load_or_train_many, prepare_data, run_dir_for
 
     parameters = {"dataset": "synthetic", "data_root": None, "scale": "quick", "device": "auto", "seed": 0,
                   "seeds": DEFAULT_SEEDS, "gallery_multiple": None} | parameters
@@ -153,15 +163,22 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
                            parameters["data_root"], parameters["seeds"])
     print(f"[book] {len(configs)} models (cached ones are reused) ...", flush=True)
     t = time.perf_counter()
+    # Every synthetic set first, side by side: the models', and the pretraining population of the runs to train.
+    pretraining = {pretrain_config(c) for c in configs if c.pretrained == "synthetic"}
+    prepare_data(configs + [p for p in pretraining if entry_problem(p, run_dir_for(p)) is not None])
+    # Fig. 8's synthetic distractors render at low priority while the models train, on the cores training
+    # leaves idle (pretraining stages, the pool's tail).
+    background = generate_in_background(parameters["dataset"], parameters["scale"], parameters["seed"],
+                                        parameters["data_root"], parameters["gallery_multiple"])
     records = load_or_train_many(configs)
+    if background is not None:
+        background.join()
+        if background.exitcode != 0:
+            print("[book] warning: rendering Fig. 8's distractors in the background failed; the acceleration "
+                  "chapter renders them", file=sys.stderr, flush=True)
     status = {"parameters": parameters, "models": len(configs), "training_s": round(time.perf_counter() - t, 1),
               "chapters": []}
-    for i, source in enumerate(chapters, 1):
-        print(f"[book] chapter {i}/{len(chapters)}: {source.stem} ...", flush=True)
-        seconds = run_chapter(source, generated / f"{source.stem}.ipynb", parameters)
-        tidy_for_readers(generated / f"{source.stem}.ipynb")
-        print(f"[book] chapter {i}/{len(chapters)}: {source.stem} done in {seconds:.1f} s", flush=True)
-        status["chapters"].append({"chapter": source.stem, "seconds": round(seconds, 1)})
+    status["chapters"] = run_chapters(chapters, generated, parameters)
     write_claims(parameters, generated)
     status["total_s"] = round(time.perf_counter() - started, 1)
     write_status_page(status, records, generated)
@@ -171,6 +188,43 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
         subprocess.run([str(jb), "build", str(root), "--builder", "html", "-W", "--keep-going", "-q"],
                        check=True, cwd=root)
     return root / "_build" / "html" / "index.html"
+
+
+# Chapters that time code or use every core themselves run alone, after the others.
+RUNS_ALONE = {"05_acceleration"}
+
+
+def run_chapters(chapters: list[Path], generated: Path, parameters: dict) -> list[dict]:
+    """Execute ``chapters`` into ``generated``; returns each one's seconds, in book order.
+
+    Each chapter's kernel does small torch work on one thread, so on a CPU two chapters run side by side
+    (in two processes), except those of :data:`RUNS_ALONE`, which run one at a time afterwards."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    together = [c for c in chapters if c.stem not in RUNS_ALONE]
+    alone = [c for c in chapters if c.stem in RUNS_ALONE]
+    seconds: dict[str, float] = {}
+
+    def finished(source: Path, spent: float) -> None:
+        tidy_for_readers(generated / f"{source.stem}.ipynb")
+        seconds[source.stem] = spent
+        print(f"[book] chapter {source.stem} done in {spent:.1f} s", flush=True)
+
+    if min(cores, 2) > 1 and len(together) > 1:
+        import concurrent.futures as futures
+        import multiprocessing
+
+        with futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            jobs = {pool.submit(run_chapter, source, generated / f"{source.stem}.ipynb", parameters): source
+                    for source in together}
+            print(f"[book] chapters {', '.join(c.stem for c in together)}: two at a time ...", flush=True)
+            for job in futures.as_completed(jobs):
+                finished(jobs[job], job.result())
+    else:
+        alone = together + alone
+    for source in alone:
+        print(f"[book] chapter {source.stem} ...", flush=True)
+        finished(source, run_chapter(source, generated / f"{source.stem}.ipynb", parameters))
+    return [{"chapter": c.stem, "seconds": round(seconds[c.stem], 1)} for c in chapters]
 
 
 def write_claims(parameters: dict, generated: Path = GENERATED) -> Path:
@@ -241,7 +295,7 @@ def _left_out(config) -> str:
     if config.attributes is None or schema is None or not config.uses_attributes:
         return "–"
     removed = tuple(n for n in schema.names if n not in config.attributes)
-    names = {frozenset(v): k for k, v in REMOVALS.get("market1501" if config.dataset == "synthetic" else config.dataset,
+    names = {frozenset(v): k for k, v in REMOVALS.get(stands_for(config.dataset),
                                                    {}).items()}
     return names.get(frozenset(removed), ", ".join(removed))
 
@@ -290,7 +344,7 @@ def check_parameters(dataset: str, data_root: str | None, scale: str, device: st
     if gallery_multiple is not None and not (isinstance(gallery_multiple, (int, float)) and 1 < gallery_multiple <= 1000):
         raise ValueError(f"parameter gallery_multiple={gallery_multiple!r}: expected the largest Fig. 8 gallery as a "
                          "multiple of the test gallery, above 1 (26.34 is the paper's 500k), or None")
-    if dataset != "synthetic":
+    if not is_synthetic(dataset):
         try:
             resolve_data_root(data_root)
         except FileNotFoundError as exc:

@@ -26,6 +26,7 @@ import pandas as pd
 from . import paper
 from .attribute_stats import colour_cells, fig4_differences, positive_counts
 from .data.attributes import SCHEMAS, load_attribute_annotations
+from .data.datasets import stands_for
 from .data.paths import find_annotation_file
 from .distractor_runs import book_distractor_outcomes
 from .experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SEEDED_VARIANTS, lambda_configs, leave_one_out_configs, main_config,
@@ -86,7 +87,7 @@ def _runs(configs: list, seeds: int) -> dict:
 def model_claims(parameters: dict) -> list[Row]:
     """Rows of Tables 1, 4-5 and the ablations of §5.3.2: from the cached runs of this build."""
     dataset = parameters["dataset"]
-    key = "market1501" if dataset == "synthetic" else dataset
+    key = stands_for(dataset)
     gaps = paper.GAPS.get(key)
     if gaps is None:
         return [_not_run("APR beats IDE and ARN (rank-1)", "–", f"the paper's comparisons are on Market-1501 and "
@@ -134,7 +135,7 @@ def sweep_claims(parameters: dict) -> list[Row]:
                                     f"(Fig. 7, validation split)", gap, interval["rank1"], "04_ablations", SWEEP))
     removals = leave_one_out_configs(sweep)
     if removals:
-        fig6 = paper.FIG6_DUKE if dataset == "dukemtmc" else paper.FIG6_MARKET
+        fig6 = paper.FIG6_DUKE if stands_for(dataset) == "dukemtmc" else paper.FIG6_MARKET
         points = {name: load_or_train_many(seeded_configs(c, seeds) if name == "none" else [c], progress=False)
                   for name, c in removals.items()}
         variants = variant_configs(main_config(dataset, scale, parameters["seed"], parameters["device"],
@@ -257,9 +258,10 @@ def not_run_claims(parameters: dict) -> list[Row]:
     """Claims this package cannot measure yet, each with what it would need."""
     dataset = parameters["dataset"]
     rows = []
-    if dataset != "dukemtmc":
+    if stands_for(dataset) != "dukemtmc":
         rows.append(_not_run("DukeMTMC-reID re-ID and attribute accuracy (Tables 2, 5)", "Table 2: APR 73.92 / 55.56",
-                             "needs DukeMTMC-reID under the data root: make book DATASET=dukemtmc DATA_ROOT=..."))
+                             "needs DukeMTMC-reID under the data root: make book DATASET=dukemtmc DATA_ROOT=... "
+                             "(make book DATASET=synthetic_duke runs the same code path on a synthetic stand-in)"))
     if dataset != "market1501":
         rows.append(_not_run("Market-1501 at paper scale (Table 1)", "APR 87.04 / 66.89",
                              "needs the real Market-1501 and a GPU: make book DATASET=market1501 DATA_ROOT=... "
@@ -267,7 +269,8 @@ def not_run_claims(parameters: dict) -> list[Row]:
     rows += [_not_run("PETA re-ID and attribute accuracy (Tables 3, 6)", "APR 58.05 / 55.84; 84.94%",
                       "needs PETA under the data root; its re-ID and attribute chapters are not built yet"),
              _not_run("CUB-200-2011 attribute accuracy (Table 7)", "APR 89.12%",
-                      "needs CUB-200-2011; its reader is not built yet")]
+                      "needs CUB-200-2011 under the data root (apr.data.cub reads it) and the book's CUB training "
+                      "path, not built yet")]
     return rows
 
 

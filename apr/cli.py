@@ -17,11 +17,13 @@ from pathlib import Path
 def cmd_synth(args: argparse.Namespace) -> int:
     from .data.synthetic import SynthConfig, generate_synthetic
 
+    cameras = args.cameras if args.cameras is not None else (8 if args.layout == "dukemtmc" else 6)
+    extras = {"junk_per_test_id": 0.0, "distractors_per_test_id": 0.0} if args.layout == "dukemtmc" else {}
     config = SynthConfig(
-        num_train_ids=args.train_ids, num_test_ids=args.test_ids, num_cameras=args.cameras,
-        max_images_per_camera=args.max_images_per_camera, seed=args.seed, attribute_source=args.attributes,
+        num_train_ids=args.train_ids, num_test_ids=args.test_ids, num_cameras=cameras,
+        max_images_per_camera=args.max_images_per_camera, seed=args.seed, attribute_source=args.attributes, **extras,
     )
-    manifest = generate_synthetic(args.out, config, data_root=args.data_root, progress=not args.quiet)
+    manifest = generate_synthetic(args.out, config, layout=args.layout, data_root=args.data_root, progress=not args.quiet)
     counts = manifest["counts"]
     print(f"wrote {sum(counts.values())} images to {args.out} in {manifest['seconds']:.1f} s "
           f"({', '.join(f'{k} {v}' for k, v in counts.items())}); attributes: {manifest['attribute_source']}")
@@ -129,22 +131,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    synth = sub.add_parser("synth", help="write a synthetic dataset in the Market-1501 layout")
+    synth = sub.add_parser("synth", help="write a synthetic dataset in the Market-1501 (or DukeMTMC-reID) layout")
+    synth.add_argument("--layout", default="market1501", choices=["market1501", "dukemtmc"],
+                       help="file layout, names and attribute file of the set (default: market1501)")
     synth.add_argument("--out", required=True, help="output folder (must be empty or absent)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     synth.add_argument("--train-ids", type=int, default=150, help="training identities (default: 150)")
     synth.add_argument("--test-ids", type=int, default=150, help="test identities (default: 150)")
-    synth.add_argument("--cameras", type=int, default=6, help="number of cameras, 2-6 (default: 6)")
+    synth.add_argument("--cameras", type=int, default=None,
+                       help="number of cameras: 2-6 for Market-1501, 2-8 for DukeMTMC-reID (default: 6 or 8)")
     synth.add_argument("--max-images-per-camera", type=int, default=3,
                        help="images of an identity per camera, at most (default: 3)")
     synth.add_argument("--attributes", default="auto",
-                       help="'auto' (real market_attribute.mat if found, else the prior), 'prior', or a .mat path")
+                       help="'auto' (the real market_attribute.mat or duke_attribute.mat if found, else the prior), "
+                            "'prior', or a .mat path")
     synth.add_argument("--data-root", default=None, help="where to look for the real annotation file")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=cmd_synth)
 
     info = sub.add_parser("info", help="per-split images / identities / cameras of a dataset")
-    info.add_argument("--dataset", required=True, choices=["market1501", "dukemtmc", "peta", "synthetic"])
+    info.add_argument("--dataset", required=True, choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke"])
     info.add_argument("--root", default=None, help="dataset folder or its parent (default: the data root)")
     info.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     info.add_argument("--seed", type=int, default=0, help="seed of the PETA split (default: 0)")
@@ -158,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     download.set_defaults(func=cmd_download)
     train = sub.add_parser("train", help="train APR or a baseline (torchrun for several processes)")
     train.add_argument("--scale", default="quick", help="preset: smoke, quick or paper (default: quick)")
-    train.add_argument("--dataset", default=None, help="market1501, dukemtmc, peta or synthetic (default: synthetic)")
+    train.add_argument("--dataset", default=None,
+                       help="market1501, dukemtmc, peta, synthetic or synthetic_duke (default: synthetic)")
     train.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     train.add_argument("--variant", default=None, help="apr, ide, arn, apr_no_arm, apr_no_attr_loss (default: apr)")
     train.add_argument("--backbone", default=None, help="resnet50, resnet18, mobilenet_v3_small, ... (default: the preset's)")
@@ -186,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.set_defaults(func=cmd_extract)
 
     book = sub.add_parser("book", help="execute every chapter and build the HTML book")
-    book.add_argument("--dataset", default="synthetic", choices=["market1501", "dukemtmc", "peta", "synthetic"],
+    book.add_argument("--dataset", default="synthetic", choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke"],
                       help="dataset the chapters use (default: synthetic)")
     book.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     book.add_argument("--scale", default="quick", help="smoke, quick or paper (default: quick)")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from .config import APRConfig, from_params
 from .data.attributes import DUKE_SCHEMA, MARKET_SCHEMA, AttributeSchema
+from .data.datasets import stands_for
 
 MAIN_VARIANTS = ("ide", "arn", "apr", "apr_no_arm", "apr_no_attr_loss")
 # The variants the book trains with ``seeds`` training seeds each, so that the intervals of their
@@ -91,7 +92,7 @@ def schema_of(dataset: str) -> AttributeSchema | None:
     """The attribute schema a dataset's models use (the synthetic set is in Market's)."""
     from .data.attributes import SCHEMAS
 
-    return SCHEMAS.get("market1501" if dataset == "synthetic" else dataset)
+    return SCHEMAS.get(stands_for(dataset))
 
 
 def main_config(dataset: str, scale: str, seed: int = 0, device: str = "auto", data_root: str | None = None,
@@ -123,7 +124,7 @@ def lambda_configs(sweep: APRConfig, lambdas: tuple[float, ...] = SWEEP_LAMBDAS)
 def leave_one_out_configs(sweep: APRConfig) -> dict[str, APRConfig]:
     """Fig. 6: APR with all attributes (key ``"none"``) and without each removable one."""
     schema = schema_of(sweep.dataset)
-    key = "market1501" if sweep.dataset == "synthetic" else sweep.dataset
+    key = stands_for(sweep.dataset)
     if schema is None or key not in REMOVALS:
         return {}
     out = {"none": replace(sweep, attributes=None)}

@@ -159,6 +159,12 @@ FIG4_DUKE = (
     (0.41, 0.59, 0.17, 0.62, 0.18, 0.4, 0.21, 0.14, 0.07, 1.0),
 )
 
+# Mean attribute accuracy (%), Baseline 2 (ARN) and APR, per dataset: Tables 4 (Market-1501), 5 (DukeMTMC-reID),
+# 6 (PETA, 35 attributes) and 7 (CUB-200-2011, 28 groups).
+ATTRIBUTE_MEANS = {"market1501": ("Table 4", 86.0, 86.6), "dukemtmc": ("Table 5", 82.3, 83.4),
+                   "peta": ("Table 6", 84.45, 84.94), "cub200": ("Table 7", 87.31, 89.12)}
+DATASET_LABELS = {"market1501": "Market-1501", "dukemtmc": "DukeMTMC-reID", "peta": "PETA", "cub200": "CUB-200-2011"}
+
 # Differences the paper reports between its models, per dataset (Tables 1-2 and 4-5, §5.3); None: not reported.
 GAPS = {
     "market1501": {"ide_r1": 6.88, "ide_map": 66.89 - 57.82, "arn_r1": 37.28, "arm_r1": 1.33, "arm_map": 0.30,

@@ -12,14 +12,17 @@ import numpy as np
 import pandas as pd
 
 from . import paper
+from .data.datasets import is_synthetic
 from .distractor_runs import GrowthOutcomes
 from .experiments import VARIANT_NAMES
 from .metrics import pairwise_distances
 from .results import RunRecord
 from .retrieval import AttributePredictions, acceleration_per_query
-from .stats import Interval, borrowed_paired_interval, paired_seed_interval, seed_query_interval, seed_summary
+from .stats import (VERDICTS, Interval, borrowed_paired_interval, claim_verdict, paired_seed_interval, run_interval,
+                    seed_query_interval, seed_summary)
 
-PAPER_DATASET = {"synthetic": "market1501", "market1501": "market1501", "dukemtmc": "dukemtmc"}
+PAPER_DATASET = {"synthetic": "market1501", "synthetic_duke": "dukemtmc", "market1501": "market1501",
+                 "dukemtmc": "dukemtmc"}
 
 
 def build_label(record: RunRecord) -> str:
@@ -258,3 +261,41 @@ def growth_fall_gap(outcomes: GrowthOutcomes, a: str = "apr", b: str = "ide", me
     column = dict(GROWTH_METRICS)[metric]
     fall = {m: outcomes.values[m][column][:, -1, :] - outcomes.values[m][column][:, 0, :] for m in (a, b)}
     return _difference(fall[a], fall[b])
+
+
+# What a build of each attribute dataset needs, for the rows it did not run.
+ATTRIBUTE_DATASET_NEEDS = {
+    "market1501": "Market-1501 under the data root; run: make book DATASET=market1501 DATA_ROOT=<folder>",
+    "dukemtmc": "DukeMTMC-reID under the data root; run: make book DATASET=dukemtmc DATA_ROOT=<folder>",
+    "peta": "PETA under the data root, and the book's PETA attribute path (not built yet)",
+    "cub200": "CUB-200-2011 under the data root (apr.data.cub reads it), and the book's CUB training path "
+              "(not built yet)",
+}
+
+
+def attribute_recognition_table(dataset: str, arn: Sequence[RunRecord], apr: Sequence[RunRecord]) -> pd.DataFrame:
+    """Tables 4–7 side by side: per dataset of the paper, its mean attribute accuracy of ARN and APR (reported by
+    the paper) and, for the dataset this build ran, this build's (mean ± SD over training runs), APR − ARN with its
+    95% interval over the runs (paired by seed) and the verdict; every other dataset says "not run here" and what
+    it needs. The synthetic set stands in for Market-1501 (its layout and attributes)."""
+    ran = PAPER_DATASET.get(dataset)
+    rows = []
+    for key, (table, paper_arn, paper_apr) in paper.ATTRIBUTE_MEANS.items():
+        row = {"dataset": paper.DATASET_LABELS[key], "table": table, f"ARN, {paper.REPORTED}": f"{paper_arn:.2f}",
+               f"APR, {paper.REPORTED}": f"{paper_apr:.2f}", f"APR − ARN, {paper.REPORTED}": f"{paper_apr - paper_arn:+.2f}"}
+        if key == ran:
+            accuracy = {name: [100 * r.metrics["attribute_accuracy"]["mean"] for r in runs]
+                        for name, runs in (("ARN", arn), ("APR", apr))}
+            source = " (synthetic stand-in)" if is_synthetic(dataset) else ""
+            row |= {f"ARN, this build{source}": mean_sd(accuracy["ARN"]), f"APR, this build{source}": mean_sd(accuracy["APR"])}
+            if min(len(arn), len(apr)) >= 2:
+                gap = run_interval(accuracy["APR"], accuracy["ARN"], paired=len(arn) == len(apr))
+                row |= {"APR − ARN, this build (95% interval)": f"{gap.mean:+.2f} ({gap.low:+.2f} to {gap.high:+.2f})",
+                        "verdict": claim_verdict(paper_apr - paper_arn, gap)}
+            else:
+                row |= {"APR − ARN, this build (95% interval)": "one run of each: no interval",
+                        "verdict": VERDICTS[2]}
+        else:
+            row |= {"verdict": f"not run here: needs {ATTRIBUTE_DATASET_NEEDS[key]}"}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["dataset", "table"]).fillna("–")

@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import APRConfig
+from .data.datasets import is_synthetic, stands_for
 from .data.synthetic import ensure_synthetic, synthetic_config
 from .data.training import load_run_dataset, load_training_data
 from .device import resolve_device
@@ -148,22 +149,22 @@ def _usable(config: APRConfig, run_dir: Path) -> bool:
     return False
 
 
-def _prepare_data(configs: Sequence[APRConfig]) -> None:
+def prepare_data(configs: Sequence[APRConfig]) -> None:
     """Generate the synthetic sets the runs need once, here, before workers read them (several side by side)."""
-    sets = list(dict.fromkeys((synthetic_config(c.synthetic_scale, c.seed), c.data_root) for c in configs
-                              if c.dataset == "synthetic"))
+    sets = list(dict.fromkeys((synthetic_config(c.synthetic_scale, c.seed, stands_for(c.dataset)), stands_for(c.dataset),
+                               c.data_root) for c in configs if is_synthetic(c.dataset)))
     workers = min(len(sets), _cores())
     if workers < 2:
-        for config, root in sets:
-            ensure_synthetic(config=config, data_root=root, progress=False)
+        for config, layout, root in sets:
+            ensure_synthetic(config=config, layout=layout, data_root=root, progress=False)
         return
     with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(_ensure_quietly, sets))
 
 
 def _ensure_quietly(job: tuple) -> Path:
-    config, root = job
-    return ensure_synthetic(config=config, data_root=root, progress=False)
+    config, layout, root = job
+    return ensure_synthetic(config=config, layout=layout, data_root=root, progress=False)
 
 
 def pretrained_backbone(config: APRConfig, *, progress: bool = False) -> Path:
@@ -202,7 +203,7 @@ def preflight_checks(configs: Sequence[APRConfig]) -> None:
     their own message, not after the synthetic pretraining or the decoding of the training images."""
     checked: set[tuple] = set()
     for c in configs:
-        if c.dataset != "synthetic" and (c.dataset, c.data_root, c.seed) not in checked:
+        if not is_synthetic(c.dataset) and (c.dataset, c.data_root, c.seed) not in checked:
             checked.add((c.dataset, c.data_root, c.seed))
             load_run_dataset(c, progress=False)
     for backbone in dict.fromkeys(c.backbone for c in configs if c.pretrained == "imagenet"):
@@ -303,7 +304,7 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
             bar.update()
         bar.close()
         return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]
-    _prepare_data([c for _, c in missing] + [p for _, p in pending])
+    prepare_data([c for _, c in missing] + [p for _, p in pending])
     # spawn: a fresh interpreter per worker (fork after torch has started threads can hang)
     pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=die_with_parent, initargs=(os.getpid(),))

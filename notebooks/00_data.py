@@ -22,7 +22,7 @@
 # the book on the real data.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta or synthetic
+dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke
 data_root = None        # folder holding the datasets and annotation files (None: the default data root)
 scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
 device = "auto"         # auto, cpu, cuda
@@ -39,13 +39,16 @@ from myst_nb import glue
 
 from apr.book import check_parameters, figure_folder
 from apr.data import MARKET_SCHEMA, ensure_synthetic, load_dataset, synthetic_config
+from apr.data.datasets import is_synthetic, stands_for
 from apr.plots import publish, synthetic_samples_figure, synthetic_samples_table
 
 check_parameters(dataset, data_root, scale, device, seed, seeds)
-if dataset == "synthetic":
-    root = ensure_synthetic(config=synthetic_config(scale, seed), data_root=data_root, progress=False)
+if is_synthetic(dataset):
+    layout = stands_for(dataset)
+    root = ensure_synthetic(config=synthetic_config(scale, seed, layout), layout=layout, data_root=data_root,
+                            progress=False)
     manifest = json.loads((root / "synthetic.json").read_text())
-    data = load_dataset("synthetic", root)
+    data = load_dataset(dataset, root)
     display(Markdown(f"Attributes of the synthetic identities: {manifest['attribute_source']}."))
 else:
     data = load_dataset(dataset, data_root=data_root, seed=seed)

@@ -21,7 +21,7 @@
 # files show that the paper does not say.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta or synthetic (this chapter reads the annotation files)
+dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke (this chapter reads the annotation files)
 data_root = None        # folder holding the datasets and annotation files (None: the default data root)
 scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
 device = "auto"         # auto, cpu, cuda

@@ -22,7 +22,7 @@
 # runs end to end, not that it matches the paper's numbers.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta or synthetic
+dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke
 data_root = None        # folder holding the datasets and annotation files (None: the default data root)
 scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
 device = "auto"         # auto, cpu, cuda
@@ -39,6 +39,7 @@ from myst_nb import glue
 
 from apr import paper
 from apr.book import check_parameters, figure_folder
+from apr.data.datasets import stands_for
 from apr.data.training import load_training_data
 from apr.device import resolve_device
 from apr.experiments import main_config, seeded_configs, variant_configs
@@ -63,14 +64,14 @@ def with_source(table: pd.DataFrame, name: str) -> pd.DataFrame:
     return table.set_index("method")
 
 
-# A build's rows go only under the table of the dataset they stand for (the synthetic set stands
-# for Market-1501); the other table says it was not run in this build.
-stands_for = {"synthetic": "market1501"}.get(dataset, dataset)
+# A build's rows go only under the table of the dataset they stand for (the synthetic sets stand
+# for Market-1501 and DukeMTMC-reID); the other table says it was not run in this build.
+ran = stands_for(dataset)
 
 
 def with_ours(table: pd.DataFrame, name: str, columns: list[str], **extra: str) -> pd.DataFrame:
     """The paper's table, and this build's rows below it when the build ran ``name``'s dataset."""
-    if stands_for != name:
+    if ran != name:
         print(f"{name}: not run in this build ({dataset}); every row below is reported by the paper.")
         return shown(table)
     return shown(pd.concat([table, ours[columns].assign(**extra, backbone=[c.backbone for c in configs.values()])]))

@@ -19,7 +19,7 @@
 # (Fig. 6). This chapter repeats each, then shows what ARM learnt.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta or synthetic
+dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke
 data_root = None        # folder holding the datasets and annotation files (None: the default data root)
 scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
 device = "auto"         # auto, cpu, cuda
@@ -39,6 +39,7 @@ from apr import paper
 from apr.attribute_stats import attribute_correlation
 from apr.book import check_parameters, figure_folder
 from apr.data import find_annotation_file, load_attribute_annotations
+from apr.data.datasets import stands_for
 from apr.data.training import load_training_data
 from apr.device import resolve_device
 from apr.experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SWEEP_OVERRIDES, VALIDATION_IDS, lambda_configs,
@@ -63,7 +64,7 @@ lambda_runs = {lam: load_or_train_many(seeded_configs(c, seeds) if lam in SEEDED
 removals = leave_one_out_configs(sweep)
 removal_runs = {name: load_or_train_many(seeded_configs(c, seeds) if name == "none" else [c])
                 for name, c in removals.items()}
-gaps = paper.GAPS.get("market1501" if dataset == "synthetic" else dataset, paper.GAPS["market1501"])
+gaps = paper.GAPS.get(stands_for(dataset), paper.GAPS["market1501"])
 
 # %% [markdown]
 # ## Without ARM, without the attribute loss
@@ -93,11 +94,15 @@ glue("arm_map", interval_words(arm_gain["mAP"]), display=False)
 glue("attr_verdict", claim_verdict(gaps["attr_r1"], attr_gain["rank1"]) if gaps["attr_r1"] is not None
      else "not reported by the paper for this dataset", display=False)
 glue("attr_r1", interval_words(attr_gain["rank1"]), display=False)
+glue("paper_arm", f"{gaps['arm_r1']:+.2f} and {gaps['arm_map']:+.2f}", display=False)
+glue("paper_attr_r1", f"{gaps['attr_r1']:+.2f}" if gaps["attr_r1"] is not None else "no number", display=False)
+glue("paper_dataset", paper.DATASET_LABELS[stands_for(dataset)] if stands_for(dataset) in paper.GAPS else "Market-1501",
+     display=False)
 
 # %% [markdown]
 # APR − APR w/o ARM: {glue:text}`arm_r1` rank-1 and {glue:text}`arm_map` mAP (the paper
-# reports +1.33 and +0.30 on Market-1501, reported by the paper). APR − APR w/o attri:
-# {glue:text}`attr_r1` rank-1 (the paper: +6.01). Verdicts, from the 95% intervals over training
+# reports {glue:text}`paper_arm` on {glue:text}`paper_dataset`, reported by the paper). APR − APR
+# w/o attri: {glue:text}`attr_r1` rank-1 (the paper: {glue:text}`paper_attr_r1`). Verdicts, from the 95% intervals over training
 # runs and test queries: on "ARM helps", **{glue:text}`arm_verdict`**; on "the attribute loss
 # helps", **{glue:text}`attr_verdict`**.
 #
@@ -191,11 +196,11 @@ shown(comparison)
 if removals:
     pairs = [(runs["apr"], runs["apr_no_arm"]), (runs["apr"], runs["apr_no_attr_loss"])]
     changes = {name: v["rank1"] for name, v in versus_same_seed(removal_runs, "none", pairs).items()}
-    fig6 = paper.FIG6_DUKE if dataset == "dukemtmc" else paper.FIG6_MARKET
+    fig6 = paper.FIG6_DUKE if stands_for(dataset) == "dukemtmc" else paper.FIG6_MARKET
     deltas = pd.DataFrame({"this build": {k: v.mean for k, v in changes.items()},
                            "95% low": {k: v.low for k, v in changes.items()},
                            "95% high": {k: v.high for k, v in changes.items()},
-                           f"{paper.REPORTED} ({'DukeMTMC-reID' if dataset == 'dukemtmc' else 'Market-1501'})":
+                           f"{paper.REPORTED} ({paper.DATASET_LABELS[stands_for(dataset)]})":
                                pd.Series(fig6)})
     deltas["verdict"] = [claim_verdict(fig6[k], v) if k in fig6 else "–" for k, v in changes.items()]
     deltas.index.name = "attribute left out"
@@ -242,7 +247,7 @@ label = {n: schema.attribute(n).label if schema else n for n in names}     # "sl
 V = pd.DataFrame(model.arm.fc.weight.detach().numpy(), index=names, columns=names)
 V.index.name = "V[row, column]"
 dataset_root = Path(runs["apr"][0].info["dataset_root"])
-path = find_annotation_file("market1501" if dataset == "synthetic" else dataset, dataset_root, data_root)
+path = find_annotation_file(stands_for(dataset), dataset_root, data_root)
 if path is not None:
     correlation = attribute_correlation(load_attribute_annotations(path)["train"])[names].loc[names]
 else:   # PETA has no identity table: correlate the training images' labels

@@ -22,7 +22,7 @@
 # of this build's APR and times the search, also on larger galleries.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta or synthetic
+dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke
 data_root = None        # folder holding the datasets and annotation files (None: the default data root)
 scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
 device = "auto"         # auto, cpu, cuda

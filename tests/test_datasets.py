@@ -190,6 +190,14 @@ def test_peta_label_mismatch(tmp_path):
         read_peta(tmp_path)
 
 
+def test_peta_bad_label_line_names_file_and_line(tmp_path):
+    make_peta(tmp_path)
+    label = tmp_path / "PETA" / "CUHK" / "archive" / "Label.txt"
+    label.write_text(label.read_text() + "\nunknownPerson personalMale\n")
+    with pytest.raises(ValueError, match=r"CUHK/archive/Label.txt' line 14: expected a person id first, got 'unknownPerson'"):
+        read_peta(tmp_path)
+
+
 def test_load_dataset_rejects_unknown():
     with pytest.raises(ValueError, match="unknown dataset 'cuhk03'"):
         load_dataset("cuhk03")

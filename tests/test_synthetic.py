@@ -110,3 +110,58 @@ def test_ensure_synthetic_reuses_and_guards(tmp_path):
     assert (root / "synthetic.json").stat().st_mtime_ns == stamp
     with pytest.raises(FileExistsError, match="other settings"):
         ensure_synthetic(tmp_path / "s", SynthConfig(**{**TINY.__dict__, "seed": 7}), progress=False)
+
+
+DUKE_TINY = SynthConfig(num_train_ids=6, num_test_ids=7, max_images_per_camera=2, max_cameras=3, num_cameras=8,
+                        junk_per_test_id=0.0, distractors_per_test_id=0.0, attribute_source="prior")
+
+
+def test_duke_layout_round_trip_through_the_duke_loader(tmp_path):
+    from apr.data.attributes import DUKE_SCHEMA
+    from apr.data.datasets import DUKE_NAME, load_dataset, read_dukemtmc
+
+    root = tmp_path / "DukeMTMC-reID"
+    manifest = generate_synthetic(root, DUKE_TINY, layout="dukemtmc", progress=False)
+    assert manifest["layout"] == "DukeMTMC-reID" and (root / "duke_attribute.mat").is_file()
+    assert not (root / "market_attribute.mat").exists()
+    data = read_dukemtmc(tmp_path)                        # found by its extracted name, annotations beside it
+    assert data.schema is DUKE_SCHEMA and data.attributes["gallery"].shape[1] == 23
+    for record in data.train + data.query + data.gallery:
+        assert DUKE_NAME.match(Path(record.path).stem) and 1 <= record.camid <= 8 and record.pid > 0   # no junk, no 0000
+    tables = load_attribute_annotations(root / "duke_attribute.mat")
+    queried = {r.pid for r in data.query}
+    gallery_only = {r.pid for r in data.gallery} - queried
+    # Like Duke's 408: identities that only the gallery holds, each seen by one camera, annotated in the test split.
+    assert len(gallery_only) == round(7 * 408 / 702)
+    for pid in gallery_only:
+        assert len({r.camid for r in data.gallery if r.pid == pid}) == 1
+    assert set(tables["test"].index) == {r.pid for r in data.gallery}
+    assert set(tables["train"].index) == {r.pid for r in data.train}
+    again = load_dataset("synthetic_duke", root)
+    assert again.name == "synthetic_duke" and again.gallery == data.gallery
+    generate_synthetic(tmp_path / "again", DUKE_TINY, layout="dukemtmc", progress=False)
+    assert digest(tmp_path / "again") == digest(root)      # same seed, same bytes
+
+
+def test_duke_attributes_are_drawn():
+    from apr.data.render import make_duke_identity
+
+    cams = make_cameras(2, np.random.default_rng(0))
+    base = {"gender": 0, "hat": 0, "boots": 0, "top": 0, "backpack": 0, "handbag": 0, "bag": 0, "shoes": 0,
+            "upblack": 1, "downblue": 1}
+    images = {}
+    for name, change in (("plain", {}), ("boots", {"boots": 1}), ("coat", {"top": 1})):
+        ident = make_duke_identity(3, base | change, np.random.default_rng(1))
+        images[name] = render(ident, cams[0], np.random.default_rng(2), view="front").astype(int)
+    boots = np.abs(images["boots"] - images["plain"]).sum(2) > 30
+    coat = np.abs(images["coat"] - images["plain"]).sum(2) > 30
+    assert boots[96:].sum() > 20 and boots[:80].sum() == 0     # boots change only the lower legs
+    assert coat[60:100].sum() > 50 and coat[:50].sum() == 0    # a coat covers the thighs, not the head
+    dark = make_duke_identity(3, base, np.random.default_rng(1)).shoe_rgb
+    bright = make_duke_identity(3, base | {"shoes": 1}, np.random.default_rng(1)).shoe_rgb
+    assert bright.mean() > dark.mean() + 0.25
+
+
+def test_market_layout_keeps_six_cameras(tmp_path):
+    with pytest.raises(ValueError, match="num_cameras=8: the Market-1501 layout has at most 6 cameras"):
+        generate_synthetic(tmp_path / "m", DUKE_TINY, progress=False)

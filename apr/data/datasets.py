@@ -40,7 +40,20 @@ from .paths import ANNOTATION_SUBDIRS, EXTRACTED_NAMES, find_annotation_file, re
 
 Split = Literal["train", "query", "gallery"]
 SPLITS: tuple[Split, ...] = ("train", "query", "gallery")
-DATASETS = ("market1501", "dukemtmc", "peta", "synthetic")
+DATASETS = ("market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke")
+# The real dataset each synthetic stand-in imitates: its layout and attributes, and the paper's numbers it is
+# compared with.
+STANDS_FOR = {"synthetic": "market1501", "synthetic_duke": "dukemtmc"}
+
+
+def stands_for(dataset: str) -> str:
+    """The real dataset ``dataset`` is, or imitates (``synthetic`` -> ``market1501``, ``synthetic_duke`` -> ``dukemtmc``)."""
+    return STANDS_FOR.get(dataset, dataset)
+
+
+def is_synthetic(dataset: str) -> bool:
+    """Whether ``dataset`` is one of the package's generated stand-ins (no download needed)."""
+    return dataset in STANDS_FOR
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 JUNK_PID = -1
 DISTRACTOR_PID = 0
@@ -139,7 +152,7 @@ def find_dataset_folder(dataset: str, root: str | Path | None = None) -> Path:
             f"no PETA layout under '{base}': expected sub-dataset folders with archive/Label.txt "
             f"(e.g. 3DPeS/archive/Label.txt), directly or in {list(EXTRACTED_NAMES['peta'])}"
         )
-    names = EXTRACTED_NAMES.get("market1501" if dataset == "synthetic" else dataset, ())
+    names = EXTRACTED_NAMES.get(stands_for(dataset), ())
     candidates = [base] + [base / n for n in names]
     for c in candidates:
         if all((c / folder).is_dir() for folder in REID_FOLDERS.values()):
@@ -148,7 +161,7 @@ def find_dataset_folder(dataset: str, root: str | Path | None = None) -> Path:
     best = max(candidates, key=lambda c: sum((c / folder).is_dir() for folder in REID_FOLDERS.values()))
     missing = [f"{folder}/" for folder in REID_FOLDERS.values() if not (best / folder).is_dir()]
     base = best
-    label = LAYOUTS.get(dataset, LAYOUTS["market1501"]).label
+    label = LAYOUTS[stands_for(dataset)].label
     raise DatasetLayoutError(
         f"no {label} layout under '{base}': missing {', '.join(missing)} (expected bounding_box_train/, "
         f"bounding_box_test/, query/ there or in a sub-folder named {' or '.join(names) or 'as extracted'}; "
@@ -182,7 +195,7 @@ def parse_reid_name(path: Path, layout: _Layout) -> tuple[int, int]:
 
 def read_reid_folders(folder: Path, dataset: str) -> dict[str, list[Record]]:
     """Records of the three split folders of a Market-1501 or DukeMTMC-reID layout."""
-    layout = LAYOUTS["market1501" if dataset == "synthetic" else dataset]
+    layout = LAYOUTS[stands_for(dataset)]
     out: dict[str, list[Record]] = {}
     for split, sub in REID_FOLDERS.items():
         records = []
@@ -254,9 +267,9 @@ def read_market1501(root: str | Path | None = None, *, attributes: bool = True, 
 
 
 def read_dukemtmc(root: str | Path | None = None, *, attributes: bool = True, data_root: str | Path | None = None,
-                  annotation_file: str | Path | None = None) -> ReidData:
-    """Load a DukeMTMC-reID layout and, by default, ``duke_attribute.mat``."""
-    return _read_reid_dataset("dukemtmc", "dukemtmc", DUKE_SCHEMA, root, attributes, data_root, annotation_file)
+                  annotation_file: str | Path | None = None, dataset: str = "dukemtmc") -> ReidData:
+    """Load a DukeMTMC-reID layout (also the synthetic Duke set) and, by default, ``duke_attribute.mat``."""
+    return _read_reid_dataset(dataset, "dukemtmc", DUKE_SCHEMA, root, attributes, data_root, annotation_file)
 
 
 # ----------------------------------------------------------------------------------- PETA
@@ -365,8 +378,8 @@ def load_dataset(dataset: str, root: str | Path | None = None, *, attributes: bo
     """Load any supported dataset by name (``market1501``, ``dukemtmc``, ``peta``, ``synthetic``)."""
     if dataset in ("market1501", "synthetic"):
         return read_market1501(root, attributes=attributes, data_root=data_root, dataset=dataset)
-    if dataset == "dukemtmc":
-        return read_dukemtmc(root, attributes=attributes, data_root=data_root)
+    if dataset in ("dukemtmc", "synthetic_duke"):
+        return read_dukemtmc(root, attributes=attributes, data_root=data_root, dataset=dataset)
     if dataset == "peta":
         return read_peta(root if root is not None else resolve_data_root(data_root), seed=seed, attributes=attributes)
     raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")

@@ -19,7 +19,7 @@ Everything is numpy on a ``(H, W, 3)`` float canvas with soft (anti-aliased) sha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -87,12 +87,17 @@ def _marked(attrs: dict[str, int], prefix: str, colours: tuple[str, ...]) -> lis
     return [c for c in colours if attrs.get(f"{prefix}{c}", 0) == 1]
 
 
-def make_identity(pid: int, attrs: dict[str, int], rng: np.random.Generator) -> Identity:
-    """Draw the appearance details of person ``pid`` whose attributes are ``attrs``."""
+def make_identity(pid: int, attrs: dict[str, int], rng: np.random.Generator,
+                  colours: tuple[tuple[str, ...], tuple[str, ...]] | None = None) -> Identity:
+    """Draw the appearance details of person ``pid`` whose attributes are ``attrs``.
+
+    ``colours``: the upper- and lower-body colour names the ``up<colour>`` / ``down<colour>`` flags of
+    ``attrs`` use (default: Market-1501's)."""
     from .attributes import MARKET_DOWN_COLOURS, MARKET_UP_COLOURS
 
-    ups = _marked(attrs, "up", MARKET_UP_COLOURS)
-    downs = _marked(attrs, "down", MARKET_DOWN_COLOURS)
+    up_colours, down_colours = colours or (MARKET_UP_COLOURS, MARKET_DOWN_COLOURS)
+    ups = _marked(attrs, "up", up_colours)
+    downs = _marked(attrs, "down", down_colours)
     other = OTHER_RGB[rng.integers(len(OTHER_RGB))]
     upper = _jitter_colour(COLOUR_RGB[ups[0]] if ups else other, rng, 0.05)
     lower = _jitter_colour(COLOUR_RGB[downs[0]] if downs else OTHER_RGB[rng.integers(len(OTHER_RGB))], rng, 0.05)
@@ -117,6 +122,25 @@ def make_identity(pid: int, attrs: dict[str, int], rng: np.random.Generator) -> 
         hat_rgb=_jitter_colour(COLOUR_RGB[str(rng.choice(["black", "white", "red", "blue", "gray"]))], rng, 0.05),
         height=float(height), build=float(rng.uniform(0.85, 1.2)), bag_side=int(rng.choice([-1, 1])),
     )
+
+
+# DukeMTMC-reID's shoe colours: "dark" and "bright" shoes (black, brown, charcoal; white, beige).
+DARK_SHOES = ((0.10, 0.10, 0.11), (0.32, 0.21, 0.12), (0.25, 0.25, 0.26))
+BRIGHT_SHOES = ((0.92, 0.92, 0.90), (0.85, 0.80, 0.68))
+
+
+def make_duke_identity(pid: int, attrs: dict[str, int], rng: np.random.Generator) -> Identity:
+    """Person ``pid`` with DukeMTMC-reID attributes (its coding): what Duke annotates is drawn as annotated
+    (boots, dark or bright shoes, a long coat, its colour sets, hat and bags); what it does not annotate
+    varies from person to person: hair length (long for most women), sleeve length, always trousers, adult."""
+    from .attributes import DUKE_DOWN_COLOURS, DUKE_UP_COLOURS
+
+    female = attrs.get("gender") == 1
+    drawn = {"age": 2, "hair": int(rng.random() < (0.8 if female else 0.05)), "up": int(rng.random() < 0.3),
+             "down": 0, "clothes": 1, "coat": attrs.get("top", 0)}
+    ident = make_identity(pid, {**attrs, **drawn}, rng, colours=(DUKE_UP_COLOURS, DUKE_DOWN_COLOURS))
+    shoes = BRIGHT_SHOES if attrs.get("shoes") == 1 else DARK_SHOES
+    return replace(ident, shoe_rgb=_jitter_colour(shoes[int(rng.integers(len(shoes)))], rng, 0.04))
 
 
 def make_cameras(num_cameras: int, rng: np.random.Generator) -> list[Camera]:
@@ -292,6 +316,10 @@ def render(ident: Identity, camera: Camera, rng: np.random.Generator, *, partial
             t = (end - crotch_y) / (ankle_y - crotch_y)
             segment(img, (crotch_y - 2, cx + s * hip * 0.4), (end, cx + s * hip * 0.4 + t * (lx - cx - s * hip * 0.4)), leg_w * 2.3, ident.lower_rgb)
         ellipse(img, ankle_y + H * 0.02, lx + (facing * leg_w * 0.8 if side else 0), H * 0.022, leg_w * 1.4, ident.shoe_rgb)
+        if a.get("boots") == 1:   # DukeMTMC-reID: boots reach up the shin
+            t = (y(0.84) - crotch_y) / (ankle_y - crotch_y)          # how far down the leg the boot starts
+            x0 = cx + s * hip * 0.4
+            segment(img, (y(0.84), x0 + t * (lx - x0)), (ankle_y + H * 0.015, lx), leg_w * 2.7, ident.shoe_rgb)
 
     # Lower garment: trousers' seat or a dress.
     if dress:
@@ -318,6 +346,9 @@ def render(ident: Identity, camera: Camera, rng: np.random.Generator, *, partial
     # Torso with its pattern.
     tex = _torso_texture(ident, view, y(0.15), cx)
     polygon(img, [(neck_y, cx - sh), (neck_y, cx + sh), (waist_y + 1, cx + hip * 1.05), (waist_y + 1, cx - hip * 1.05)], None, tex)
+    if a.get("coat") == 1:    # DukeMTMC-reID's long upper-body clothing: a coat down to the knees
+        polygon(img, [(waist_y, cx - hip * 1.05), (waist_y, cx + hip * 1.05), (y(0.75), cx + hip * 1.4),
+                      (y(0.75), cx - hip * 1.4)], ident.upper_rgb)
     if ident.pattern == "logo" and view == "front":
         polygon(img, [(y(0.22), cx - sh * 0.35), (y(0.22), cx + sh * 0.35), (y(0.3), cx + sh * 0.35), (y(0.3), cx - sh * 0.35)], ident.upper_rgb2)
     if side:

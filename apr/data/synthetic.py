@@ -33,9 +33,10 @@ import scipy.io
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .attributes import MARKET_DOWN_COLOURS, MARKET_SCHEMA, MARKET_UP_COLOURS, load_attribute_annotations
+from .attributes import (DUKE_DOWN_COLOURS, DUKE_SCHEMA, DUKE_UP_COLOURS, MARKET_DOWN_COLOURS, MARKET_SCHEMA,
+                         MARKET_UP_COLOURS, AttributeSchema, load_attribute_annotations)
 from .paths import REPO_ROOT, find_annotation_file
-from .render import Identity, make_cameras, make_identity, render, render_background
+from .render import Identity, make_cameras, make_duke_identity, make_identity, render, render_background
 
 DEFAULT_ROOT = REPO_ROOT / "data" / "synthetic"
 
@@ -61,7 +62,7 @@ class SynthConfig:
     def __post_init__(self) -> None:
         checks = {
             "num_train_ids": self.num_train_ids >= 1, "num_test_ids": self.num_test_ids >= 1,
-            "num_cameras": 2 <= self.num_cameras <= 6,
+            "num_cameras": 2 <= self.num_cameras <= 8,
             "min_cameras": 2 <= self.min_cameras <= self.max_cameras <= self.num_cameras,
             "min_images_per_camera": 1 <= self.min_images_per_camera <= self.max_images_per_camera,
             "max_queries_per_id": self.max_queries_per_id >= 1,
@@ -72,7 +73,8 @@ class SynthConfig:
         if bad:
             raise ValueError(
                 f"invalid synthetic size option(s) {bad}: need ids >= 1, 2 <= min_cameras <= max_cameras <= "
-                f"num_cameras <= 6, 1 <= min_images_per_camera <= max_images_per_camera, fractions >= 0"
+                f"num_cameras <= 8 (6 for the Market-1501 layout), 1 <= min_images_per_camera <= max_images_per_camera, "
+                f"fractions >= 0"
             )
         if self.num_train_ids + self.num_test_ids > 9999:
             raise ValueError("num_train_ids + num_test_ids must fit Market's 4-digit ids (<= 9999)")
@@ -91,11 +93,21 @@ SYNTH_PRESETS = {
 }
 
 
-def synthetic_config(scale: str, seed: int = 0) -> SynthConfig:
-    """The synthetic dataset size for a book scale (``smoke``, ``quick``, ``paper``)."""
+LAYOUT_NAMES = {"market1501": "Market-1501", "dukemtmc": "DukeMTMC-reID"}
+# DukeMTMC-reID: 8 cameras, no junk and no 0000 images; its 408 identities seen by one camera only join the
+# gallery as distractors, against 702 test identities (PAPER.md §1.2).
+DUKE_GALLERY_ONLY_PER_TEST_ID = 408 / 702
+DUKE_CHANGES = {"num_cameras": 8, "junk_per_test_id": 0.0, "distractors_per_test_id": 0.0}
+
+
+def synthetic_config(scale: str, seed: int = 0, layout: str = "market1501") -> SynthConfig:
+    """The synthetic dataset size for a book scale (``smoke``, ``quick``, ``paper``) and layout."""
     if scale not in SYNTH_PRESETS:
         raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SYNTH_PRESETS)}")
-    return replace(SYNTH_PRESETS[scale], seed=seed)
+    if layout not in LAYOUT_NAMES:
+        raise ValueError(f"layout={layout!r}: expected one of {', '.join(LAYOUT_NAMES)}")
+    config = replace(SYNTH_PRESETS[scale], seed=seed)
+    return replace(config, **DUKE_CHANGES) if layout == "dukemtmc" else config
 
 
 # Documented prior for when no real annotation file is available. Marginals approximate the
@@ -158,8 +170,44 @@ def sample_identity_attributes(n: int, rng: np.random.Generator, source: str = "
     return rows, f"rows resampled from {path.name} ({len(pool)} identities)"
 
 
-def write_market_attribute_mat(path: Path, train: pd.DataFrame, test: pd.DataFrame) -> None:
-    """Write identity tables (index = pid, Market coding) as the released ``market_attribute.mat``.
+# Documented prior for a synthetic DukeMTMC-reID set when no duke_attribute.mat is found: approximate
+# marginals of the released file's training identities (coding of apr.data.attributes.DUKE_SCHEMA).
+DUKE_PRIOR = {
+    "female": 0.35, "hat": 0.12, "boots": 0.22, "long_top": 0.12, "backpack": 0.45, "handbag": 0.05, "bag": 0.15,
+    "bright_shoes": 0.18,
+    "up_colour": dict(zip(DUKE_UP_COLOURS, (0.55, 0.10, 0.07, 0.02, 0.08, 0.10, 0.03, 0.05))),
+    "down_colour": dict(zip(DUKE_DOWN_COLOURS, (0.50, 0.08, 0.02, 0.10, 0.25, 0.02, 0.03))),
+}
+
+
+def sample_duke_attributes(n: int, rng: np.random.Generator, source: str = "auto",
+                           data_root: str | Path | None = None) -> tuple[pd.DataFrame, str]:
+    """``n`` DukeMTMC-reID attribute rows and where they came from: whole rows of the real
+    ``duke_attribute.mat`` (train and test identities pooled) when found, else :data:`DUKE_PRIOR`."""
+    path = find_annotation_file("dukemtmc", data_root=data_root) if source == "auto" else (
+        None if source == "prior" else Path(source))
+    if path is not None:
+        tables = load_attribute_annotations(path)
+        pool = pd.concat([tables["train"], tables["test"]], ignore_index=True)
+        return pool.iloc[rng.integers(len(pool), size=n)].reset_index(drop=True), \
+            f"rows resampled from {path.name} ({len(pool)} identities)"
+    p = DUKE_PRIOR
+    rows = {"gender": rng.random(n) < p["female"], "hat": rng.random(n) < p["hat"], "boots": rng.random(n) < p["boots"],
+            "top": rng.random(n) < p["long_top"], "backpack": rng.random(n) < p["backpack"],
+            "handbag": rng.random(n) < p["handbag"], "bag": rng.random(n) < p["bag"],
+            "shoes": rng.random(n) < p["bright_shoes"]}
+    for prefix, key, colours in (("up", "up_colour", DUKE_UP_COLOURS), ("down", "down_colour", DUKE_DOWN_COLOURS)):
+        weights = np.array(list(p[key].values()))
+        pick = rng.choice(len(colours), size=n, p=weights / weights.sum())
+        for j, c in enumerate(colours):
+            rows[f"{prefix}{c}"] = pick == j
+    return pd.DataFrame(rows)[DUKE_SCHEMA.names].astype(np.int8), "prior (apr.data.synthetic.DUKE_PRIOR)"
+
+
+def write_market_attribute_mat(path: Path, train: pd.DataFrame, test: pd.DataFrame,
+                               schema: AttributeSchema = MARKET_SCHEMA) -> None:
+    """Write identity tables (index = pid, ``schema``'s coding) as the released ``market_attribute.mat``
+    (or, with :data:`~apr.data.attributes.DUKE_SCHEMA`, ``duke_attribute.mat``).
 
     Values are stored as in the release (value + 1, uint8, 0 = unlabelled) and the two
     splits list their fields in different orders, as the real file does.
@@ -171,13 +219,25 @@ def write_market_attribute_mat(path: Path, train: pd.DataFrame, test: pd.DataFra
         out["image_index"] = cells
         return out
 
-    names = MARKET_SCHEMA.names
-    scipy.io.savemat(str(path), {"market_attribute": {
+    names = schema.names
+    scipy.io.savemat(str(path), {schema.mat_key: {
         "train": struct(train, names), "test": struct(test, names[::-1]),
     }}, do_compression=False)
     # The v5 header's 116-byte text holds a creation time; a fixed text keeps files byte-identical.
     with open(path, "r+b") as handle:
         handle.write(b"MATLAB 5.0 MAT-file, written by apr.data.synthetic".ljust(116))
+
+
+@dataclass
+class _DukeNamer:
+    """DukeMTMC-reID names: ``PPPP_cC_fFFFFFFF.jpg``, per-camera increasing frame numbers."""
+
+    rng: np.random.Generator
+    frames: dict[int, int] = field(default_factory=dict)
+
+    def __call__(self, pid: int, camid: int) -> str:
+        self.frames[camid] = self.frames.get(camid, 0) + int(self.rng.integers(5, 120))
+        return f"{pid:04d}_c{camid}_f{self.frames[camid]:07d}.jpg"
 
 
 @dataclass
@@ -197,35 +257,50 @@ def _save(img: np.ndarray, path: Path, quality: int) -> None:
     Image.fromarray(img).save(path, quality=quality)
 
 
-def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, data_root: str | Path | None = None,
-                       progress: bool = True) -> dict:
-    """Write a synthetic Market-1501-layout dataset to ``out`` and return its manifest.
+def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, layout: str = "market1501",
+                       data_root: str | Path | None = None, progress: bool = True) -> dict:
+    """Write a synthetic dataset in the ``layout`` of Market-1501 (default) or DukeMTMC-reID to ``out``; return
+    its manifest.
 
     The folder must be empty or absent. The manifest (also written to ``synthetic.json``)
-    records the configuration, the attribute source, image counts and the generation time.
+    records the configuration, the layout, the attribute source, image counts and the generation time.
+    The DukeMTMC-reID layout has Duke's names (``PPPP_cC_fFFFFFFF.jpg``), its 23 attributes in a
+    ``duke_attribute.mat``, no junk and no ``0000`` images, and, like Duke's 408, identities seen by one
+    camera only that join the gallery as distractors (their attributes are in the file's test split).
     """
+    if layout not in LAYOUT_NAMES:
+        raise ValueError(f"layout={layout!r}: expected one of {', '.join(LAYOUT_NAMES)}")
+    if layout == "market1501" and config.num_cameras > 6:
+        raise ValueError(f"num_cameras={config.num_cameras}: the Market-1501 layout has at most 6 cameras")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"'{out}' is not empty; choose a new folder for the synthetic dataset")
+    duke = layout == "dukemtmc"
     start = time.perf_counter()
     rng = np.random.default_rng(config.seed)
-    total = config.num_train_ids + config.num_test_ids
-    attrs, source = sample_identity_attributes(total, rng, config.attribute_source, data_root)
+    gallery_only = int(round(DUKE_GALLERY_ONLY_PER_TEST_ID * config.num_test_ids)) if duke else 0
+    total = config.num_train_ids + config.num_test_ids + gallery_only
+    sample = sample_duke_attributes if duke else sample_identity_attributes
+    attrs, source = sample(total, rng, config.attribute_source, data_root)
     # Sparse 4-digit ids like Market's, randomly shared between train and test.
     pids = np.sort(rng.choice(np.arange(1, min(9999, 3 * total) + 1), size=total, replace=False))
     is_test = np.zeros(total, bool)
     is_test[rng.choice(total, size=config.num_test_ids, replace=False)] = True
+    is_gallery_only = np.zeros(total, bool)
+    if gallery_only:
+        is_gallery_only[rng.choice(np.flatnonzero(~is_test), size=gallery_only, replace=False)] = True
     attrs.index = pd.Index(pids, name="pid")
     cameras = make_cameras(config.num_cameras, np.random.default_rng([config.seed, 10_000]))
+    draw = make_duke_identity if duke else make_identity
     identities = {
-        int(pid): make_identity(int(pid), {k: int(v) for k, v in attrs.loc[pid].items()},
-                                np.random.default_rng([config.seed, 20_000, int(pid)]))
+        int(pid): draw(int(pid), {k: int(v) for k, v in attrs.loc[pid].items()},
+                       np.random.default_rng([config.seed, 20_000, int(pid)]))
         for pid in pids
     }
     folders = {name: out / name for name in ("bounding_box_train", "query", "bounding_box_test")}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-    namer = _Namer(np.random.default_rng([config.seed, 30_000]))
+    namer = (_DukeNamer if duke else _Namer)(np.random.default_rng([config.seed, 30_000]))
     counts = {"train": 0, "query": 0, "gallery": 0, "junk": 0, "distractors": 0}
 
     def shoot(ident: Identity, cam: int, folder: str, key: int, partial: bool = False, pid: int | None = None) -> None:
@@ -237,6 +312,12 @@ def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, 
     for i, pid in enumerate(bar):
         ident = identities[int(pid)]
         id_rng = np.random.default_rng([config.seed, 50_000, int(pid)])
+        if is_gallery_only[i]:   # seen by one camera only: a distractor identity of the gallery (Duke)
+            cam = int(id_rng.integers(1, config.num_cameras + 1))
+            for key in range(int(id_rng.integers(config.min_images_per_camera, config.max_images_per_camera + 1))):
+                shoot(ident, cam, "bounding_box_test", key)
+                counts["distractors"] += 1
+            continue
         cams = np.sort(id_rng.choice(np.arange(1, config.num_cameras + 1),
                                      size=int(id_rng.integers(config.min_cameras, config.max_cameras + 1)), replace=False))
         key = 0
@@ -252,12 +333,31 @@ def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, 
                 key += 1
                 counts["query"] += 1
 
-    test_pids = pids[is_test]
+    if duke:
+        write_market_attribute_mat(out / "duke_attribute.mat", attrs[~is_test & ~is_gallery_only],
+                                   attrs[is_test | is_gallery_only], DUKE_SCHEMA)
+    else:
+        _market_extras(out, config, identities, pids[is_test], cameras, folders, namer, counts)
+        write_market_attribute_mat(out / "market_attribute.mat", attrs[~is_test], attrs[is_test])
+    manifest = {
+        "generator": "apr.data.synthetic", "layout": LAYOUT_NAMES[layout], "config": asdict(config),
+        "attribute_source": source, "counts": counts, "seconds": round(time.perf_counter() - start, 2),
+    }
+    (out / "synthetic.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _market_extras(out: Path, config: SynthConfig, identities: dict[int, Identity], test_pids: np.ndarray,
+                   cameras: list, folders: dict[str, Path], namer: _Namer, counts: dict[str, int]) -> None:
+    """Market-1501's gallery extras: junk (-1) and distractor (0000) images."""
     extra_rng = np.random.default_rng([config.seed, 60_000])
     for k in range(int(round(config.junk_per_test_id * config.num_test_ids))):
         # Junk: a badly cut detection of a test person (pid -1, ignored by the protocol).
         ident = identities[int(extra_rng.choice(test_pids))]
-        shoot(ident, int(extra_rng.integers(1, config.num_cameras + 1)), "bounding_box_test", 5000 + k, partial=True, pid=-1)
+        cam = int(extra_rng.integers(1, config.num_cameras + 1))
+        img = render(ident, cameras[cam - 1], np.random.default_rng([config.seed, 40_000, ident.pid, cam, 5000 + k]),
+                     partial=True)
+        _save(img, folders["bounding_box_test"] / namer(-1, cam), config.jpeg_quality)
         counts["junk"] += 1
     for k in range(int(round(config.distractors_per_test_id * config.num_test_ids))):
         # Distractors (0000): empty boxes, or cut-off people who are in no split.
@@ -271,39 +371,33 @@ def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, 
         _save(img, folders["bounding_box_test"] / namer(0, cam), config.jpeg_quality)
         counts["distractors"] += 1
 
-    write_market_attribute_mat(out / "market_attribute.mat", attrs[~is_test], attrs[is_test])
-    manifest = {
-        "generator": "apr.data.synthetic", "layout": "Market-1501", "config": asdict(config),
-        "attribute_source": source, "counts": counts, "seconds": round(time.perf_counter() - start, 2),
-    }
-    (out / "synthetic.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
-
 
 def ensure_synthetic(root: str | Path | None = None, config: SynthConfig = SynthConfig(), *,
-                     data_root: str | Path | None = None, progress: bool = True) -> Path:
-    """Return a synthetic dataset folder for ``config``, generating it on first use.
+                     layout: str = "market1501", data_root: str | Path | None = None, progress: bool = True) -> Path:
+    """Return a synthetic dataset folder for ``config`` in ``layout``, generating it on first use.
 
     An existing folder is reused only when its ``synthetic.json`` records the same
-    configuration; otherwise the error says how to regenerate.
+    configuration and layout; otherwise the error says how to regenerate.
     """
     if root is None:
         digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:8]
-        root = DEFAULT_ROOT / f"{config.num_train_ids}x{config.num_test_ids}-seed{config.seed}-{digest}"
+        prefix = "" if layout == "market1501" else "duke-"
+        root = DEFAULT_ROOT / f"{prefix}{config.num_train_ids}x{config.num_test_ids}-seed{config.seed}-{digest}"
     root = Path(root)
     manifest = root / "synthetic.json"
     if manifest.is_file():
-        recorded = json.loads(manifest.read_text()).get("config")
-        if recorded == asdict(config):
+        recorded = json.loads(manifest.read_text())
+        if recorded.get("config") == asdict(config) and recorded.get("layout", "Market-1501") == LAYOUT_NAMES[layout]:
             return root
-        raise FileExistsError(f"'{root}' holds a synthetic dataset with other settings ({recorded}); delete it or pick another folder")
+        raise FileExistsError(f"'{root}' holds a synthetic dataset with other settings ({recorded.get('layout')}, "
+                              f"{recorded.get('config')}); delete it or pick another folder")
     # Generate beside the target and rename into place, so that a reader (or a second process
     # generating the same set) never sees a half-written folder.
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     staging.chmod(0o755)
     try:
-        generate_synthetic(staging, config, data_root=data_root, progress=progress)
+        generate_synthetic(staging, config, layout=layout, data_root=data_root, progress=progress)
         try:
             os.rename(staging, root)
         except OSError:

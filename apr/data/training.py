@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .datasets import ReidData, load_dataset
+from .datasets import ReidData, is_synthetic, load_dataset, stands_for
 from .synthetic import ensure_synthetic, synthetic_config
 from .tensors import DecodedSplit, label_map
 from .validation import hold_out_validation
@@ -46,10 +46,11 @@ class TrainingData:
 def load_run_dataset(config: APRConfig, *, progress: bool = True) -> ReidData:
     """The dataset of ``config`` with its attributes: the synthetic set (generated on first use)
     or a real one read from ``config.data_root`` (``$APR_DATA_ROOT`` and the defaults only when it is None)."""
-    if config.dataset == "synthetic":
-        root = ensure_synthetic(config=synthetic_config(config.synthetic_scale, config.seed), data_root=config.data_root,
-                                progress=progress)
-        return load_dataset("synthetic", root)
+    if is_synthetic(config.dataset):
+        layout = stands_for(config.dataset)
+        root = ensure_synthetic(config=synthetic_config(config.synthetic_scale, config.seed, layout), layout=layout,
+                                data_root=config.data_root, progress=progress)
+        return load_dataset(config.dataset, root)
     data = load_dataset(config.dataset, data_root=config.data_root, seed=config.seed)
     if data.schema is None:
         raise ValueError(f"{config.dataset} at '{data.root}' has no attribute annotations")
