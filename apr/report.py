@@ -296,6 +296,8 @@ def attribute_recognition_table(dataset: str, arn: Sequence[RunRecord], apr: Seq
                 row |= {"APR − ARN, this build (95% interval)": "one run of each: no interval",
                         "verdict": VERDICTS[2]}
         else:
-            row |= {"verdict": f"not run here: needs {ATTRIBUTE_DATASET_NEEDS[key]}"}
+            row |= {"verdict": "not run here", "needs": ATTRIBUTE_DATASET_NEEDS[key]}
         rows.append(row)
-    return pd.DataFrame(rows).set_index(["dataset", "table"]).fillna("–")
+    table = pd.DataFrame(rows)
+    order = [c for c in table.columns if c not in ("verdict", "needs")] + [c for c in ("verdict", "needs") if c in table]
+    return table[order].set_index(["dataset", "table"]).fillna("–")
