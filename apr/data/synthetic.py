@@ -229,28 +229,27 @@ def write_market_attribute_mat(path: Path, train: pd.DataFrame, test: pd.DataFra
 
 
 @dataclass
-class _DukeNamer:
-    """DukeMTMC-reID names: ``PPPP_cC_fFFFFFFF.jpg``, per-camera increasing frame numbers."""
-
-    rng: np.random.Generator
-    frames: dict[int, int] = field(default_factory=dict)
-
-    def __call__(self, pid: int, camid: int) -> str:
-        self.frames[camid] = self.frames.get(camid, 0) + int(self.rng.integers(5, 120))
-        return f"{pid:04d}_c{camid}_f{self.frames[camid]:07d}.jpg"
-
-
-@dataclass
 class _Namer:
     """Market file names: per-camera increasing frame numbers, so names never collide."""
 
     rng: np.random.Generator
     frames: dict[int, int] = field(default_factory=dict)
 
-    def __call__(self, pid: int, camid: int) -> str:
+    def next_frame(self, camid: int) -> int:
         self.frames[camid] = self.frames.get(camid, 0) + int(self.rng.integers(5, 120))
+        return self.frames[camid]
+
+    def __call__(self, pid: int, camid: int) -> str:
+        frame = self.next_frame(camid)
         head = "-1" if pid == -1 else f"{pid:04d}"
-        return f"{head}_c{camid}s1_{self.frames[camid]:06d}_{int(self.rng.integers(1, 4)):02d}.jpg"
+        return f"{head}_c{camid}s1_{frame:06d}_{int(self.rng.integers(1, 4)):02d}.jpg"
+
+
+class _DukeNamer(_Namer):
+    """DukeMTMC-reID names: ``PPPP_cC_fFFFFFFF.jpg``."""
+
+    def __call__(self, pid: int, camid: int) -> str:
+        return f"{pid:04d}_c{camid}_f{self.next_frame(camid):07d}.jpg"
 
 
 def _save(img: np.ndarray, path: Path, quality: int) -> None:
