@@ -143,10 +143,8 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
     the repository. Returns the index page. Raises ``ValueError`` for a bad parameter before
     anything runs.
     """
-    from .distractor_runs import generate_in_background
     from .experiments import DEFAULT_SEEDS, book_configs
-    from .pretrain import pretrain_config
-    from .results import entry_problem, load_or_train_many, prepare_data, run_dir_for
+    from .results import load_or_train_many
 
     parameters = {"dataset": "synthetic", "data_root": None, "scale": "quick", "device": "auto", "seed": 0,
                   "seeds": DEFAULT_SEEDS, "gallery_multiple": None} | parameters
@@ -163,22 +161,15 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
                            parameters["data_root"], parameters["seeds"])
     print(f"[book] {len(configs)} models (cached ones are reused) ...", flush=True)
     t = time.perf_counter()
-    # Every synthetic set first, side by side: the models', and the pretraining population of the runs to train.
-    pretraining = {pretrain_config(c) for c in configs if c.pretrained == "synthetic"}
-    prepare_data(configs + [p for p in pretraining if entry_problem(p, run_dir_for(p)) is not None])
-    # Fig. 8's synthetic distractors render at low priority while the models train, on the cores training
-    # leaves idle (pretraining stages, the pool's tail).
-    background = generate_in_background(parameters["dataset"], parameters["scale"], parameters["seed"],
-                                        parameters["data_root"], parameters["gallery_multiple"])
     records = load_or_train_many(configs)
-    if background is not None:
-        background.join()
-        if background.exitcode != 0:
-            print("[book] warning: rendering Fig. 8's distractors in the background failed; the acceleration "
-                  "chapter renders them", file=sys.stderr, flush=True)
     status = {"parameters": parameters, "models": len(configs), "training_s": round(time.perf_counter() - t, 1),
               "chapters": []}
-    status["chapters"] = run_chapters(chapters, generated, parameters)
+    for i, source in enumerate(chapters, 1):
+        print(f"[book] chapter {i}/{len(chapters)}: {source.stem} ...", flush=True)
+        seconds = run_chapter(source, generated / f"{source.stem}.ipynb", parameters)
+        tidy_for_readers(generated / f"{source.stem}.ipynb")
+        print(f"[book] chapter {i}/{len(chapters)}: {source.stem} done in {seconds:.1f} s", flush=True)
+        status["chapters"].append({"chapter": source.stem, "seconds": round(seconds, 1)})
     write_claims(parameters, generated)
     status["total_s"] = round(time.perf_counter() - started, 1)
     write_status_page(status, records, generated)
@@ -188,43 +179,6 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
         subprocess.run([str(jb), "build", str(root), "--builder", "html", "-W", "--keep-going", "-q"],
                        check=True, cwd=root)
     return root / "_build" / "html" / "index.html"
-
-
-# Chapters that time code or use every core themselves run alone, after the others.
-RUNS_ALONE = {"05_acceleration"}
-
-
-def run_chapters(chapters: list[Path], generated: Path, parameters: dict) -> list[dict]:
-    """Execute ``chapters`` into ``generated``; returns each one's seconds, in book order.
-
-    Each chapter's kernel does small torch work on one thread, so on a CPU two chapters run side by side
-    (in two processes), except those of :data:`RUNS_ALONE`, which run one at a time afterwards."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    together = [c for c in chapters if c.stem not in RUNS_ALONE]
-    alone = [c for c in chapters if c.stem in RUNS_ALONE]
-    seconds: dict[str, float] = {}
-
-    def finished(source: Path, spent: float) -> None:
-        tidy_for_readers(generated / f"{source.stem}.ipynb")
-        seconds[source.stem] = spent
-        print(f"[book] chapter {source.stem} done in {spent:.1f} s", flush=True)
-
-    if min(cores, 2) > 1 and len(together) > 1:
-        import concurrent.futures as futures
-        import multiprocessing
-
-        with futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            jobs = {pool.submit(run_chapter, source, generated / f"{source.stem}.ipynb", parameters): source
-                    for source in together}
-            print(f"[book] chapters {', '.join(c.stem for c in together)}: two at a time ...", flush=True)
-            for job in futures.as_completed(jobs):
-                finished(jobs[job], job.result())
-    else:
-        alone = together + alone
-    for source in alone:
-        print(f"[book] chapter {source.stem} ...", flush=True)
-        finished(source, run_chapter(source, generated / f"{source.stem}.ipynb", parameters))
-    return [{"chapter": c.stem, "seconds": round(seconds[c.stem], 1)} for c in chapters]
 
 
 def write_claims(parameters: dict, generated: Path = GENERATED) -> Path:

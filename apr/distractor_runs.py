@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import multiprocessing
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import APRConfig
-from .data.datasets import Record, find_dataset_folder, read_reid_folders
+from .data.datasets import Record, find_dataset_folder
 from .data.distractors import ensure_synthetic_distractors, read_distractors
 from .data.synthetic import ensure_synthetic, synthetic_config
 from .data.tensors import DecodedSplit
@@ -197,35 +196,6 @@ def distractor_set(dataset: str, scale: str, seed: int, data_root: str | None, c
         raise ValueError(f"dataset={dataset!r}: the paper's distractor set (Market-1501+500k) joins Market-1501 only; "
                          "Fig. 8 runs on market1501 or synthetic")
     return read_distractors(folder, max(counts), seed=seed), manifest
-
-
-def test_gallery_size(dataset: str, scale: str, seed: int, data_root: str | None) -> int:
-    """Images of ``dataset``'s test gallery, junk and the dataset's own distractors included (what the models
-    embed, so what Fig. 8's sizes are multiples of)."""
-    if dataset == "synthetic":
-        folder = ensure_synthetic(config=synthetic_config(scale, seed), data_root=data_root, progress=False)
-    else:
-        folder = find_dataset_folder(dataset, data_root)
-    return len(read_reid_folders(folder, dataset)["gallery"])
-
-
-def generate_in_background(dataset: str, scale: str, seed: int, data_root: str | None,
-                           gallery_multiple: float | None) -> multiprocessing.Process | None:
-    """Start rendering the synthetic distractors a build's Fig. 8 needs in a low-priority process (nice 19), so
-    that they use the cores training leaves idle; None when the dataset needs none or they exist. The synthetic
-    set must exist already. Join the process before Fig. 8 runs; if it failed, Fig. 8 generates them itself."""
-    if dataset != "synthetic":
-        return None
-    counts = distractor_counts(dataset, scale, test_gallery_size(dataset, scale, seed, data_root), gallery_multiple)
-    process = multiprocessing.get_context("spawn").Process(
-        target=_generate_niced, args=(dataset, scale, seed, data_root, counts), name="fig8-distractors", daemon=True)
-    process.start()
-    return process
-
-
-def _generate_niced(dataset: str, scale: str, seed: int, data_root: str | None, counts: list[int]) -> None:
-    os.nice(19)
-    distractor_set(dataset, scale, seed, data_root, counts, progress=False, workers=1)
 
 
 def book_distractor_outcomes(dataset: str, scale: str, seed: int, device: str, data_root: str | None, seeds: int,
