@@ -274,27 +274,26 @@ ATTRIBUTE_DATASET_NEEDS = {
 
 
 def attribute_recognition_table(dataset: str, arn: Sequence[RunRecord], apr: Sequence[RunRecord]) -> pd.DataFrame:
-    """Tables 4–7 side by side: per dataset of the paper, its mean attribute accuracy of ARN and APR (reported by
-    the paper) and, for the dataset this build ran, this build's (mean ± SD over training runs), APR − ARN with its
+    """Tables 4–7 side by side: per dataset of the paper, its mean attribute accuracy of ARN and APR ("(paper)":
+    reported by the paper) and, for the dataset this build ran, this build's (mean ± SD over training runs), APR − ARN with its
     95% interval over the runs (paired by seed) and the verdict; every other dataset says "not run here" and what
     it needs. The synthetic set stands in for Market-1501 (its layout and attributes)."""
     ran = PAPER_DATASET.get(dataset)
     rows = []
     for key, (table, paper_arn, paper_apr) in paper.ATTRIBUTE_MEANS.items():
-        row = {"dataset": paper.DATASET_LABELS[key], "table": table, f"ARN, {paper.REPORTED}": f"{paper_arn:.2f}",
-               f"APR, {paper.REPORTED}": f"{paper_apr:.2f}", f"APR − ARN, {paper.REPORTED}": f"{paper_apr - paper_arn:+.2f}"}
+        row = {"dataset": paper.DATASET_LABELS[key], "table": table, "ARN (paper)": f"{paper_arn:.2f}",
+               "APR (paper)": f"{paper_apr:.2f}", "APR − ARN (paper)": f"{paper_apr - paper_arn:+.2f}"}
         if key == ran:
             accuracy = {name: [100 * r.metrics["attribute_accuracy"]["mean"] for r in runs]
                         for name, runs in (("ARN", arn), ("APR", apr))}
-            source = " (synthetic stand-in)" if is_synthetic(dataset) else ""
-            row |= {f"ARN, this build{source}": mean_sd(accuracy["ARN"]), f"APR, this build{source}": mean_sd(accuracy["APR"])}
+            build = "this build, synthetic" if is_synthetic(dataset) else "this build"
+            row |= {f"ARN ({build})": mean_sd(accuracy["ARN"]), f"APR ({build})": mean_sd(accuracy["APR"])}
             if min(len(arn), len(apr)) >= 2:
                 gap = run_interval(accuracy["APR"], accuracy["ARN"], paired=len(arn) == len(apr))
-                row |= {"APR − ARN, this build (95% interval)": f"{gap.mean:+.2f} ({gap.low:+.2f} to {gap.high:+.2f})",
+                row |= {f"APR − ARN ({build}, 95% interval)": f"{gap.mean:+.2f} ({gap.low:+.2f} to {gap.high:+.2f})",
                         "verdict": claim_verdict(paper_apr - paper_arn, gap)}
             else:
-                row |= {"APR − ARN, this build (95% interval)": "one run of each: no interval",
-                        "verdict": VERDICTS[2]}
+                row |= {f"APR − ARN ({build}, 95% interval)": "one run of each: no interval", "verdict": VERDICTS[2]}
         else:
             row |= {"verdict": "not run here", "needs": ATTRIBUTE_DATASET_NEEDS[key]}
         rows.append(row)

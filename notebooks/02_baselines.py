@@ -33,6 +33,7 @@ figures_dir = None      # where figures are saved (None: the repository's figure
 
 # %%
 import pandas as pd
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from apr import paper
@@ -168,7 +169,11 @@ glue("paper_attr", f"{paper_arn:.1f}% and {paper_apr:.1f}%", display=False)
 # build of them needs.
 
 # %%
-shown(attribute_recognition_table(dataset, runs["arn"], runs["apr"]))
+recognition = attribute_recognition_table(dataset, runs["arn"], runs["apr"])
+display(shown(recognition.drop(columns="needs", errors="ignore")))
+if "needs" in recognition:
+    display(Markdown("\n".join(f"- {name} ({table}): not run here; needs {needs}."
+                                for (name, table), needs in recognition["needs"].items() if needs != "–")))
 
 # %% [markdown]
 # ## Training curves

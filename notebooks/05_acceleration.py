@@ -184,9 +184,10 @@ if dataset in ("synthetic", "market1501"):
                                "mAP": values["mAP"][i]}
                               for curve, values in paper.FIG8.items() for i, size in enumerate(paper.FIG8_GALLERY)])
     display(publish(fig8, "fig8_distractors", pd.concat([levels, reported8], ignore_index=True), folder=figures))
-    shown(levels.assign(**{"gallery": levels["gallery"].map("{:,}".format)})
-          .rename(columns=lambda c: c.replace("rank1", "rank-1 (%)").replace("mAP", "mAP (%)"))
-          .rename(columns={"gallery": "gallery images", "runs": "training runs"}).set_index(["model", "gallery images"]))
+    display(shown(levels.assign(**{"gallery": levels["gallery"].map("{:,}".format)})
+                  .rename(columns=lambda c: c.replace("rank1", "rank-1 (%)").replace("mAP", "mAP (%)"))
+                  .rename(columns={"gallery": "gallery images", "runs": "training runs"})
+                  .set_index(["model", "gallery images"])))
 else:
     growth = None
 
@@ -218,7 +219,9 @@ else:
 glue("fig8_text", Markdown(fig8_text), display=False)
 
 # %% [markdown]
-# {glue:md}`fig8_text`
+# ```{glue:md} fig8_text
+# :format: myst
+# ```
 #
 # The paper's curves are drawn where they were measured, at 19.7k to 519.7k images; its "Baseline 1"
 # there is an older ResNet-50 IDE (73.69% rank-1), not Table 1's (see the errata page).
@@ -243,13 +246,14 @@ if growth is not None:
     per_size["generate_s"] = [generated.get(int(c), np.nan) if c else 0.0 for c in counts8]
     per_size = per_size[["added", "generate_s", "decode_s", "extract_s", "search_s"]]
     per_size.to_csv(figures / "fig8_timing.csv")
-    shown(per_size.reset_index().assign(gallery=lambda t: t["gallery"].map("{:,}".format)).rename(columns={
+    display(shown(per_size.reset_index().assign(gallery=lambda t: t["gallery"].map("{:,}".format)).rename(columns={
         "gallery": "gallery images", "added": "distractors added", "generate_s": "generation, once (s)",
         "decode_s": "decoding (s)", "extract_s": "embedding, all runs (s)", "search_s": "search, all runs (s)"})
-        .set_index("gallery images"), 1)
+        .set_index("gallery images"), 1))
     if manifest is not None:
-        print(f"Synthetic distractors on disk: {manifest['count']:,} images, generated in "
-              f"{sum(s['seconds'] for s in manifest['generations']):.1f} s over {len(manifest['generations'])} step(s).")
+        display(Markdown(f"Synthetic distractors on disk: {manifest['count']:,} images, rendered in "
+                         f"{sum(s['seconds'] for s in manifest['generations']):.1f} s over "
+                         f"{len(manifest['generations'])} step(s)."))
 
 # %% [markdown]
 # A blank generation time means those images were made in a step of another size (an earlier build
