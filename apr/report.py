@@ -265,10 +265,10 @@ def growth_fall_gap(outcomes: GrowthOutcomes, a: str = "apr", b: str = "ide", me
 
 # What a build of each attribute dataset needs, for the rows it did not run.
 ATTRIBUTE_DATASET_NEEDS = {
-    "market1501": "Market-1501 under the data root; run: make book DATASET=market1501 DATA_ROOT=<folder>",
-    "dukemtmc": "DukeMTMC-reID under the data root; run: make book DATASET=dukemtmc DATA_ROOT=<folder>",
+    "market1501": "Market-1501 under the data root; run: `make book DATASET=market1501 DATA_ROOT=<folder>`",
+    "dukemtmc": "DukeMTMC-reID under the data root; run: `make book DATASET=dukemtmc DATA_ROOT=<folder>`",
     "peta": "PETA under the data root, and the book's PETA attribute path (not built yet)",
-    "cub200": "CUB-200-2011 under the data root (apr.data.cub reads it), and the book's CUB training path "
+    "cub200": "CUB-200-2011 under the data root (`apr.data.cub` reads it), and the book's CUB training path "
               "(not built yet)",
 }
 
