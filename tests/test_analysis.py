@@ -245,3 +245,26 @@ def test_each_variant_keeps_its_colour_and_style_in_every_panel():
             assert seen[line.get_label()] == style
     assert set(seen) == set(VARIANT_NAMES.values())
     assert len({c for c, _ in VARIANT_STYLES.values()}) == len(VARIANT_STYLES)      # no two variants share a colour
+
+
+def test_attribute_recognition_table_measures_the_build_dataset_and_says_what_the_others_need(tmp_path):
+    from apr.report import attribute_recognition_table
+    from apr.results import RunRecord
+
+    def runs(accuracies: list[float]) -> list[RunRecord]:
+        base = main_config("synthetic", "smoke")
+        return [RunRecord(replace(base, train_seed=k), tmp_path, {"metrics": {"attribute_accuracy": {"mean": a}}})
+                for k, a in enumerate(accuracies)]
+
+    table = attribute_recognition_table("synthetic", runs([0.70, 0.72, 0.71]), runs([0.75, 0.78, 0.76]))
+    assert list(table.index.get_level_values("dataset")) == ["Market-1501", "DukeMTMC-reID", "PETA", "CUB-200-2011"]
+    market = table.loc[("Market-1501", "Table 4")]
+    assert market["APR (paper)"] == "86.60" and market["APR − ARN (paper)"] == "+0.60"
+    assert market["ARN (this build, synthetic)"] == "71.00 ± 1.00"
+    assert market["verdict"] == "reproduces" and market["needs"] == "–"      # +5.33 points, paired by seed
+    others = table.drop(index=("Market-1501", "Table 4"))
+    assert (others["verdict"] == "not run here").all() and (others["ARN (this build, synthetic)"] == "–").all()
+    assert "DATASET=dukemtmc" in others.loc[("DukeMTMC-reID", "Table 5"), "needs"]
+    duke = attribute_recognition_table("synthetic_duke", runs([0.8]), runs([0.79]))
+    assert duke.loc[("DukeMTMC-reID", "Table 5"), "verdict"] == "cannot tell at this precision"   # one run of each
+    assert duke.loc[("Market-1501", "Table 4"), "verdict"] == "not run here"
