@@ -104,7 +104,8 @@ def _ipc_kernel_manager() -> type:
         @default("ip")
         def _default_ip(self) -> str:
             # The sockets' path prefix. jupyter_client's default ("kernel-ipc" in the working folder) picks socket
-            # numbers by which files exist, so two chapters started at once could take the same ones.
+            # numbers by which files exist, so two kernels started at once there (two builds, or a build and the
+            # nbval baselines) could take the same ones.
             return os.path.join(tempfile.gettempdir(), f"apr-kernel-{uuid.uuid4().hex}-ipc")
 
     return IPCKernelManager

@@ -149,7 +149,7 @@ def _usable(config: APRConfig, run_dir: Path) -> bool:
     return False
 
 
-def prepare_data(configs: Sequence[APRConfig]) -> None:
+def _prepare_data(configs: Sequence[APRConfig]) -> None:
     """Generate the synthetic sets the runs need once, here, before workers read them (several side by side)."""
     sets = list(dict.fromkeys((synthetic_config(c.synthetic_scale, c.seed, stands_for(c.dataset)), stands_for(c.dataset),
                                c.data_root) for c in configs if is_synthetic(c.dataset)))
@@ -304,7 +304,7 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
             bar.update()
         bar.close()
         return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]
-    prepare_data([c for _, c in missing] + [p for _, p in pending])
+    _prepare_data([c for _, c in missing] + [p for _, p in pending])
     # spawn: a fresh interpreter per worker (fork after torch has started threads can hang)
     pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=die_with_parent, initargs=(os.getpid(),))

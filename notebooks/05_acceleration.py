@@ -258,7 +258,7 @@ if growth is not None:
 # %% [markdown]
 # A blank generation time means those images were made in a step of another size (an earlier build
 # asked for more, or fewer, at once). The full sweep at the paper's scale, to 26.3 times the test
-# gallery: `make book GALLERY_MULTIPLE=26.34` (on the default synthetic set about 85,000 distractors,
+# gallery: `make book GALLERY_MULTIPLE=26.34` (on the default synthetic set about 93,000 distractors,
 # rendered once; then embedding and search for each of the models' runs). With the real data:
 # `make book DATASET=market1501 DATA_ROOT=... SCALE=paper DEVICE=cuda`, which reads the 500,000 images of
 # Market-1501+500k from `Market-1501-v15.09.15/images/` (the layout torchreid's `market1501_500k` option
