@@ -239,3 +239,51 @@ def test_imagenet_weights_missing_offline_is_one_clear_line(tmp_path, monkeypatc
 
 def test_the_paper_preset_never_starts_from_random_weights():
     assert from_params("paper").pretrained == "imagenet" and APRConfig().pretrained == "imagenet"
+
+
+@pytest.mark.parametrize(("channels", "height", "width", "kernel", "bias", "channels_last"), [
+    (576, 3, 2, 5, False, True),      # MobileNetV3-small's last maps at the quick preset's 96x48
+    (16, 2, 2, 3, True, False),
+    (8, 1, 1, 5, True, True),
+    (8, 2, 4, 3, False, False),
+])
+def test_small_map_depthwise_convolution_equals_conv2d_forward_and_backward(channels, height, width, kernel, bias,
+                                                                          channels_last):
+    from apr.model import SmallMapDepthwiseConv2d
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels, bias=bias)
+    fast = SmallMapDepthwiseConv2d(conv)
+    assert fast.state_dict().keys() == conv.state_dict().keys() and fast.weight is conv.weight
+    x = torch.randn(5, channels, height, width)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    grad = torch.randn(5, channels, height, width)
+    expected = conv(x)
+    want = torch.autograd.grad(expected, [x, *conv.parameters()], grad)
+    got_out = fast(x)
+    got = torch.autograd.grad(got_out, [x, *fast.parameters()], grad)
+    torch.testing.assert_close(got_out, expected, rtol=1e-5, atol=1e-5)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert got_out.is_contiguous(memory_format=torch.channels_last if channels_last and height * width > 1
+                                 else torch.contiguous_format)
+
+
+def test_small_map_depthwise_replaces_only_depthwise_stride_one_layers_and_larger_maps_use_conv2d(monkeypatch):
+    from apr import model as model_module
+    from apr.model import SmallMapDepthwiseConv2d
+
+    net, _ = load_backbone("mobilenet_v3_small", "none")
+    replaced = [m for m in net.modules() if isinstance(m, SmallMapDepthwiseConv2d)]
+    plain = torchvision.models.mobilenet_v3_small(weights=None)
+    assert net.state_dict().keys() == {k for k in plain.state_dict() if not k.startswith("classifier.")}
+    assert replaced and all(m.stride == (1, 1) and m.groups == m.in_channels for m in replaced)
+    calls = []
+    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", lambda self, x, w, b: calls.append(x.shape) or
+                        torch.nn.functional.conv2d(x, w, b, self.stride, self.padding, self.dilation, self.groups))
+    layer = replaced[0]
+    layer(torch.randn(2, layer.in_channels, 4, 4))                      # 16 cells: nn.Conv2d's path
+    layer(torch.randn(2, layer.in_channels, 2, 2))                      # 4 cells: the matrix product
+    assert calls == [torch.Size([2, layer.in_channels, 4, 4])] and model_module.SMALL_MAP_CELLS < 16

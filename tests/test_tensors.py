@@ -50,3 +50,35 @@ def test_batch_augment_identity_flip_and_crop():
     for b in range(5):
         windows = [padded[b, :, dy:dy + 8, dx:dx + 6] for dy in range(5) for dx in range(5)]
         assert any(torch.allclose(out[b], w) for w in windows)
+
+
+def test_a_split_decoded_again_comes_from_the_process_cache_until_a_file_changes(tmp_path, monkeypatch):
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    from apr.data import tensors
+    from apr.data.datasets import Record
+
+    monkeypatch.setattr(tensors, "_DECODED", type(tensors._DECODED)())
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"000{i}_c1s1_000001_00.jpg")
+        Image.fromarray(np.full((16, 8, 3), 40 * i, np.uint8)).save(paths[-1])
+    records = [Record(str(p), i + 1, 1, "query") for i, p in enumerate(paths)]
+    reads = []
+    real_read = tensors.read_image
+    monkeypatch.setattr(tensors, "read_image", lambda path, size=None: reads.append(path) or real_read(path, size))
+    first = DecodedSplit.decode(records, (16, 8), progress=False)
+    again = DecodedSplit.decode(records, (16, 8), progress=False)
+    assert len(reads) == 3 and torch.equal(first.images, again.images)
+    again.images.zero_()                                   # a caller's copy: the cache keeps its own
+    assert torch.equal(DecodedSplit.decode(records, (16, 8), progress=False).images, first.images) and len(reads) == 3
+    Image.fromarray(np.full((16, 8, 3), 250, np.uint8)).save(paths[1])
+    stamp = os.stat(paths[1]).st_mtime_ns + 10**9
+    os.utime(paths[1], ns=(stamp, stamp))
+    changed = DecodedSplit.decode(records, (16, 8), progress=False)
+    assert len(reads) == 6 and int(changed.images[1].float().mean()) >= 240
+    DecodedSplit.decode(records, (8, 4), progress=False)   # another size is another entry
+    assert len(reads) == 9

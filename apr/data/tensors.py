@@ -13,6 +13,8 @@ Two ways to feed a model:
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -97,6 +99,41 @@ class ReidImageDataset(torch.utils.data.Dataset):
         }
 
 
+# Decoded splits kept by this process: a worker of the results pool trains and evaluates many models on the
+# same images, and decoding them again for each was ~3 of the ~50 seconds of a quick model. Keyed on each
+# file's path, modification time and size, so a changed file is decoded again.
+_DECODED: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+DECODED_CACHE_BYTES = 1 << 30        # at most this many bytes of uint8 images kept (larger splits are not kept)
+
+
+def _decoded_images(records: Sequence[Record], size: tuple[int, int], workers: int, progress: bool) -> torch.Tensor:
+    """(N, 3, H, W) uint8 images of ``records`` resized to ``size``: decoded (threads), or a copy of this
+    process's earlier decoding of the same unchanged files."""
+    try:
+        key = (tuple(size), tuple((r.path, *_stamp(r.path)) for r in records))
+    except FileNotFoundError:
+        key = None             # read_image below names the missing file
+    if key is not None and key in _DECODED:
+        _DECODED.move_to_end(key)
+        return _DECODED[key].clone()
+    out = torch.empty((len(records), 3, size[0], size[1]), dtype=torch.uint8)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        decoded = pool.map(lambda r: read_image(r.path, size), records)
+        for i, img in enumerate(tqdm(decoded, total=len(records), desc="decoding images", unit="img",
+                                     disable=not progress)):
+            out[i] = torch.from_numpy(img).permute(2, 0, 1)
+    if key is not None and out.numel() <= DECODED_CACHE_BYTES:
+        _DECODED[key] = out.clone()
+        while sum(t.numel() for t in _DECODED.values()) > DECODED_CACHE_BYTES:
+            _DECODED.popitem(last=False)
+    return out
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_mtime_ns, info.st_size
+
+
 @dataclass
 class DecodedSplit:
     """A whole split decoded once: ``images`` uint8 (N, 3, H, W) plus per-image labels."""
@@ -114,12 +151,7 @@ class DecodedSplit:
         """Decode and resize every image of ``records`` (threads), then move to ``device``."""
         if attributes is not None and len(attributes) != len(records):
             raise ValueError(f"attributes has {len(attributes)} rows for {len(records)} records")
-        out = torch.empty((len(records), 3, size[0], size[1]), dtype=torch.uint8)
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            decoded = pool.map(lambda r: read_image(r.path, size), records)
-            for i, img in enumerate(tqdm(decoded, total=len(records), desc="decoding images", unit="img",
-                                         disable=not progress)):
-                out[i] = torch.from_numpy(img).permute(2, 0, 1)
+        out = _decoded_images(records, size, workers, progress)
         labels = labels if labels is not None else label_map(records)
         attrs = np.zeros((len(records), 0), np.int8) if attributes is None else attributes
         device = torch.device(device)
