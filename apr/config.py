@@ -28,6 +28,8 @@ class APRConfig:
     dataset: str = "synthetic"            # market1501, dukemtmc, peta or synthetic
     data_root: str | None = None          # None: $APR_DATA_ROOT, then ../shared/data
     synthetic_scale: str = "quick"        # size of the generated set when dataset == "synthetic"
+    synthetic_test_ids: int = 0           # > 0: that many test identities instead of the scale's (the pretraining
+                                          # population, whose test split only checks the pretraining, uses few)
     image_size: tuple[int, int] = (256, 128)  # not in the paper; the usual re-ID input (H, W)
     pad: int = 10                         # pad-and-random-crop (paper: "random cropping")
     validation_ids: int = 0               # > 0: hold this many training identities out of training and evaluate
@@ -77,6 +79,7 @@ class APRConfig:
             (self.seed >= 0, f"seed={self.seed}: must be a non-negative integer"),
             (self.train_seed >= 0, f"train_seed={self.train_seed}: must be a non-negative integer"),
             (self.validation_ids >= 0, f"validation_ids={self.validation_ids}: must be a non-negative integer"),
+            (self.synthetic_test_ids >= 0, f"synthetic_test_ids={self.synthetic_test_ids}: must be a non-negative integer"),
             (self.lr_decay_epoch is None or 0 <= self.lr_decay_epoch <= self.epochs,
              f"lr_decay_epoch={self.lr_decay_epoch}: must be in 0..epochs ({self.epochs}) or none"),
             (self.attributes is None or len(set(self.attributes)) == len(self.attributes),
@@ -137,7 +140,7 @@ class APRConfig:
 # Settings that change how a run executes, not the model it trains.
 NOT_IN_CACHE_KEY: tuple[str, ...] = ("device", "loader_workers", "eval_batch_size", "extra", "data_path")
 # Settings added after runs were first cached, with the default that means "as before".
-LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0, "train_seed": 0, "validation_ids": 0}
+LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0, "train_seed": 0, "validation_ids": 0, "synthetic_test_ids": 0}
 # Training seed k of data seed s seeds the training with s + k * this (a prime far above the data seeds in use).
 TRAINING_SEED_STRIDE = 7919
 

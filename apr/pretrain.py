@@ -21,14 +21,19 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .config import APRConfig
+from .data.synthetic import SYNTH_PRESETS
 
 # Changing these changes what pretrained="synthetic" means: bump apr.results.CACHE_VERSION.
 PRETRAIN_EPOCHS = 20
 PRETRAIN_SEED_OFFSET = 1000   # the pretraining population: synthetic seed + this offset
+# The population's test split only checks that the pretraining learned something (its run is evaluated like any
+# other); the scale's large test split would cost rendering and evaluation for nothing.
+PRETRAIN_TEST_IDS = 50
 
 
 def pretrain_config(config: APRConfig) -> APRConfig:
     """The IDE run on a disjoint synthetic population whose backbone ``config`` starts from."""
     return replace(config, dataset="synthetic", data_root=None, variant="ide", attributes=None, pretrained="none",
                    seed=config.seed + PRETRAIN_SEED_OFFSET, train_seed=config.train_seed, epochs=PRETRAIN_EPOCHS,
+                   synthetic_test_ids=min(PRETRAIN_TEST_IDS, SYNTH_PRESETS[config.synthetic_scale].num_test_ids),
                    lambda_id=0.9, lr_decay_epoch=None, head_lr_factor=1.0, validation_ids=0)

@@ -151,8 +151,8 @@ def _usable(config: APRConfig, run_dir: Path) -> bool:
 
 def _prepare_data(configs: Sequence[APRConfig]) -> None:
     """Generate the synthetic sets the runs need once, here, before workers read them (several side by side)."""
-    sets = list(dict.fromkeys((synthetic_config(c.synthetic_scale, c.seed, stands_for(c.dataset)), stands_for(c.dataset),
-                               c.data_root) for c in configs if is_synthetic(c.dataset)))
+    sets = list(dict.fromkeys((synthetic_config(c.synthetic_scale, c.seed, stands_for(c.dataset), c.synthetic_test_ids),
+                               stands_for(c.dataset), c.data_root) for c in configs if is_synthetic(c.dataset)))
     workers = min(len(sets), _cores())
     if workers < 2:
         for config, layout, root in sets:

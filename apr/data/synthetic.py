@@ -102,13 +102,14 @@ DUKE_GALLERY_ONLY_PER_TEST_ID = 408 / 702
 DUKE_CHANGES = {"num_cameras": 8, "junk_per_test_id": 0.0, "distractors_per_test_id": 0.0}
 
 
-def synthetic_config(scale: str, seed: int = 0, layout: str = "market1501") -> SynthConfig:
-    """The synthetic dataset size for a book scale (``smoke``, ``quick``, ``paper``) and layout."""
+def synthetic_config(scale: str, seed: int = 0, layout: str = "market1501", test_ids: int = 0) -> SynthConfig:
+    """The synthetic dataset size for a book scale (``smoke``, ``quick``, ``paper``) and layout; ``test_ids`` > 0
+    replaces the scale's number of test identities."""
     if scale not in SYNTH_PRESETS:
         raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SYNTH_PRESETS)}")
     if layout not in LAYOUT_NAMES:
         raise ValueError(f"layout={layout!r}: expected one of {', '.join(LAYOUT_NAMES)}")
-    config = replace(SYNTH_PRESETS[scale], seed=seed)
+    config = replace(SYNTH_PRESETS[scale], seed=seed, **({"num_test_ids": test_ids} if test_ids else {}))
     return replace(config, **DUKE_CHANGES) if layout == "dukemtmc" else config
 
 

@@ -48,7 +48,7 @@ def load_run_dataset(config: APRConfig, *, progress: bool = True) -> ReidData:
     or a real one read from ``config.data_root`` (``$APR_DATA_ROOT`` and the defaults only when it is None)."""
     if is_synthetic(config.dataset):
         layout = stands_for(config.dataset)
-        root = ensure_synthetic(config=synthetic_config(config.synthetic_scale, config.seed, layout), layout=layout,
+        root = ensure_synthetic(config=synthetic_config(config.synthetic_scale, config.seed, layout, config.synthetic_test_ids), layout=layout,
                                 data_root=config.data_root, progress=progress)
         return load_dataset(config.dataset, root)
     data = load_dataset(config.dataset, data_root=config.data_root, seed=config.seed)
