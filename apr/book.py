@@ -283,11 +283,14 @@ def figure_folder(figures_dir: str | Path | None) -> Path:
 def check_parameters(dataset: str, data_root: str | None, scale: str, device: str, seed: int, seeds: int = 1,
                      gallery_multiple: float | None = None) -> None:
     """Validate a chapter's parameters; raises one ``ValueError`` naming the bad one."""
-    from .data.datasets import DATASETS
+    from .data.datasets import ATTRIBUTE_ONLY_DATASETS, REID_DATASETS
     from .data.paths import resolve_data_root
 
-    if dataset not in DATASETS:
-        raise ValueError(f"parameter dataset={dataset!r}: expected one of {', '.join(DATASETS)}")
+    if dataset in ATTRIBUTE_ONLY_DATASETS:
+        raise ValueError(f"parameter dataset={dataset!r}: it has no re-ID protocol for the book to run on; the "
+                         f"attribute-recognition section trains on it when it is under the data root (DATA_ROOT)")
+    if dataset not in REID_DATASETS:
+        raise ValueError(f"parameter dataset={dataset!r}: expected one of {', '.join(REID_DATASETS)}")
     if scale not in SCALES:
         raise ValueError(f"parameter scale={scale!r}: expected one of {', '.join(SCALES)}")
     if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):

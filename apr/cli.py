@@ -94,9 +94,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def format_metrics(metrics: dict) -> str:
-    """One line of re-ID metrics, then attribute accuracy per group when there is one."""
+    """One line of re-ID metrics (none for an attribute-only dataset), then attribute accuracy per group when there
+    is one."""
     line = (f"rank-1 {metrics['rank1']:.2%}  rank-5 {metrics['rank5']:.2%}  rank-10 {metrics['rank10']:.2%}  "
-            f"mAP {metrics['mAP']:.2%} (step AP {metrics['mAP_step']:.2%})")
+            f"mAP {metrics['mAP']:.2%} (step AP {metrics['mAP_step']:.2%})") if "rank1" in metrics else "no re-ID queries"
     acc = metrics.get("attribute_accuracy")
     if acc:
         # n/a: no labelled test image, or only one class among them (accuracy undefined)
@@ -150,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.set_defaults(func=cmd_synth)
 
     info = sub.add_parser("info", help="per-split images / identities / cameras of a dataset")
-    info.add_argument("--dataset", required=True, choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke"])
+    info.add_argument("--dataset", required=True,
+                      choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke", "cub200"])
     info.add_argument("--root", default=None, help="dataset folder or its parent (default: the data root)")
     info.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     info.add_argument("--seed", type=int, default=0, help="seed of the PETA split (default: 0)")
@@ -165,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train APR or a baseline (torchrun for several processes)")
     train.add_argument("--scale", default="quick", help="preset: smoke, quick or paper (default: quick)")
     train.add_argument("--dataset", default=None,
-                       help="market1501, dukemtmc, peta, synthetic or synthetic_duke (default: synthetic)")
+                       help="market1501, dukemtmc, peta, synthetic, synthetic_duke or cub200 (attribute "
+                            "recognition only) (default: synthetic)")
     train.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     train.add_argument("--variant", default=None, help="apr, ide, arn, apr_no_arm, apr_no_attr_loss (default: apr)")
     train.add_argument("--backbone", default=None, help="resnet50, resnet18, mobilenet_v3_small, ... (default: the preset's)")

@@ -25,7 +25,7 @@ class APRConfig:
     """All settings of one run. Defaults follow the paper (§5.2) unless a comment says otherwise."""
 
     # data
-    dataset: str = "synthetic"            # market1501, dukemtmc, peta or synthetic
+    dataset: str = "synthetic"            # market1501, dukemtmc, peta, synthetic, synthetic_duke, cub200
     data_root: str | None = None          # None: $APR_DATA_ROOT, then ../shared/data
     synthetic_scale: str = "quick"        # size of the generated set when dataset == "synthetic"
     synthetic_test_ids: int = 0           # > 0: that many test identities instead of the scale's (the pretraining

@@ -24,6 +24,9 @@ def extract_test(model: APR, training: TrainingData, config: APRConfig, device: 
     seconds = {}
     out = []
     for split in ("query", "gallery"):
+        if not training.data.split(split):        # an attribute-only dataset has no queries
+            out.append(Embeddings.empty())
+            continue
         t = time.perf_counter()
         decoded = DecodedSplit.decode(training.data.split(split), config.image_size, training.split_attributes(split),
                                       device=device, progress=progress)
@@ -36,13 +39,18 @@ def extract_test(model: APR, training: TrainingData, config: APRConfig, device: 
 
 
 def score(query: Embeddings, gallery: Embeddings, training: TrainingData, device: torch.device) -> dict[str, Any]:
-    """Rank-1/5/10 and mAP (official and step AP), plus attribute accuracy per group."""
+    """Rank-1/5/10 and mAP (official and step AP), plus attribute accuracy per group; without queries (an
+    attribute-only dataset, CUB-200-2011) the attribute accuracy of the gallery (its test images) only."""
     t = time.perf_counter()
-    distmat = pairwise_distances(query.features, gallery.features, device=device)
-    cmc, maps = evaluate_ranking_modes(distmat, query.pids.to(device), gallery.pids.to(device), query.camids.to(device),
-                                       gallery.camids.to(device), max_rank=10, ap_modes=("official", "step"))
-    metrics: dict[str, Any] = {"rank1": float(cmc[0]), "rank5": float(cmc[4]), "rank10": float(cmc[9]),
-                               "mAP": maps["official"], "mAP_step": maps["step"]}
+    metrics: dict[str, Any] = {}
+    if len(query.pids):
+        distmat = pairwise_distances(query.features, gallery.features, device=device)
+        cmc, maps = evaluate_ranking_modes(distmat, query.pids.to(device), gallery.pids.to(device),
+                                           query.camids.to(device), gallery.camids.to(device), max_rank=10,
+                                           ap_modes=("official", "step"))
+        # A gallery of fewer than k images has ranked all of them by rank k: its CMC stops there.
+        metrics |= {f"rank{k}": float(cmc[min(k, len(cmc)) - 1]) for k in (1, 5, 10)}
+        metrics |= {"mAP": maps["official"], "mAP_step": maps["step"]}
     schema = training.data.schema
     if gallery.attr_probs and schema is not None and training.attribute_names == schema.names:
         groups = group_predictions(gallery.attr_probs, schema)

@@ -22,6 +22,11 @@ class Embeddings:
     def to_dict(self) -> dict:
         return {"features": self.features, "attr_probs": self.attr_probs, "pids": self.pids, "camids": self.camids}
 
+    @classmethod
+    def empty(cls) -> Embeddings:
+        """A split without images (CUB-200-2011, an attribute-only dataset, has no queries)."""
+        return cls(torch.zeros((0, 0)), [], torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64))
+
 
 @torch.no_grad()
 def extract(model: APR, split: DecodedSplit, *, feature: str = "concat", batch_size: int = 256,

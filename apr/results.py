@@ -131,7 +131,7 @@ def heal_entry(run_dir: Path, problem: str) -> None:
     except CorruptRunFile:
         checkpoint.unlink()
         action = "training it again (its checkpoint is unreadable too)"
-    for name in (COMPLETE, "run.json", "model.pt", "features.pt", "backbone.pt"):
+    for name in (COMPLETE, "run.json", "model.pt", "features.pt", "backbone.pt", "per_query.npz"):
         (run_dir / name).unlink(missing_ok=True)
     for outcomes in run_dir.glob("distractors-*.npz"):   # Fig. 8's outcomes of the dropped model
         outcomes.unlink()

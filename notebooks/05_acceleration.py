@@ -126,7 +126,7 @@ g_feat = gallery["features"].numpy()
 q_feat = query["features"].numpy()[:100]
 q_sub = q_pred.subset(np.arange(len(q_feat)))
 n = len(g_feat)
-sizes = [n, 10 * n, 30 * n] if scale != "smoke" else [n, 4 * n]
+sizes = [n, 3 * n, 10 * n] if scale != "smoke" else [n, 4 * n]   # quick: up to ~110,000 images
 rows = []
 for size in sizes:
     feats, preds = (g_feat, g_pred) if size == n else enlarge_gallery(g_feat, g_pred, size, seed=seed)
@@ -258,7 +258,7 @@ if growth is not None:
 # %% [markdown]
 # A blank generation time means those images were made in a step of another size (an earlier build
 # asked for more, or fewer, at once). The full sweep at the paper's scale, to 26.3 times the test
-# gallery: `make book GALLERY_MULTIPLE=26.34` (on the default synthetic set about 93,000 distractors,
+# gallery: `make book GALLERY_MULTIPLE=26.34` (on the default synthetic set about 273,000 distractors,
 # rendered once; then embedding and search for each of the models' runs). With the real data:
 # `make book DATASET=market1501 DATA_ROOT=... SCALE=paper DEVICE=cuda`, which reads the 500,000 images of
 # Market-1501+500k from `Market-1501-v15.09.15/images/` (the layout torchreid's `market1501_500k` option

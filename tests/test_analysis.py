@@ -256,15 +256,16 @@ def test_attribute_recognition_table_measures_the_build_dataset_and_says_what_th
         return [RunRecord(replace(base, train_seed=k), tmp_path, {"metrics": {"attribute_accuracy": {"mean": a}}})
                 for k, a in enumerate(accuracies)]
 
-    table = attribute_recognition_table("synthetic", runs([0.70, 0.72, 0.71]), runs([0.75, 0.78, 0.76]))
+    table = attribute_recognition_table({"synthetic": {"arn": runs([0.70, 0.72, 0.71]), "apr": runs([0.75, 0.78, 0.76])}})
     assert list(table.index.get_level_values("dataset")) == ["Market-1501", "DukeMTMC-reID", "PETA", "CUB-200-2011"]
     market = table.loc[("Market-1501", "Table 4")]
     assert market["APR (paper)"] == "86.60" and market["APR − ARN (paper)"] == "+0.60"
-    assert market["ARN (this build, synthetic)"] == "71.00 ± 1.00"
+    assert market["ARN (this build)"] == "71.00 ± 1.00" and market["ran on"] == "synthetic stand-in"
     assert market["verdict"] == "reproduces" and market["needs"] == "–"      # +5.33 points, paired by seed
     others = table.drop(index=("Market-1501", "Table 4"))
-    assert (others["verdict"] == "not run here").all() and (others["ARN (this build, synthetic)"] == "–").all()
+    assert (others["verdict"] == "not run here").all() and (others["ARN (this build)"] == "–").all()
     assert "DATASET=dukemtmc" in others.loc[("DukeMTMC-reID", "Table 5"), "needs"]
-    duke = attribute_recognition_table("synthetic_duke", runs([0.8]), runs([0.79]))
+    assert "CUB_200_2011 under the data root" in others.loc[("CUB-200-2011", "Table 7"), "needs"]
+    duke = attribute_recognition_table({"synthetic_duke": {"arn": runs([0.8]), "apr": runs([0.79])}})
     assert duke.loc[("DukeMTMC-reID", "Table 5"), "verdict"] == "cannot tell at this precision"   # one run of each
     assert duke.loc[("Market-1501", "Table 4"), "verdict"] == "not run here"

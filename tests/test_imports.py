@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("apr.evaluate",),
     ("apr.pretrain", "apr.experiments"),
     ("apr.results",),
-    ("apr.distractor_runs",),
+    ("apr.distractor_runs", "apr.attribute_runs"),
     ("apr.report", "apr.plots", "apr.claims"),
     ("apr.book", "apr.cli", "apr.__main__"),
 ]

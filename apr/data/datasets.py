@@ -10,6 +10,8 @@ extracted name, see :mod:`apr.data.paths`):
   The paper's re-ID re-split of PETA is unpublished; :func:`split_peta` makes a seeded one
   with the paper's sizes (see its docstring).
 * **synthetic**: the Market-1501 layout written by ``apr synth`` (annotation file inside).
+* **CUB-200-2011** (``cub200``, :mod:`apr.data.cub`): attribute recognition only; its test images are
+  the gallery and it has no queries.
 
 Files that are not images (``Thumbs.db``, ``.DS_Store``) are skipped; an image whose name
 does not follow the scheme is an error that names it. Camera ids are kept as in the file
@@ -20,9 +22,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -36,11 +37,17 @@ from .attributes import (
     expand_to_images,
     load_attribute_annotations,
 )
+from .cub import cub_reid_data, read_cub
 from .paths import ANNOTATION_SUBDIRS, EXTRACTED_NAMES, find_annotation_file, resolve_data_root
+# The containers live in .records (CUB's reader fills them too); they are re-exported here, where readers
+# and callers have always found them.
+from .records import DISTRACTOR_PID, JUNK_PID, SPLITS, DatasetLayoutError, Record, ReidData, Split  # noqa: F401
 
-Split = Literal["train", "query", "gallery"]
-SPLITS: tuple[Split, ...] = ("train", "query", "gallery")
-DATASETS = ("market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke")
+# Datasets with the re-ID protocol (query, gallery): the book runs on any of them.
+REID_DATASETS = ("market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke")
+# Datasets for attribute recognition only (paper §5.4): training split and test images, no queries.
+ATTRIBUTE_ONLY_DATASETS = ("cub200",)
+DATASETS = REID_DATASETS + ATTRIBUTE_ONLY_DATASETS
 # The real dataset each synthetic stand-in imitates: its layout and attributes, and the paper's numbers it is
 # compared with.
 STANDS_FOR = {"synthetic": "market1501", "synthetic_duke": "dukemtmc"}
@@ -55,62 +62,6 @@ def is_synthetic(dataset: str) -> bool:
     """Whether ``dataset`` is one of the package's generated stand-ins (no download needed)."""
     return dataset in STANDS_FOR
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
-JUNK_PID = -1
-DISTRACTOR_PID = 0
-
-
-@dataclass(frozen=True, order=True)
-class Record:
-    """One image: its path, person id, camera id (as in the file name) and split."""
-
-    path: str
-    pid: int
-    camid: int
-    split: Split
-
-
-@dataclass
-class ReidData:
-    """A loaded dataset: records per split and, when annotated, image-level attributes.
-
-    ``attributes[split]`` is an int8 array of shape (N, A) aligned with the split's records
-    (-1 = unlabelled, e.g. junk and Market distractors); ``identity_attributes`` holds the
-    identity tables as read from the annotation file.
-    """
-
-    name: str
-    root: Path
-    train: list[Record]
-    query: list[Record]
-    gallery: list[Record]
-    schema: AttributeSchema | None = None
-    attributes: dict[str, np.ndarray] = field(default_factory=dict)
-    identity_attributes: dict[str, pd.DataFrame] = field(default_factory=dict)
-    annotation_file: Path | None = None
-
-    def split(self, name: Split) -> list[Record]:
-        if name not in SPLITS:
-            raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
-        return getattr(self, name)
-
-    def summary(self) -> dict[str, dict[str, int]]:
-        """Images, identities and cameras per split, counted as torchreid does.
-
-        Junk (pid -1) is left out; distractors (pid 0) are kept and 0 counts as an identity.
-        """
-        out = {}
-        for name in SPLITS:
-            kept = [r for r in self.split(name) if r.pid != JUNK_PID]
-            out[name] = {
-                "images": len(kept),
-                "ids": len({r.pid for r in kept}),
-                "cameras": len({r.camid for r in kept}),
-            }
-        return out
-
-
-class DatasetLayoutError(FileNotFoundError):
-    """A dataset folder is missing or laid out differently from what was expected."""
 
 
 # ----------------------------------------------------------------------------- Market / Duke
@@ -375,11 +326,14 @@ def read_peta(root: str | Path | None = None, *, seed: int = 0, attributes: bool
 
 def load_dataset(dataset: str, root: str | Path | None = None, *, attributes: bool = True,
                  data_root: str | Path | None = None, seed: int = 0) -> ReidData:
-    """Load any supported dataset by name (``market1501``, ``dukemtmc``, ``peta``, ``synthetic``)."""
+    """Load any supported dataset by name (``market1501``, ``dukemtmc``, ``peta``, ``synthetic``, ``synthetic_duke``,
+    ``cub200``)."""
     if dataset in ("market1501", "synthetic"):
         return read_market1501(root, attributes=attributes, data_root=data_root, dataset=dataset)
     if dataset in ("dukemtmc", "synthetic_duke"):
         return read_dukemtmc(root, attributes=attributes, data_root=data_root, dataset=dataset)
     if dataset == "peta":
         return read_peta(root if root is not None else resolve_data_root(data_root), seed=seed, attributes=attributes)
+    if dataset == "cub200":
+        return cub_reid_data(read_cub(root if root is not None else resolve_data_root(data_root)))
     raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
