@@ -181,7 +181,7 @@ ATTRIBUTE_MEANS = {"market1501": ("Table 4", 86.0, 86.6), "dukemtmc": ("Table 5"
                    "peta": ("Table 6", 84.45, 84.94), "cub200": ("Table 7", 87.31, 89.12)}
 DATASET_LABELS = {"market1501": "Market-1501", "dukemtmc": "DukeMTMC-reID", "peta": "PETA", "cub200": "CUB-200-2011"}
 
-# Differences the paper reports between its models, per dataset (Tables 1-2 and 4-5, §5.3); None: not reported.
+# Differences the paper reports between its models, per dataset (Tables 1-6, §5.3); None: not reported.
 GAPS = {
     "market1501": {"ide_r1": 6.88, "ide_map": 66.89 - 57.82, "arn_r1": 37.28, "arm_r1": 1.33, "arm_map": 0.30,
                    "attr_r1": 87.04 - 81.03, "attr_acc": 86.6 - 86.0},

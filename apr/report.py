@@ -34,7 +34,7 @@ def build_label(record: RunRecord) -> str:
 
 
 def paper_baseline_rows(dataset: str) -> pd.DataFrame:
-    """The paper's ResNet-50 rows for IDE, ARN, APR w/o ARM and APR (Tables 1-2) on the matching dataset."""
+    """The paper's ResNet-50 rows for IDE, ARN, APR w/o ARM and APR (Tables 1-3) on the matching dataset."""
     key = PAPER_DATASET.get(dataset)
     if key is None:
         return pd.DataFrame()

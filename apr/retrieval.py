@@ -265,7 +265,8 @@ class AttributeIndex:
 def exhaustive_search(g_feat: np.ndarray, g_sq_norms: np.ndarray, q_feat: np.ndarray, topk: int = 10) -> np.ndarray:
     """The unfiltered baseline: nearest ``topk`` gallery indices for one query."""
     d = g_sq_norms - 2.0 * (g_feat @ q_feat)   # not (2.0 * g_feat) @ q_feat: that copies the whole gallery
-    best = np.argpartition(d, topk - 1)[:topk]
+    k = min(topk, d.size)                      # a gallery smaller than topk: all of it
+    best = np.argpartition(d, k - 1)[:k]
     return best[np.argsort(d[best], kind="stable")]
 
 

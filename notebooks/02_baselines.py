@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # Baselines: IDE, ARN and APR (paper §5.3.1, Tables 1–2 and 4–5)
+# # Baselines: IDE, ARN and APR (paper §5.3.1, Tables 1–3 and 4–7)
 #
 # The paper's two baselines are **IDE** (Baseline 1: identity classification only) and
 # **ARN** (Baseline 2: attribute classification only). Both rank the gallery by the CNN's
@@ -61,7 +61,7 @@ pd.Series({"dataset": base.dataset, "backbone": base.backbone, "pretrained backb
           name="setting").to_frame()
 
 # %% [markdown]
-# ## Re-ID accuracy next to the paper (Tables 1–2)
+# ## Re-ID accuracy next to the paper (Tables 1–3)
 #
 # One training run is one draw: at this scale two runs of one configuration differ by several
 # points. Every model is therefore trained with several training seeds (the same data; another

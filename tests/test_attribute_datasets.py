@@ -106,3 +106,33 @@ def test_arn_and_apr_train_on_cub_and_peta_and_fill_tables_6_and_7(attribute_roo
     assert cub.verdict in VERDICTS and cub.seeds == "2/2 paired" and cub.paper == "+1.81"
     assert rows["Attribute recognition: APR above ARN, mean accuracy (Table 5, DukeMTMC-reID)"].verdict == "not run here"
     assert not any("Market-1501" in claim for claim in rows)                 # the build's own row is model_claims'
+
+
+def test_a_validation_split_of_peta_follows_its_test_rule(attribute_root):
+    from apr.data.validation import hold_out_validation
+
+    data = load_dataset("peta", data_root=attribute_root)
+    held = hold_out_validation(data, 6, seed=0)
+    queries = {r.pid for r in held.query}
+    assert queries and all(r.camid == 1 for r in held.query) and all(r.camid == 2 for r in held.gallery)
+    assert not {r.path for r in held.query} & {r.path for r in held.gallery}            # a query is not its own match
+    assert all(any(g.pid == pid for g in held.gallery) for pid in queries)             # every query has a match
+    assert not queries & {r.pid for r in held.train}
+
+
+def test_the_whole_book_runs_on_peta_and_its_scorecard_holds_tables_3_6_and_7(attribute_root, tmp_path):
+    import pandas as pd
+
+    from apr.book import build_book
+
+    figures = tmp_path / "figures"
+    build_book({"dataset": "peta", "data_root": str(attribute_root), "scale": "smoke", "seeds": 2,
+                "figures_dir": str(figures)}, html=False, root=tmp_path / "site")
+    claims = pd.read_csv(figures / "claims.csv").set_index("claim")
+    ide = claims.loc["APR beats IDE (Baseline 1): rank-1"]                      # Table 3
+    assert ide["paper"] == "+4.15" and ide["seeds"] == "2/2 paired" and ide["verdict"] != "not run here"
+    for table in ("Table 6, PETA", "Table 7, CUB-200-2011"):
+        assert claims.loc[f"Attribute recognition: APR above ARN, mean accuracy ({table})", "verdict"] != "not run here"
+    assert "PETA re-ID (Table 3)" not in claims.index
+    pages = {p.stem: p.read_text() for p in (tmp_path / "site" / "book" / "_generated").glob("*.ipynb")}
+    assert len(pages) == 6 and "peta, ResNet-50" in pages["02_baselines"] and "CUB-200-2011" in pages["02_baselines"]

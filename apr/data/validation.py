@@ -5,7 +5,8 @@ test split. :func:`hold_out_validation` does the same to any loaded dataset: ``n
 training identities, chosen with the data seed, leave the training split; each of their images
 becomes a gallery image, and the first image of each (identity, camera) is also a query. The
 usual Market rule then leaves out the query itself and the same-camera images of its identity,
-so every query is matched across cameras, as on the test split.
+so every query is matched across cameras, as on the test split. A dataset without camera labels
+(PETA) follows its own test rule instead: one query per held identity with two images or more.
 """
 
 from __future__ import annotations
@@ -29,12 +30,21 @@ def hold_out_validation(data: ReidData, num_ids: int, seed: int) -> ReidData:
     first_shots: dict[tuple[int, int], int] = {}
     for i in gallery:
         first_shots.setdefault((data.train[i].pid, data.train[i].camid), i)
-    cameras_per_id = {pid: sum(1 for (p, _) in first_shots if p == pid) for pid in held}
-    # A query needs a true match in another camera: identities seen by one camera give none.
-    query = [i for (pid, _), i in sorted(first_shots.items()) if cameras_per_id[pid] >= 2]
+    camera = {}
+    if len({r.camid for r in data.train}) == 1:
+        # No camera labels (PETA): the rule of its test split, one query per identity with two images or more,
+        # on camera 1 and out of the gallery, whose images stay on the other camera.
+        images_per_id = {pid: sum(1 for i in gallery if data.train[i].pid == pid) for pid in held}
+        query = [i for (pid, _), i in sorted(first_shots.items()) if images_per_id[pid] >= 2]
+        gallery = [i for i in gallery if i not in set(query)]
+        camera = {i: 1 for i in query}
+    else:
+        cameras_per_id = {pid: sum(1 for (p, _) in first_shots if p == pid) for pid in held}
+        # A query needs a true match in another camera: identities seen by one camera give none.
+        query = [i for (pid, _), i in sorted(first_shots.items()) if cameras_per_id[pid] >= 2]
 
     def records(indices: list[int], split: str) -> list:
-        return [replace(data.train[i], split=split) for i in indices]
+        return [replace(data.train[i], split=split, camid=camera.get(i, data.train[i].camid)) for i in indices]
 
     attributes = {}
     if "train" in data.attributes:
