@@ -23,6 +23,9 @@ PAGES = ["intro", "_generated/claims", "_generated/00_data", "_generated/01_attr
          "_generated/status", "errata"]
 
 
+FOOTER_PX = 90      # the footer's height at 1400 px wide, with its top rule
+
+
 def screenshot(chromium: str, page: Path, out: Path, height: int, width: int) -> Path:
     """One page -> ``out`` (PNG scaled to ``width``)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -31,10 +34,13 @@ def screenshot(chromium: str, page: Path, out: Path, height: int, width: int) ->
                         f"--window-size=1400,{height}", f"--screenshot={raw}", page.as_uri()],
                        check=True, capture_output=True, timeout=120)
         image = Image.open(raw).convert("RGB")
-        # crop the empty space below the page's end (looking at the content column only:
-        # the sidebar's border runs the whole height)
+        # crop the empty space below the page's end (looking at the content column only: the sidebar's
+        # border runs the whole height). The footer ("By apr-book") sits at the window's bottom edge on a page
+        # shorter than the window: it is left out, and the last content above it sets the bottom. A page that
+        # fills the window is cut there (raise --height).
         gray = image.convert("L").crop((320, 0, 1000, image.height))
-        rows = [y for y in range(gray.height - 1, 0, -8) if gray.crop((0, y, gray.width, y + 1)).getextrema()[0] < 200]
+        footer = image.height - FOOTER_PX
+        rows = [y for y in range(footer, 0, -8) if gray.crop((0, y, gray.width, y + 1)).getextrema()[0] < 200]
         bottom = min(image.height, (rows[0] + 40) if rows else image.height)
         image = image.crop((0, 0, 1400, bottom))
         image.thumbnail((width, 100_000))
