@@ -149,14 +149,15 @@ PRESETS: dict[str, APRConfig] = {
     # CI: seconds on a CPU; checks that everything runs, not that it learns.
     "smoke": APRConfig(synthetic_scale="smoke", backbone="shufflenet_v2_x0_5", pretrained="none", image_size=(64, 32),
                        epochs=2, batch_size=16, lr=0.05, eval_batch_size=64),
-    # The default book on 2 CPU cores: about 50 s per model on one core (the book trains two
+    # The default book on 2 CPU cores: about 30 s per model on one core (the book trains two
     # side by side), so that every model can be trained with several training seeds. The paper
     # fine-tunes an ImageNet-pretrained ResNet-50; no ImageNet weights can be downloaded here, so
     # the stand-in is a backbone pretrained (20 epochs, identity classification) on a *disjoint*
     # synthetic population (apr.pretrain), once per training seed. Measured with MobileNetV3-small
     # at 96x48 on the earlier 150-test-identity set with one shared pretraining: 10 epochs of
     # fine-tuning reached 57% rank-1 for APR (20 epochs: 71%), while 10-epoch APR models trained from
-    # scratch reached 3-17%. On today's 450-test-identity set APR reaches 39.8 ± 5.1 (4 seeds). Without ImageNet weights the
+    # scratch reached 3-17%. On today's 1,350-test-identity set (a 10,757-image gallery) APR reaches
+    # 26.1 ± 5.3 (4 seeds; 39.8 ± 5.1 on the earlier 450-identity one). Without ImageNet weights the
     # paper's Dropout(0.5) kept APR's ID classifier from fitting in a short schedule (rank-1
     # 18% at 0.5 vs 35% at 0.1, ShuffleNetV2 64x32, 40 epochs from scratch), so 0.1 here.
     "quick": APRConfig(synthetic_scale="quick", backbone="mobilenet_v3_small", pretrained="synthetic",
