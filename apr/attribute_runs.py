@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .data.cub import find_cub_folder
-from .data.datasets import DatasetLayoutError, find_dataset_folder, stands_for
+from .data.datasets import find_dataset_folder, stands_for
 from .data.paths import resolve_data_root
 from .experiments import main_config, seeded_configs
 from .results import RunRecord, load_or_train_many
@@ -35,25 +35,33 @@ def dataset_present(dataset: str, data_root: str | None) -> bool:
             find_cub_folder(root)
         else:
             find_dataset_folder(dataset, root)
-    except (DatasetLayoutError, FileNotFoundError):
+    except FileNotFoundError:          # DatasetLayoutError included
         return False
     return True
+
+
+def other_attribute_runs(dataset: str, scale: str, seed: int, device: str, data_root: str | None, seeds: int, *,
+                         progress: bool = True) -> dict[str, dict[str, list[RunRecord]]]:
+    """``{paper dataset: {"arn": runs, "apr": runs}}`` for every paper dataset but the one ``dataset`` is or stands
+    for whose images are under the data root, trained (or read from the cache) with ``seeds`` training runs of
+    ARN and APR each; empty when none is there."""
+    others = [key for key in PAPER_ATTRIBUTE_DATASETS
+              if key != stands_for(dataset) and dataset_present(key, data_root)]
+    configs = {(key, v): seeded_configs(main_config(key, scale, seed, device, data_root, variant=v), seeds)
+               for key in others for v in ATTRIBUTE_VARIANTS}
+    records = load_or_train_many([c for group in configs.values() for c in group], progress=progress) if configs else []
+    measured: dict[str, dict[str, list[RunRecord]]] = {}
+    start = 0
+    for (key, variant), group in configs.items():
+        measured.setdefault(key, {})[variant] = records[start:start + len(group)]
+        start += len(group)
+    return measured
 
 
 def attribute_recognition_runs(dataset: str, build_runs: Mapping[str, Sequence[RunRecord]], scale: str, seed: int,
                                device: str, data_root: str | None, seeds: int, *, progress: bool = True
                                ) -> dict[str, dict[str, list[RunRecord]]]:
     """``{dataset run: {"arn": runs, "apr": runs}}``: the build's ``dataset`` with its own ``build_runs``, then
-    every other paper dataset present under the data root, trained (or read from the cache) with ``seeds``
-    training runs of ARN and APR each."""
-    measured = {dataset: {v: list(build_runs[v]) for v in ATTRIBUTE_VARIANTS}}
-    others = [key for key in PAPER_ATTRIBUTE_DATASETS
-              if key != stands_for(dataset) and dataset_present(key, data_root)]
-    configs = {(key, v): seeded_configs(main_config(key, scale, seed, device, data_root, variant=v), seeds)
-               for key in others for v in ATTRIBUTE_VARIANTS}
-    records = load_or_train_many([c for group in configs.values() for c in group], progress=progress)
-    start = 0
-    for (key, variant), group in configs.items():
-        measured.setdefault(key, {})[variant] = records[start:start + len(group)]
-        start += len(group)
-    return measured
+    :func:`other_attribute_runs`."""
+    return ({dataset: {v: list(build_runs[v]) for v in ATTRIBUTE_VARIANTS}}
+            | other_attribute_runs(dataset, scale, seed, device, data_root, seeds, progress=progress))

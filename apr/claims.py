@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import paper
-from .attribute_runs import PAPER_ATTRIBUTE_DATASETS, attribute_recognition_runs, dataset_present
+from .attribute_runs import PAPER_ATTRIBUTE_DATASETS, other_attribute_runs
 from .attribute_stats import colour_cells, fig4_differences, positive_counts
 from .data.attributes import SCHEMAS, load_attribute_annotations
 from .data.datasets import stands_for
@@ -32,10 +32,10 @@ from .data.paths import find_annotation_file
 from .distractor_runs import book_distractor_outcomes
 from .experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SEEDED_VARIANTS, lambda_configs, leave_one_out_configs, main_config,
                           seeded_configs, sweep_base, validation_base, variant_configs)
-from .report import (ATTRIBUTE_DATASET_NEEDS, acceleration_outcomes, compare_runs, growth_fall_gap, growth_gaps,
-                     versus_same_seed)
+from .report import (ATTRIBUTE_DATASET_NEEDS, acceleration_outcomes, attribute_accuracy_gap, compare_runs,
+                     growth_fall_gap, growth_gaps, versus_same_seed)
 from .results import RunRecord, load_or_train_many
-from .stats import VERDICTS, Interval, claim_verdict, every_point_verdict, run_interval, seed_query_interval
+from .stats import VERDICTS, Interval, claim_verdict, every_point_verdict, seed_query_interval
 
 NOT_RUN = "not run here"
 CANNOT_TELL = VERDICTS[2]
@@ -120,15 +120,12 @@ def _attribute_claim(key: str) -> str:
 def _attribute_row(key: str, arn: list[RunRecord], apr: list[RunRecord]) -> Row:
     """APR − ARN mean attribute accuracy on the paper dataset ``key`` (Tables 4–7), paired by seed."""
     _, paper_arn, paper_apr = paper.ATTRIBUTE_MEANS[key]
-    accuracy = {name: [100 * r.metrics["attribute_accuracy"]["mean"] for r in runs] for name, runs in (("apr", apr),
-                                                                                                       ("arn", arn))}
-    if min(len(arn), len(apr)) >= 2:
-        return _difference_row(_attribute_claim(key), paper_apr - paper_arn,
-                               run_interval(accuracy["apr"], accuracy["arn"], paired=len(arn) == len(apr)),
-                               "02_baselines", SEEDED, "interval over training runs, paired by seed; the test images "
-                               "are fixed")
+    arn_accuracy, apr_accuracy, gap = attribute_accuracy_gap(arn, apr)
+    if gap is not None:
+        return _difference_row(_attribute_claim(key), paper_apr - paper_arn, gap, "02_baselines", SEEDED,
+                               "interval over training runs, paired by seed; the test images are fixed")
     return Row(_attribute_claim(key), f"{paper_apr - paper_arn:+.2f}",
-               float(np.mean(accuracy["apr"]) - np.mean(accuracy["arn"])), None, None, "1/1", CANNOT_TELL,
+               float(np.mean(apr_accuracy) - np.mean(arn_accuracy)), None, None, "1/1", CANNOT_TELL,
                "one training run of each", "02_baselines", SEEDED)
 
 
@@ -136,13 +133,11 @@ def attribute_claims(parameters: dict) -> list[Row]:
     """Tables 4–7 on the paper datasets other than the build's own (whose row :func:`model_claims` gives): measured
     where their images are under the data root (the chapter trained them), else not run with what they need."""
     own = stands_for(parameters["dataset"])
-    present = [k for k in PAPER_ATTRIBUTE_DATASETS if k != own and dataset_present(k, parameters["data_root"])]
-    measured = attribute_recognition_runs(parameters["dataset"], {"arn": [], "apr": []}, parameters["scale"],
-                                          parameters["seed"], parameters["device"], parameters["data_root"],
-                                          parameters["seeds"], progress=False) if present else {}
+    measured = other_attribute_runs(parameters["dataset"], parameters["scale"], parameters["seed"],
+                                    parameters["device"], parameters["data_root"], parameters["seeds"], progress=False)
     rows = []
     for key in PAPER_ATTRIBUTE_DATASETS:
-        if key == own and key in paper.GAPS:
+        if key == own:
             continue
         if key in measured:
             rows.append(_attribute_row(key, measured[key]["arn"], measured[key]["apr"]))

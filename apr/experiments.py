@@ -27,8 +27,9 @@ MAIN_VARIANTS = ("ide", "arn", "apr", "apr_no_arm", "apr_no_attr_loss")
 # The variants the book trains with ``seeds`` training seeds each, so that the intervals of their
 # comparisons (Table 1, the ablations of §5.3.2) include training variance.
 SEEDED_VARIANTS = MAIN_VARIANTS
-# Four seeds: measured on the quick book (scripts/seed_study.py --train-seeds 5), APR − IDE rank-1 paired by
-# seed is ±21.5 points with 2 seeds, ±5.4 with 3, ±3.3 with 4 and ±2.4 with 5; 4 is the fewest within ±4.
+# Four seeds: measured on the quick book's earlier 450-identity test split (scripts/seed_study.py --train-seeds 5),
+# APR − IDE rank-1 paired by seed was ±21.5 points with 2 seeds, ±5.4 with 3, ±3.3 with 4 and ±2.4 with 5; 4 is
+# the fewest within ±4. On today's 1,350-identity split the default build's 4 seeds give ±2.9.
 DEFAULT_SEEDS = 4
 VARIANT_NAMES = {"ide": "IDE (Baseline 1)", "arn": "ARN (Baseline 2)", "apr": "APR", "apr_no_arm": "APR (w/o ARM)",
                  "apr_no_attr_loss": "APR (w/o attri)"}

@@ -71,9 +71,9 @@ class SmallMapDepthwiseConv2d(nn.Conv2d):
     computes each channel as one (cells x cells) matrix product instead of calling oneDNN.
 
     Why: at the quick preset's 96x48 input, MobileNetV3-small ends on 3x2 maps where its two 576-channel
-    5x5 depthwise layers cost oneDNN ~14 ms of backward each per batch of 32 (a quarter of a training step,
-    measured on this project's 2-core machine) for a few million multiply-adds. The same sums as a matrix
-    product take ~1.4 ms, and a whole step goes from ~111 to ~96 ms. The result equals ``nn.Conv2d``'s up to
+    5x5 depthwise layers took oneDNN about a quarter of a training step for a few million multiply-adds
+    (profiled once on this project's 2-core machine). ``benchmarks/bench_depthwise.py`` times a whole step
+    both ways (measured: 98.6 ms with oneDNN, 81.8 ms with this layer). The result equals ``nn.Conv2d``'s up to
     floating-point rounding; the parameters and the state dict are those of ``nn.Conv2d``. Larger maps, other
     devices and other convolutions take ``nn.Conv2d``'s path.
     """

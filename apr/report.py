@@ -36,17 +36,11 @@ def build_label(record: RunRecord) -> str:
 def paper_baseline_rows(dataset: str) -> pd.DataFrame:
     """The paper's ResNet-50 rows for IDE, ARN, APR w/o ARM and APR (Tables 1-3) on the matching dataset."""
     key = PAPER_DATASET.get(dataset)
-    if key is None:
+    tables = {"market1501": paper.table1, "dukemtmc": paper.table2, "peta": paper.table3}
+    if key not in tables:
         return pd.DataFrame()
-    if key == "market1501":
-        table = paper.table1()
-        table = table[table["backbone"] == "Res50"]
-    elif key == "peta":
-        table = paper.table3()
-    elif key == "dukemtmc":
-        table = paper.table2()
-    else:
-        return pd.DataFrame()
+    table = tables[key]()
+    table = table[table["backbone"] == "Res50"]
     names = ["Baseline 1 (IDE)", "Baseline 2 (ARN)", "APR (w/o attri)", "APR (w/o ARM)", "APR"]
     table = table[table["method"].isin(names)].copy()
     table["source"] = f"{paper.REPORTED} ({key}, ResNet-50)"
@@ -70,8 +64,8 @@ def per_query(record: RunRecord) -> pd.DataFrame:
     of ~2,000 queries against ~11,000 gallery images takes about a second."""
     from .metrics import evaluate_per_query
 
-    features_file = record.run_dir / "features.pt"
-    stamp = np.array([features_file.stat().st_mtime_ns, features_file.stat().st_size], dtype=np.int64)
+    info = (record.run_dir / "features.pt").stat()
+    stamp = np.array([info.st_mtime_ns, info.st_size], dtype=np.int64)
     saved = record.run_dir / PER_QUERY_FILE
     try:
         with np.load(saved) as cached:
@@ -302,6 +296,16 @@ ATTRIBUTE_DATASET_NEEDS = {
 }
 
 
+def attribute_accuracy_gap(arn: Sequence[RunRecord], apr: Sequence[RunRecord]
+                           ) -> tuple[list[float], list[float], Interval | None]:
+    """Mean attribute accuracy (%) of each ARN and APR run, and APR − ARN with its 95% interval over the runs
+    (paired by seed when both have as many); None with fewer than two runs of either."""
+    accuracy = [[100 * r.metrics["attribute_accuracy"]["mean"] for r in runs] for runs in (arn, apr)]
+    gap = (run_interval(accuracy[1], accuracy[0], paired=len(arn) == len(apr)) if min(len(arn), len(apr)) >= 2
+           else None)
+    return accuracy[0], accuracy[1], gap
+
+
 def attribute_recognition_table(measured: Mapping[str, Mapping[str, Sequence[RunRecord]]]) -> pd.DataFrame:
     """Tables 4–7 side by side: per dataset of the paper, its mean attribute accuracy of ARN and APR ("(paper)":
     reported by the paper) and, for each dataset this build ran (``measured``: dataset run -> {"arn": runs,
@@ -316,13 +320,10 @@ def attribute_recognition_table(measured: Mapping[str, Mapping[str, Sequence[Run
                "APR (paper)": f"{paper_apr:.2f}", "APR − ARN (paper)": f"{paper_apr - paper_arn:+.2f}"}
         if key in ran:
             name, runs = ran[key]
-            arn, apr = runs["arn"], runs["apr"]
-            accuracy = {variant: [100 * r.metrics["attribute_accuracy"]["mean"] for r in group]
-                        for variant, group in (("ARN", arn), ("APR", apr))}
+            arn, apr, gap = attribute_accuracy_gap(runs["arn"], runs["apr"])
             row |= {"ran on": "synthetic stand-in" if is_synthetic(name) else "the real images",
-                    "ARN (this build)": mean_sd(accuracy["ARN"]), "APR (this build)": mean_sd(accuracy["APR"])}
-            if min(len(arn), len(apr)) >= 2:
-                gap = run_interval(accuracy["APR"], accuracy["ARN"], paired=len(arn) == len(apr))
+                    "ARN (this build)": mean_sd(arn), "APR (this build)": mean_sd(apr)}
+            if gap is not None:
                 row |= {"APR − ARN (this build, 95% interval)": f"{gap.mean:+.2f} ({gap.low:+.2f} to {gap.high:+.2f})",
                         "verdict": claim_verdict(paper_apr - paper_arn, gap)}
             else:

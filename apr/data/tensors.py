@@ -100,7 +100,7 @@ class ReidImageDataset(torch.utils.data.Dataset):
 
 
 # Decoded splits kept by this process: a worker of the results pool trains and evaluates many models on the
-# same images, and decoding them again for each was ~3 of the ~50 seconds of a quick model. Keyed on each
+# same images, and decoding them again cost each quick model ~3 s (its run.json timings). Keyed on each
 # file's path, modification time and size, so a changed file is decoded again.
 _DECODED: OrderedDict[tuple, torch.Tensor] = OrderedDict()
 DECODED_CACHE_BYTES = 1 << 30        # at most this many bytes of uint8 images kept (larger splits are not kept)

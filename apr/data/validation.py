@@ -11,6 +11,7 @@ so every query is matched across cameras, as on the test split. A dataset withou
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -34,10 +35,10 @@ def hold_out_validation(data: ReidData, num_ids: int, seed: int) -> ReidData:
     if len({r.camid for r in data.train}) == 1:
         # No camera labels (PETA): the rule of its test split, one query per identity with two images or more,
         # on camera 1 and out of the gallery, whose images stay on the other camera.
-        images_per_id = {pid: sum(1 for i in gallery if data.train[i].pid == pid) for pid in held}
+        images_per_id = Counter(data.train[i].pid for i in gallery)
         query = [i for (pid, _), i in sorted(first_shots.items()) if images_per_id[pid] >= 2]
-        gallery = [i for i in gallery if i not in set(query)]
         camera = {i: 1 for i in query}
+        gallery = [i for i in gallery if i not in camera]
     else:
         cameras_per_id = {pid: sum(1 for (p, _) in first_shots if p == pid) for pid in held}
         # A query needs a true match in another camera: identities seen by one camera give none.
