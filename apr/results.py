@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .config import APRConfig
 from .data.datasets import is_synthetic, stands_for
 from .data.synthetic import ensure_synthetic, synthetic_config
-from .data.training import load_run_dataset, load_training_data
+from .data.training import load_run_dataset, load_training_data, synthetic_root_of
 from .device import resolve_device
 from .evaluate import evaluate_run
 from .model import APR, imagenet_state_dict, load_model
@@ -39,7 +39,8 @@ from .runs import (RUNS, CorruptRunFile, load_checkpoint, load_run, remove_dead_
 from .train import fit
 
 CACHE_ENV = "APR_CACHE_DIR"   # another cache folder (tests use a temporary one)
-CACHE_VERSION = 3   # 2: training seed k starts from pretraining run k; 3: small-map depthwise kernel, 1,350 test ids
+CACHE_VERSION = 4   # 2: training seed k starts from pretraining run k; 3: small-map depthwise kernel, 1,350 test ids;
+                    # 4: synthetic folders named by their attribute rows' source too (entries record the folder)
 
 
 def cache_root() -> Path:
@@ -87,6 +88,7 @@ def _cores() -> int:
 
 
 COMPLETE = "complete.json"   # written last, atomically: an entry without it is not finished
+OTHER_DATA = "it was trained on the synthetic set"   # an entry of data other than this configuration's: start anew
 
 
 def entry_problem(config: APRConfig, run_dir: Path) -> str | None:
@@ -108,6 +110,10 @@ def entry_problem(config: APRConfig, run_dir: Path) -> str | None:
         return f"run.json was written for another configuration (key {info.get('key')}, expected {config.key()})"
     if "metrics" not in info:
         return "run.json holds no metrics (evaluation did not finish)"
+    if is_synthetic(config.dataset):
+        trained_on, reads = Path(info.get("dataset_root", "")).name, synthetic_root_of(config).name
+        if trained_on != reads:
+            return f"{OTHER_DATA} '{trained_on}'; this configuration reads '{reads}'"
     for name in ("model.pt", "features.pt"):
         if not (run_dir / name).is_file():
             return f"{name} is missing"
@@ -121,8 +127,11 @@ def entry_problem(config: APRConfig, run_dir: Path) -> str | None:
 
 
 def heal_entry(run_dir: Path, problem: str) -> None:
-    """Make a broken entry resumable: drop its results (kept: a checkpoint that loads), say so in one line."""
+    """Make a broken entry resumable: drop its results (kept: a checkpoint that loads, unless it was trained on
+    other data), say so in one line."""
     checkpoint = run_dir / "checkpoint.pt"
+    if problem.startswith(OTHER_DATA):
+        checkpoint.unlink(missing_ok=True)
     try:
         load_checkpoint(checkpoint)
         action = "resuming it from its checkpoint"

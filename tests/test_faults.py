@@ -177,6 +177,26 @@ def test_a_broken_cache_entry_heals_with_identical_metrics(cached_run, damage, t
     assert load_or_train(config, cache=cache, progress=False).metrics == healed.metrics   # and now it is reused
 
 
+@pytest.mark.slow
+def test_an_entry_of_another_synthetic_set_is_trained_anew(cached_run, tmp_path, capsys):
+    """An entry whose run.json names another synthetic folder (e.g. the same settings made from the prior where
+    the real annotations were missing) is not this configuration's model: trained again, never resumed."""
+    source, metrics = cached_run
+    cache = tmp_path / "cache"
+    shutil.copytree(source, cache)
+    config = from_params("smoke", **SMOKE)
+    entry = run_dir_for(config, cache)
+    info = json.loads((entry / "run.json").read_text())
+    info["dataset_root"] = str(Path(info["dataset_root"]).with_name("24x24-seed0-0badf00d"))
+    (entry / "run.json").write_text(json.dumps(info))
+    again = load_or_train(config, cache=cache, progress=False)
+    warning = capsys.readouterr().err
+    assert "it was trained on the synthetic set '24x24-seed0-0badf00d'" in warning
+    assert warning.strip().endswith("training it again")
+    assert again.metrics["rank1"] == metrics["rank1"] and again.metrics["mAP"] == metrics["mAP"]
+    assert load_run(entry)["dataset_root"] != info["dataset_root"]
+
+
 def test_remove_dead_temporaries_spares_a_live_writer(tmp_path):
     live = tmp_path / f".model.pt.{os.getpid()}.x1y2z3.tmp"
     dead = tmp_path / f".model.pt.{2**22 + 11}.x1y2z3.tmp"

@@ -12,7 +12,7 @@ import pytest
 from apr.data.attributes import MARKET_SCHEMA, load_attribute_annotations
 from apr.data.datasets import read_market1501
 from apr.data.render import make_cameras, make_identity, render
-from apr.data.synthetic import SynthConfig, ensure_synthetic, generate_synthetic, sample_from_prior
+from apr.data.synthetic import SynthConfig, ensure_synthetic, generate_synthetic, sample_from_prior, synthetic_root
 
 from .conftest import TINY
 
@@ -110,6 +110,27 @@ def test_ensure_synthetic_reuses_and_guards(tmp_path):
     assert (root / "synthetic.json").stat().st_mtime_ns == stamp
     with pytest.raises(FileExistsError, match="other settings"):
         ensure_synthetic(tmp_path / "s", SynthConfig(**{**TINY.__dict__, "seed": 7}), progress=False)
+
+
+def test_the_attribute_rows_source_is_part_of_the_set(tmp_path, market_mat):
+    """``attribute_source="auto"`` takes the real file's rows when the data root holds it and the prior when it does
+    not: two different sets from one configuration, which must not share a folder (a results cache reads the
+    folder's name to tell them apart)."""
+    auto = SynthConfig(**{**TINY.__dict__, "attribute_source": "auto"})
+    without = tmp_path / "empty-root"
+    without.mkdir()
+    elsewhere = tmp_path / "copy" / "market1501"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / market_mat.name).write_bytes(market_mat.read_bytes())
+    real = synthetic_root(auto, data_root=market_mat.parent.parent)
+    assert synthetic_root(auto, data_root=without) != real
+    assert synthetic_root(auto, data_root=elsewhere.parent) == real           # named by the file's contents, not its path
+    root = ensure_synthetic(tmp_path / "s", auto, data_root=without, progress=False)
+    assert json.loads((root / "synthetic.json").read_text())["attribute_rows"] == "prior"
+    with pytest.raises(FileExistsError, match="attribute rows from prior"):
+        ensure_synthetic(tmp_path / "s", auto, data_root=elsewhere.parent, progress=False)
+    with pytest.raises(FileNotFoundError, match="attribute_source '.*nowhere.mat': no such file"):
+        synthetic_root(SynthConfig(**{**TINY.__dict__, "attribute_source": str(tmp_path / "nowhere.mat")}))
 
 
 DUKE_TINY = SynthConfig(num_train_ids=6, num_test_ids=7, max_images_per_camera=2, max_cameras=3, num_cameras=8,

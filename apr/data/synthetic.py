@@ -18,6 +18,7 @@ main dependencies. Everything is seeded: the same seed and sizes give byte-ident
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -343,7 +344,7 @@ def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, 
         write_market_attribute_mat(out / "market_attribute.mat", attrs[~is_test], attrs[is_test])
     manifest = {
         "generator": "apr.data.synthetic", "layout": LAYOUT_NAMES[layout], "config": asdict(config),
-        "attribute_source": source, "counts": counts, "seconds": round(time.perf_counter() - start, 2),
+        "attribute_source": source, "attribute_rows": attribute_rows_tag(config, layout, data_root), "counts": counts, "seconds": round(time.perf_counter() - start, 2),
     }
     (out / "synthetic.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -374,25 +375,67 @@ def _market_extras(out: Path, config: SynthConfig, identities: dict[int, Identit
         counts["distractors"] += 1
 
 
+def attribute_rows_file(config: SynthConfig, layout: str = "market1501",
+                        data_root: str | Path | None = None) -> Path | None:
+    """The released annotation file whose rows the set's identities take, or None for the prior."""
+    if config.attribute_source == "prior":
+        return None
+    if config.attribute_source != "auto":
+        path = Path(config.attribute_source)
+        if not path.is_file():
+            raise FileNotFoundError(f"attribute_source '{path}': no such file (expected a market_attribute.mat "
+                                    f"or duke_attribute.mat, 'auto' or 'prior')")
+        return path
+    return find_annotation_file(layout, data_root=data_root)
+
+
+def _file_digest(path: Path) -> str:
+    info = path.stat()
+    return _cached_digest(str(path.resolve()), info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def attribute_rows_tag(config: SynthConfig, layout: str = "market1501", data_root: str | Path | None = None) -> str:
+    """What the identities' attributes come from, as it enters the folder name: "prior", or the first 12 hex digits
+    of the annotation file's SHA-256 (its contents, so the same file anywhere gives the same set)."""
+    path = attribute_rows_file(config, layout, data_root)
+    return "prior" if path is None else _file_digest(path)
+
+
+def synthetic_root(config: SynthConfig = SynthConfig(), layout: str = "market1501",
+                   data_root: str | Path | None = None) -> Path:
+    """The folder :func:`ensure_synthetic` uses for ``config`` by default. Its name holds a digest of the
+    configuration, the layout's prefix and the attribute rows' source: with ``attribute_source="auto"`` the same
+    settings give another set when the real annotations are not found (the prior), and it must not share a name."""
+    settings = asdict(config) | {"attribute_rows": attribute_rows_tag(config, layout, data_root)}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+    prefix = "" if layout == "market1501" else "duke-"
+    return DEFAULT_ROOT / f"{prefix}{config.num_train_ids}x{config.num_test_ids}-seed{config.seed}-{digest}"
+
+
 def ensure_synthetic(root: str | Path | None = None, config: SynthConfig = SynthConfig(), *,
                      layout: str = "market1501", data_root: str | Path | None = None, progress: bool = True) -> Path:
-    """Return a synthetic dataset folder for ``config`` in ``layout``, generating it on first use.
+    """Return a synthetic dataset folder for ``config`` in ``layout``, generating it on first use
+    (default folder: :func:`synthetic_root`).
 
-    An existing folder is reused only when its ``synthetic.json`` records the same
-    configuration and layout; otherwise the error says how to regenerate.
+    An existing folder is reused only when its ``synthetic.json`` records the same configuration, layout and
+    attribute rows; otherwise the error says how to regenerate.
     """
-    if root is None:
-        digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:8]
-        prefix = "" if layout == "market1501" else "duke-"
-        root = DEFAULT_ROOT / f"{prefix}{config.num_train_ids}x{config.num_test_ids}-seed{config.seed}-{digest}"
-    root = Path(root)
+    root = synthetic_root(config, layout, data_root) if root is None else Path(root)
+    tag = attribute_rows_tag(config, layout, data_root)
     manifest = root / "synthetic.json"
     if manifest.is_file():
         recorded = json.loads(manifest.read_text())
-        if recorded.get("config") == asdict(config) and recorded.get("layout", "Market-1501") == LAYOUT_NAMES[layout]:
+        if (recorded.get("config") == asdict(config) and recorded.get("layout", "Market-1501") == LAYOUT_NAMES[layout]
+                and recorded.get("attribute_rows", tag) == tag):
             return root
         raise FileExistsError(f"'{root}' holds a synthetic dataset with other settings ({recorded.get('layout')}, "
-                              f"{recorded.get('config')}); delete it or pick another folder")
+                              f"{recorded.get('config')}, attribute rows from {recorded.get('attribute_source')}); "
+                              f"delete it or pick another folder")
     # Generate beside the target and rename into place, so that a reader (or a second process
     # generating the same set) never sees a half-written folder.
     root.parent.mkdir(parents=True, exist_ok=True)

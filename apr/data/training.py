@@ -8,6 +8,7 @@ decodes the training split once into a uint8 tensor (:class:`apr.data.tensors.De
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from .datasets import ReidData, is_synthetic, load_dataset, stands_for
-from .synthetic import ensure_synthetic, synthetic_config
+from .synthetic import ensure_synthetic, synthetic_config, synthetic_root
 from .tensors import DecodedSplit, label_map
 from .validation import hold_out_validation
 
@@ -41,6 +42,13 @@ class TrainingData:
         if full is None:
             return np.zeros((len(self.data.split(split)), 0), np.int8)
         return full[:, self.attribute_columns]
+
+
+def synthetic_root_of(config: APRConfig) -> Path:
+    """The folder of the synthetic set ``config`` trains on (``config.dataset`` must be a synthetic one)."""
+    layout = stands_for(config.dataset)
+    return synthetic_root(synthetic_config(config.synthetic_scale, config.seed, layout, config.synthetic_test_ids),
+                          layout, config.data_root)
 
 
 def load_run_dataset(config: APRConfig, *, progress: bool = True) -> ReidData:
