@@ -262,3 +262,36 @@ def run_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95, *, paired: b
         return Interval(mean, mean, mean, (a.size, b.size), 0, paired=paired)
     half = float(scipy_stats.t.ppf(0.5 + level / 2, dof) * np.sqrt(variance))
     return Interval(mean, mean - half, mean + half, (a.size, b.size), 0, paired=paired)
+
+
+def verdict_agreement(differences: np.ndarray, seeds: int, paper_sign: float = 1.0, *, query_variance: float = 0.0,
+                      level: float = 0.95, builds: int = 20_000, rng: np.random.Generator | None = None
+                      ) -> tuple[float, dict[str, float]]:
+    """How often two independent builds of ``seeds`` paired training seeds each give one verdict, and how often a
+    build gives each verdict.
+
+    Each build's per-seed differences are drawn from a normal with the mean and SD of ``differences`` (the per-seed
+    differences at hand, e.g. pooled over builds with other numerics), and its interval is the one
+    :func:`paired_seed_interval` gives: ``mean ± t(seeds - 1) * sqrt(var / seeds + query_variance)``, where
+    ``query_variance`` is the query term of the difference (0 for :func:`run_interval`). The estimate plugs in the
+    measured mean and SD, so it is itself uncertain; it tells which verdicts sit near the line between two, where
+    a change of machine can move them, and how many seeds move them away from it.
+    """
+    differences = np.asarray(differences, dtype=np.float64).ravel()
+    if differences.size < 2 or seeds < 2:
+        raise ValueError(f"verdict_agreement needs at least 2 measured differences and 2 seeds per build, got "
+                         f"{differences.size} and {seeds}")
+    rng = np.random.default_rng(0) if rng is None else rng
+    t = scipy_stats.t.ppf(0.5 + level / 2, seeds - 1)
+    center, spread = differences.mean(), differences.std(ddof=1)
+
+    def verdicts() -> np.ndarray:
+        draws = rng.normal(center, spread, (builds, seeds))
+        mean = draws.mean(1)
+        half = t * np.sqrt(draws.var(1, ddof=1) / seeds + query_variance)
+        sign = np.where(mean - half > 0, 1, np.where(mean + half < 0, -1, 0))
+        return np.where(sign == 0, 2, np.where(sign == np.sign(paper_sign), 0, 1))   # index into VERDICTS
+
+    first, second = verdicts(), verdicts()
+    shares = {name: float((first == i).mean()) for i, name in enumerate(VERDICTS)}
+    return float((first == second).mean()), shares

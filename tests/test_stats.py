@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from apr.stats import Interval, claim_verdict, seed_query_interval, seed_summary
+from apr.stats import Interval, claim_verdict, seed_query_interval, seed_summary, verdict_agreement
 
 
 def simulate(rng: np.random.Generator, truth: float, seeds: int, queries: int, binary: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -166,3 +166,24 @@ def test_a_once_trained_pair_borrowing_the_spread_of_other_pairs_covers_95_perce
     coverage = hits / experiments
     print(f"coverage, one pair borrowing two pairs' spread (3 seeds each): {coverage:.3f}")
     assert 0.93 <= coverage <= 0.97, coverage
+
+
+def test_verdict_agreement_of_a_null_and_of_a_clear_difference():
+    rng = np.random.default_rng(7)
+    null = rng.normal(0, 1, 200)
+    null = null - null.mean()                                        # a mean of exactly 0
+    agreement, shares = verdict_agreement(null, 4, builds=40_000, rng=rng)
+    # With no difference the t interval excludes 0 in 5% of builds, so two builds agree in about 0.95² + 2 * 0.025².
+    assert abs(shares["cannot tell at this precision"] - 0.95) < 0.006, shares
+    assert abs(agreement - (0.95**2 + 2 * 0.025**2)) < 0.01, agreement
+    clear = null + 5                                                 # 5 SDs above 0: every build reproduces
+    agreement, shares = verdict_agreement(clear, 8, rng=rng)
+    assert agreement > 0.999 and shares["reproduces"] > 0.999
+    near = null + 1.2                                                # near the line with 4 seeds: a coin toss
+    low, _ = verdict_agreement(near, 4, rng=rng)
+    high, shares = verdict_agreement(near, 16, rng=rng)              # 16 seeds move it well past the line
+    assert low < 0.8 < high and shares["reproduces"] > 0.9
+    _, shares = verdict_agreement(near, 16, query_variance=1.0, rng=rng)   # a large query term: no verdict
+    assert shares["cannot tell at this precision"] > 0.9
+    with pytest.raises(ValueError, match="at least 2"):
+        verdict_agreement(near, 1)
