@@ -33,16 +33,16 @@ from .distractor_runs import book_distractor_outcomes
 from .experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SEEDED_VARIANTS, lambda_configs, leave_one_out_configs, main_config,
                           seeded_configs, sweep_base, validation_base, variant_configs)
 from .report import (ATTRIBUTE_DATASET_NEEDS, acceleration_outcomes, attribute_accuracy_gap, compare_runs,
-                     growth_fall_gap, growth_gaps, versus_same_seed)
+                     growth_fall_gap, growth_gaps, rebuild_agreement, versus_same_seed)
 from .results import RunRecord, load_or_train_many
-from .stats import VERDICTS, Interval, claim_verdict, every_point_verdict, seed_query_interval
+from .stats import VERDICTS, Interval, claim_verdict, every_point_verdict, seed_query_interval, verdict_agreement
 
 NOT_RUN = "not run here"
 CANNOT_TELL = VERDICTS[2]
 FIG4_TOLERANCE = 0.01   # the cells are printed with two decimals
 # "About a tenth of the gallery" (paper: 8.67% at τ = 0.7) is read as: within a factor of two of it.
 GALLERY_FACTOR = 2.0
-COLUMNS = ["claim", "paper", "measured", "low", "high", "seeds", "verdict", "note", "chapter", "section"]
+COLUMNS = ["claim", "paper", "measured", "low", "high", "seeds", "verdict", "agreement", "note", "chapter", "section"]
 SEEDED, SWEEP, ACCELERATION, RECOMPUTED, UNRUN = range(5)
 
 
@@ -58,6 +58,7 @@ class Row:
     note: str
     chapter: str
     section: int
+    agreement: float | None = None   # estimated share of rebuilds (same seeds) giving this verdict again
 
 
 def _seeds(interval: Interval) -> str:
@@ -68,14 +69,14 @@ def _seeds(interval: Interval) -> str:
 
 
 def _difference_row(claim: str, paper_value: float | None, interval: Interval, chapter: str, section: int,
-                    note: str = "") -> Row:
+                    note: str = "", agreement: float | None = None) -> Row:
     if paper_value is None:
         return Row(claim, "–", interval.mean, interval.low, interval.high, _seeds(interval), NOT_RUN,
                    "the paper gives no number for this dataset", chapter, section)
     if not interval.carries_training_variance:
         note = note or "one training run of a model: its training variance is unknown, the interval holds queries only"
     return Row(claim, f"{paper_value:+.2f}", interval.mean, interval.low, interval.high, _seeds(interval),
-               claim_verdict(paper_value, interval), note, chapter, section)
+               claim_verdict(paper_value, interval), note, chapter, section, agreement)
 
 
 def _not_run(claim: str, paper_text: str, needs: str) -> Row:
@@ -97,16 +98,21 @@ def model_claims(parameters: dict) -> list[Row]:
     base = main_config(dataset, parameters["scale"], parameters["seed"], parameters["device"], parameters["data_root"])
     configs = variant_configs(base)
     runs = _runs([(v, configs[v]) for v in SEEDED_VARIANTS], parameters["seeds"])
-    ide, arn = compare_runs(runs["apr"], runs["ide"]), compare_runs(runs["apr"], runs["arn"])
-    arm, attr = compare_runs(runs["apr"], runs["apr_no_arm"]), compare_runs(runs["apr"], runs["apr_no_attr_loss"])
+    against = {v: (compare_runs(runs["apr"], runs[v]), rebuild_agreement(runs["apr"], runs[v]))
+               for v in ("ide", "arn", "apr_no_arm", "apr_no_attr_loss")}
+
+    def row(claim: str, gap: str, versus: str, metric: str, chapter: str) -> Row:
+        intervals, agreement = against[versus]
+        return _difference_row(claim, gaps[gap], intervals[metric], chapter, SEEDED, agreement=agreement.get(metric))
+
     rows = [
-        _difference_row("APR beats IDE (Baseline 1): rank-1", gaps["ide_r1"], ide["rank1"], "02_baselines", SEEDED),
-        _difference_row("APR beats IDE (Baseline 1): mAP", gaps["ide_map"], ide["mAP"], "02_baselines", SEEDED),
-        _difference_row("APR beats ARN (Baseline 2): rank-1", gaps["arn_r1"], arn["rank1"], "02_baselines", SEEDED),
-        _difference_row("ARM helps (APR − APR w/o ARM): rank-1", gaps["arm_r1"], arm["rank1"], "04_ablations", SEEDED),
-        _difference_row("ARM helps (APR − APR w/o ARM): mAP", gaps["arm_map"], arm["mAP"], "04_ablations", SEEDED),
-        _difference_row("The attribute loss helps (APR − APR w/o attri): rank-1", gaps["attr_r1"], attr["rank1"],
-                        "04_ablations", SEEDED),
+        row("APR beats IDE (Baseline 1): rank-1", "ide_r1", "ide", "rank1", "02_baselines"),
+        row("APR beats IDE (Baseline 1): mAP", "ide_map", "ide", "mAP", "02_baselines"),
+        row("APR beats ARN (Baseline 2): rank-1", "arn_r1", "arn", "rank1", "02_baselines"),
+        row("ARM helps (APR − APR w/o ARM): rank-1", "arm_r1", "apr_no_arm", "rank1", "04_ablations"),
+        row("ARM helps (APR − APR w/o ARM): mAP", "arm_map", "apr_no_arm", "mAP", "04_ablations"),
+        row("The attribute loss helps (APR − APR w/o attri): rank-1", "attr_r1", "apr_no_attr_loss", "rank1",
+            "04_ablations"),
     ]
     rows.append(_attribute_row(key, runs["arn"], runs["apr"]))
     return rows
@@ -122,8 +128,9 @@ def _attribute_row(key: str, arn: list[RunRecord], apr: list[RunRecord]) -> Row:
     _, paper_arn, paper_apr = paper.ATTRIBUTE_MEANS[key]
     arn_accuracy, apr_accuracy, gap = attribute_accuracy_gap(arn, apr)
     if gap is not None:
+        agreement = verdict_agreement(np.subtract(apr_accuracy, arn_accuracy), len(apr))[0] if gap.paired else None
         return _difference_row(_attribute_claim(key), paper_apr - paper_arn, gap, "02_baselines", SEEDED,
-                               "interval over training runs, paired by seed; the test images are fixed")
+                               "interval over training runs, paired by seed; the test images are fixed", agreement)
     return Row(_attribute_claim(key), f"{paper_apr - paper_arn:+.2f}",
                float(np.mean(apr_accuracy) - np.mean(arn_accuracy)), None, None, "1/1", CANNOT_TELL,
                "one training run of each", "02_baselines", SEEDED)
@@ -314,7 +321,11 @@ SECTIONS = {
     SEEDED: ("Comparisons over several training runs of each model",
              "Each interval covers the training runs (*seeds*: runs of the first and second model) and the test "
              "queries. *paired*: run k of both models shares training seed k, and with it the pretraining run it "
-             "starts from, so the interval rests on the per-seed differences."),
+             "starts from, so the interval rests on the per-seed differences. *Same verdict on a rebuild*: the "
+             "estimated share of rebuilds with as many seeds, on this machine with other seeds or on another one, "
+             "whose interval gives this verdict again (`apr.stats.verdict_agreement`, from this build's per-seed "
+             "differences; itself uncertain with few seeds). Near 100%: the verdict is far from the line between "
+             "two; near 50%: an interval end sits close to 0, and a change of machine can move the verdict."),
     SWEEP: ("Sweeps: one training run per point",
             "Each point (a λ, an attribute left out) is trained once, with training seed 0, and its interval borrows "
             "the seed-to-seed spread of its difference to the reference's run of the same seed (*paired*; *spread "
@@ -339,6 +350,10 @@ def _number(value: float, signed: bool) -> str:
     value = 0.0 if abs(value) < 5e-4 else value       # a float sum's 1e-15 is a zero, not "+0.000"
     digits = 3 if 0 < abs(value) < 0.1 else 2          # Fig. 4's differences are hundredths
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None or pd.isna(value) else f"{100 * value:.0f}%"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -374,12 +389,14 @@ def claims_page(table: pd.DataFrame, parameters: dict) -> str:
             interval = "–" if pd.isna(r["low"]) else f"{_number(r['low'], signed)} to {_number(r['high'], signed)}"
             if number in (SEEDED, SWEEP, ACCELERATION):
                 rows.append([claim, r["paper"], _number(r["measured"], signed), interval, r["seeds"],
-                             f"**{r['verdict']}**"] + ([note] if number == ACCELERATION else []))
+                             f"**{r['verdict']}**"] + ([note] if number == ACCELERATION else []) +
+                            ([_share(r["agreement"])] if number == SEEDED else []))
             elif number == RECOMPUTED:
                 rows.append([claim, r["paper"], _number(r["measured"], signed), f"**{r['verdict']}**", note])
             else:
                 rows.append([r["claim"], r["paper"], note])
-        header = {SEEDED: ["claim", "paper", "this build", "95% interval", "seeds", "verdict"],
+        header = {SEEDED: ["claim", "paper", "this build", "95% interval", "seeds", "verdict",
+                           "same verdict on a rebuild (est.)"],
                   SWEEP: ["claim", "paper", "this build", "95% interval", "seeds", "verdict"],
                   ACCELERATION: ["claim", "paper", "this build", "95% interval", "seeds", "verdict", "note"],
                   RECOMPUTED: ["claim", "paper", "this build", "verdict", "note"],

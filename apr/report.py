@@ -20,8 +20,8 @@ from .metrics import pairwise_distances
 from .results import RunRecord
 from .runs import atomic_write_bytes
 from .retrieval import AttributePredictions, acceleration_per_query
-from .stats import (VERDICTS, Interval, borrowed_paired_interval, claim_verdict, paired_seed_interval, run_interval,
-                    seed_query_interval, seed_summary)
+from .stats import (VERDICTS, Interval, borrowed_paired_interval, claim_verdict, paired_seed_interval,
+                    paired_verdict_agreement, run_interval, seed_query_interval, seed_summary)
 
 PAPER_DATASET = {"synthetic": "market1501", "synthetic_duke": "dukemtmc", "market1501": "market1501",
                  "dukemtmc": "dukemtmc", "peta": "peta", "cub200": "cub200"}
@@ -110,6 +110,16 @@ def compare_runs(a: Sequence[RunRecord], b: Sequence[RunRecord],
         else:
             out[name] = seed_query_interval(x, y, reference=_reference(reference, column)).scaled(100)
     return out
+
+
+def rebuild_agreement(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> dict[str, float]:
+    """Per metric of :func:`compare_runs`, the estimated share of rebuilds with the same number of seeds (e.g. on a
+    machine with other numerics) whose interval gives this build's verdict again
+    (:func:`apr.stats.paired_verdict_agreement`); empty unless ``a`` and ``b`` are paired runs of two or more seeds."""
+    if len(a) < 2 or not same_seeds(a, b):
+        return {}
+    return {name: paired_verdict_agreement(per_query_runs(a, column), per_query_runs(b, column))
+            for name, column in METRIC_COLUMNS}
 
 
 def same_seeds(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> bool:

@@ -295,3 +295,22 @@ def verdict_agreement(differences: np.ndarray, seeds: int, paper_sign: float = 1
     first, second = verdicts(), verdicts()
     shares = {name: float((first == i).mean()) for i, name in enumerate(VERDICTS)}
     return float((first == second).mean()), shares
+
+
+def paired_verdict_agreement(a: np.ndarray, b: np.ndarray, level: float = 0.95, *, builds: int = 20_000) -> float:
+    """:func:`verdict_agreement` of the paired comparison ``a - b`` ((runs, queries) outcomes, run k of each trained
+    with training seed k), with this comparison's own per-seed differences and query term, at its number of seeds:
+    the estimated share of rebuilds whose :func:`paired_seed_interval` gives the same verdict (whichever side the
+    paper is on: agreement does not depend on it)."""
+    interval = paired_seed_interval(a, b, level)
+    differences = (_as_runs(a, "a") - _as_runs(b, "b")).mean(1)
+    return verdict_agreement(differences, differences.size, query_variance=query_term(interval, differences, level),
+                             level=level, builds=builds)[0]
+
+
+def query_term(interval: Interval, differences: np.ndarray, level: float = 0.95) -> float:
+    """The query term of a :func:`paired_seed_interval` (its variance less the seed term of the per-seed
+    ``differences``): the part that more seeds do not shrink."""
+    differences = np.asarray(differences, dtype=np.float64).ravel()
+    t = scipy_stats.t.ppf(0.5 + level / 2, differences.size - 1)
+    return max(0.0, (interval.half_width / t) ** 2 - differences.var(ddof=1) / differences.size)

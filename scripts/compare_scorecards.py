@@ -3,7 +3,9 @@
     .venv/bin/python scripts/compare_scorecards.py figures/claims.csv other/claims.csv [--names default other]
 
 Prints one Markdown row per claim: each build's value, interval and verdict, whether the verdicts agree, and
-whether each build's value lies inside the other build's 95% interval (rows without an interval: "–").
+whether each build's value lies inside the other build's 95% interval (rows without an interval: "–"). Where the
+scorecards carry it (column ``agreement``), the last line names each differing verdict with both builds' estimate
+of how often a rebuild gives their verdict again: a verdict near the line between two (about 50%) can differ.
 Exits 1 when a verdict differs or a value falls outside the other's interval, so a script can check it.
 """
 
@@ -54,7 +56,8 @@ def main() -> None:
     parser.add_argument("--names", nargs=2, default=("first", "second"), metavar=("FIRST", "SECOND"))
     args = parser.parse_args()
     try:
-        table, agree = compare(pd.read_csv(args.first), pd.read_csv(args.second), tuple(args.names))
+        first, second = pd.read_csv(args.first), pd.read_csv(args.second)
+        table, agree = compare(first, second, tuple(args.names))
     except (OSError, ValueError, KeyError) as exc:
         sys.exit(f"compare_scorecards: {exc}")
     print("| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns))
@@ -63,7 +66,22 @@ def main() -> None:
     same = (table["same verdict"] == "yes").sum()
     print(f"\n{same} of {len(table)} verdicts agree; "
           f"{'every value lies inside the other build' + chr(39) + 's interval' if agree else 'some do not agree'}.")
+    for claim, shares in differing_agreement(table, first, second).items():
+        print(f"- verdicts differ on '{claim}': a rebuild gives the same verdict in an estimated {shares}")
     sys.exit(0 if agree else 1)
+
+
+def differing_agreement(table: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame) -> dict[str, str]:
+    """For each claim whose verdicts differ, both builds' estimated rebuild agreement ("58% / 72%"), where known."""
+    out = {}
+    if "agreement" not in a.columns or "agreement" not in b.columns:
+        return out
+    shares = [x.set_index("claim")["agreement"] for x in (a, b)]
+    for claim in table.loc[table["same verdict"] == "no", "claim"]:
+        values = [s.get(claim) for s in shares]
+        if all(v is not None and not pd.isna(v) for v in values):
+            out[claim] = " / ".join(f"{100 * v:.0f}%" for v in values)
+    return out
 
 
 if __name__ == "__main__":

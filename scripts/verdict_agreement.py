@@ -16,13 +16,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import stats as scipy_stats
-
 from apr.experiments import main_config, seeded_configs, variant_configs
 from apr.report import attribute_accuracy_gap, per_query_runs
 from apr.results import RunRecord, entry_problem, run_dir_for
 from apr.runs import load_run
-from apr.stats import claim_verdict, paired_seed_interval, verdict_agreement
+from apr.stats import claim_verdict, paired_seed_interval, query_term, verdict_agreement
 
 
 def cached_runs(cache: Path, variant: str, seeds: int, scale: str, seed: int) -> list[RunRecord]:
@@ -53,7 +51,6 @@ def main() -> None:
     rows: dict[str, dict] = {}
     names = {"APR − IDE, rank-1": ("ide", "rank1"), "APR − IDE, mAP": ("ide", "AP_official"),
              "APR − ARN, rank-1": ("arn", "rank1"), "APR − ARN, attribute accuracy": ("arn", None)}
-    t = scipy_stats.t.ppf(0.975, args.seeds - 1)
     for cache in args.cache:
         runs = {v: cached_runs(cache, v, args.seeds, args.scale, args.seed) for v in ("ide", "arn", "apr")}
         for name, (other, column) in names.items():
@@ -65,8 +62,7 @@ def main() -> None:
                 a, b = 100 * per_query_runs(runs["apr"], column), 100 * per_query_runs(runs[other], column)
                 interval = paired_seed_interval(a, b)
                 differences = (a - b).mean(1)
-                # The interval's variance less its seed term: the query term, which more seeds do not shrink.
-                query_variance = max(0.0, (interval.half_width / t) ** 2 - differences.var(ddof=1) / args.seeds)
+                query_variance = query_term(interval, differences)
             row["differences"].extend(differences)
             row["query_variance"].append(query_variance)
             row["measured"].append(f"{interval.mean:+.2f} [{interval.low:+.2f}, {interval.high:+.2f}] "

@@ -87,9 +87,10 @@ def test_smoke_book_html_is_complete(smoke_site):
     assert set(claims["verdict"]) <= {"reproduces", "contradicts", "cannot tell at this precision", "not run here"}
     headline = claims.set_index("claim").loc["APR beats IDE (Baseline 1): rank-1"]
     assert headline["seeds"] == "4/4 paired" and headline["low"] <= headline["measured"] <= headline["high"]
+    assert 0 <= headline["agreement"] <= 1                     # the estimated share of rebuilds with this verdict
     assert (claims["verdict"] == "not run here").any() and claims.loc[claims["verdict"] == "not run here", "note"].all()
     page = (site / "book" / "_generated" / "claims.html").read_text()
-    assert "Which claims hold" in page and "APR beats IDE" in page
+    assert "Which claims hold" in page and "APR beats IDE" in page and "same verdict on a rebuild" in page
     assert (figures / "fig9_acceleration.png").is_file()
     assert (figures / "fig9_acceleration.csv").is_file()
     fig8 = pd.read_csv(figures / "fig8_distractors.csv")
