@@ -12,9 +12,6 @@ each, never more threads than cores); on a GPU they train one after another.
 from __future__ import annotations
 
 import concurrent.futures as futures
-import ctypes
-import ctypes.util
-import multiprocessing
 import os
 import signal
 import sys
@@ -28,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .config import APRConfig
 from .data.datasets import is_synthetic, stands_for
+from .data.processes import worker_pool
 from .data.synthetic import ensure_synthetic, synthetic_config
 from .data.training import load_run_dataset, load_training_data, synthetic_root_of
 from .device import resolve_device
@@ -167,7 +165,7 @@ def _prepare_data(configs: Sequence[APRConfig]) -> None:
         for config, layout, root in sets:
             ensure_synthetic(config=config, layout=layout, data_root=root, progress=False)
         return
-    with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with worker_pool(workers) as pool:
         list(pool.map(_ensure_quietly, sets))
 
 
@@ -217,28 +215,6 @@ def preflight_checks(configs: Sequence[APRConfig]) -> None:
             load_run_dataset(c, progress=False)
     for backbone in dict.fromkeys(c.backbone for c in configs if c.pretrained == "imagenet"):
         imagenet_state_dict(backbone)
-
-
-def die_with_parent(parent: int) -> None:
-    """Worker initializer: end this process when the book's process dies, however it dies (kill -9 too),
-    and leave Ctrl-C to the parent, which then kills the workers (:func:`stop_pool`).
-
-    On Linux the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a
-    daemon thread notices that the parent is gone.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle: it stops every worker
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(1, signal.SIGKILL)      # 1 = PR_SET_PDEATHSIG
-    else:
-        def watch() -> None:
-            while os.getppid() == parent:
-                threading.Event().wait(1.0)
-            os._exit(1)
-
-        threading.Thread(target=watch, daemon=True).start()
-    if os.getppid() != parent:             # the parent died before the line above took effect
-        os._exit(1)
 
 
 def stop_pool(pool: futures.ProcessPoolExecutor) -> None:
@@ -314,9 +290,7 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
         bar.close()
         return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]
     _prepare_data([c for _, c in missing] + [p for _, p in pending])
-    # spawn: a fresh interpreter per worker (fork after torch has started threads can hang)
-    pool = futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=die_with_parent, initargs=(os.getpid(),))
+    pool = worker_pool(workers)
     threads = max(1, cores // workers)
     jobs: dict[futures.Future, Path] = {}
 

@@ -128,6 +128,48 @@ def test_kill_9_of_the_parent_ends_its_workers(paused_pool):
     assert not list(cache.rglob("*.tmp"))
 
 
+# Any pool of the package (generating synthetic sets, rendering distractors, training) through apr.data.processes.
+BLOCKED_WORKER = textwrap.dedent("""
+    import os, sys
+    from apr.data.processes import worker_pool
+
+    def block(folder):
+        with open(os.path.join(folder, "ready"), "w") as fifo:   # tells the test this worker runs
+            fifo.write(str(os.getpid()))
+        open(os.path.join(folder, "never")).read()               # a FIFO nobody writes to: blocks for good
+
+    if __name__ == "__main__":
+        with worker_pool(1) as pool:
+            pool.submit(block, sys.argv[1]).result()
+""")
+
+
+def test_every_pool_worker_dies_with_its_parent(tmp_path):
+    ready = PausePoint(tmp_path / "ready")
+    os.mkfifo(tmp_path / "never")
+    driver = tmp_path / "driver.py"
+    driver.write_text(BLOCKED_WORKER)
+    log = tmp_path / "driver.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, str(driver), str(tmp_path)], env=ENV, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    workers: list[int] = []
+    try:
+        ready.wait(proc, log.read_text)
+        workers = children(proc.pid)
+        assert workers, "the driver has no worker"
+        proc.kill()
+        proc.wait()
+        assert wait_until_gone(workers, 10) == [], "a worker survived its parent's kill -9"
+    finally:
+        for pid in workers:                     # nothing outlives a failing test
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+        ready.close()
+
+
 @pytest.mark.slow
 @needs_two_cores
 def test_ctrl_c_stops_the_pool_at_once(paused_pool):

@@ -23,14 +23,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +41,7 @@ from .datasets import DISTRACTOR_PID, MARKET_NAME, DatasetLayoutError, Record, _
 from .render import make_cameras, make_identity, render, render_background
 from .attributes import load_attribute_annotations
 from .paths import find_annotation_file
+from .processes import worker_pool
 from .synthetic import _save, sample_from_prior
 
 DISTRACTOR_FOLDER = "images"          # <Market-1501>/images/, as torchreid's market1501_500k option reads it
@@ -205,7 +204,7 @@ def ensure_synthetic_distractors(dataset_folder: str | Path, count: int, *, data
         try:
             with tqdm(total=count - have, desc="rendering distractors", unit="img", disable=not progress) as bar:
                 if workers > 1 and len(blocks) > 1:
-                    with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                    with worker_pool(workers) as pool:
                         for done in pool.map(_render_block, [source] * len(blocks), blocks, [staging] * len(blocks)):
                             bar.update(done)
                 else:
