@@ -284,7 +284,9 @@ def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, 
     gallery_only = int(round(DUKE_GALLERY_ONLY_PER_TEST_ID * config.num_test_ids)) if duke else 0
     total = config.num_train_ids + config.num_test_ids + gallery_only
     sample = sample_duke_attributes if duke else sample_identity_attributes
-    attrs, source = sample(total, rng, config.attribute_source, data_root)
+    # Resolved once, here: the rows the set takes and the tag its folder name and manifest record are one file's.
+    rows_file = attribute_rows_file(config, layout, data_root)
+    attrs, source = sample(total, rng, "prior" if rows_file is None else str(rows_file), data_root)
     # Sparse 4-digit ids like Market's, randomly shared between train and test.
     pids = np.sort(rng.choice(np.arange(1, min(9999, 3 * total) + 1), size=total, replace=False))
     is_test = np.zeros(total, bool)
@@ -344,7 +346,8 @@ def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, 
         write_market_attribute_mat(out / "market_attribute.mat", attrs[~is_test], attrs[is_test])
     manifest = {
         "generator": "apr.data.synthetic", "layout": LAYOUT_NAMES[layout], "config": asdict(config),
-        "attribute_source": source, "attribute_rows": attribute_rows_tag(config, layout, data_root), "counts": counts, "seconds": round(time.perf_counter() - start, 2),
+        "attribute_source": source, "attribute_rows": _rows_tag(rows_file), "counts": counts,
+        "seconds": round(time.perf_counter() - start, 2),
     }
     (out / "synthetic.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -399,11 +402,21 @@ def _cached_digest(path: str, mtime_ns: int, size: int) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
+def _rows_tag(rows_file: Path | None) -> str:
+    return "prior" if rows_file is None else _file_digest(rows_file)
+
+
 def attribute_rows_tag(config: SynthConfig, layout: str = "market1501", data_root: str | Path | None = None) -> str:
     """What the identities' attributes come from, as it enters the folder name: "prior", or the first 12 hex digits
     of the annotation file's SHA-256 (its contents, so the same file anywhere gives the same set)."""
-    path = attribute_rows_file(config, layout, data_root)
-    return "prior" if path is None else _file_digest(path)
+    return _rows_tag(attribute_rows_file(config, layout, data_root))
+
+
+def _default_root(config: SynthConfig, layout: str, tag: str) -> Path:
+    settings = asdict(config) | {"attribute_rows": tag}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+    prefix = "" if layout == "market1501" else "duke-"
+    return DEFAULT_ROOT / f"{prefix}{config.num_train_ids}x{config.num_test_ids}-seed{config.seed}-{digest}"
 
 
 def synthetic_root(config: SynthConfig = SynthConfig(), layout: str = "market1501",
@@ -411,10 +424,7 @@ def synthetic_root(config: SynthConfig = SynthConfig(), layout: str = "market150
     """The folder :func:`ensure_synthetic` uses for ``config`` by default. Its name holds a digest of the
     configuration, the layout's prefix and the attribute rows' source: with ``attribute_source="auto"`` the same
     settings give another set when the real annotations are not found (the prior), and it must not share a name."""
-    settings = asdict(config) | {"attribute_rows": attribute_rows_tag(config, layout, data_root)}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
-    prefix = "" if layout == "market1501" else "duke-"
-    return DEFAULT_ROOT / f"{prefix}{config.num_train_ids}x{config.num_test_ids}-seed{config.seed}-{digest}"
+    return _default_root(config, layout, attribute_rows_tag(config, layout, data_root))
 
 
 def ensure_synthetic(root: str | Path | None = None, config: SynthConfig = SynthConfig(), *,
@@ -425,8 +435,8 @@ def ensure_synthetic(root: str | Path | None = None, config: SynthConfig = Synth
     An existing folder is reused only when its ``synthetic.json`` records the same configuration, layout and
     attribute rows; otherwise the error says how to regenerate.
     """
-    root = synthetic_root(config, layout, data_root) if root is None else Path(root)
     tag = attribute_rows_tag(config, layout, data_root)
+    root = _default_root(config, layout, tag) if root is None else Path(root)
     manifest = root / "synthetic.json"
     if manifest.is_file():
         recorded = json.loads(manifest.read_text())
