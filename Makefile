@@ -1,7 +1,8 @@
 # One entry point for users and CI. Every target sets up .venv first (scripts/setup_env.sh).
 #   make book                      build the book on the synthetic data (quick scale)
 #   make book SCALE=smoke          the CI-sized run
-#   make book SEEDS=5              more training seeds of every compared model: narrower intervals, longer build
+#   make book SEEDS=12             more training seeds of IDE, ARN and APR (default 8): narrower intervals, longer build
+#   make book ABLATION_SEEDS=8     more training seeds of APR's ablations and the sweeps' seeded points (default 4)
 #   make book GALLERY_MULTIPLE=26.34   Fig. 8 up to the paper's 500k scale (26.34 times the test gallery)
 #   make book DATASET=market1501 DATA_ROOT=/data SCALE=paper DEVICE=cuda
 #   make test                      the test suite (what CI runs)
@@ -11,7 +12,8 @@ DATASET  ?= synthetic
 SCALE    ?= quick
 DEVICE   ?= auto
 SEED     ?= 0
-SEEDS    ?= 4
+SEEDS    ?= 8
+ABLATION_SEEDS ?=
 DATA_ROOT ?=
 GALLERY_MULTIPLE ?=
 # Small torch ops on 2 cores: one thread per process is faster and bit-stable.
@@ -24,7 +26,7 @@ env:
 
 book: env
 	$(PY) -m apr book --dataset $(DATASET) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) --seeds $(SEEDS) \
-	  $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") $(if $(GALLERY_MULTIPLE),--gallery-multiple $(GALLERY_MULTIPLE))
+	  $(if $(ABLATION_SEEDS),--ablation-seeds $(ABLATION_SEEDS)) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") $(if $(GALLERY_MULTIPLE),--gallery-multiple $(GALLERY_MULTIPLE))
 
 test: env
 	$(PY) -m pytest

@@ -26,8 +26,11 @@ from .runs import atomic_write_bytes, save_json
 NOTEBOOKS = REPO_ROOT / "notebooks"
 GENERATED = REPO_ROOT / "book" / "_generated"
 SCALES = ("smoke", "quick", "paper")
-# The parameters of the nbval baselines in tests/notebooks (scripts/update_nbval_baselines.py).
-NBVAL_PARAMETERS = {"scale": "smoke", "figures_dir": "_build/nbval-figures"}
+# The parameters of the nbval baselines in tests/notebooks (scripts/update_nbval_baselines.py) and of the smoke
+# book the tests build: fewer seeds than the default, and fewer for the ablations than for Table 1, so that the
+# chapters' seed-by-seed comparison of the ablations with APR's first runs is exercised.
+SMOKE_SEEDS = {"seeds": 3, "ablation_seeds": 2}
+NBVAL_PARAMETERS = {"scale": "smoke", "figures_dir": "_build/nbval-figures", **SMOKE_SEEDS}
 
 
 def chapter_sources() -> list[Path]:
@@ -113,10 +116,11 @@ def _ipc_kernel_manager() -> type:
 
 def default_figures_dir(parameters: dict) -> str | None:
     """``figures/`` (None) for the default build; other builds write under ``_build/figures/``."""
-    from .experiments import DEFAULT_SEEDS
+    from .experiments import DEFAULT_ABLATION_SEEDS, DEFAULT_SEEDS
 
     default = (parameters.get("dataset", "synthetic") == "synthetic" and parameters.get("scale", "quick") == "quick"
                and parameters.get("seed", 0) == 0 and parameters.get("seeds", DEFAULT_SEEDS) == DEFAULT_SEEDS
+               and parameters.get("ablation_seeds") in (None, DEFAULT_ABLATION_SEEDS)
                and parameters.get("gallery_multiple") is None)
     if default:
         return None
@@ -148,9 +152,9 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
     from .results import load_or_train_many
 
     parameters = {"dataset": "synthetic", "data_root": None, "scale": "quick", "device": "auto", "seed": 0,
-                  "seeds": DEFAULT_SEEDS, "gallery_multiple": None} | parameters
+                  "seeds": DEFAULT_SEEDS, "ablation_seeds": None, "gallery_multiple": None} | parameters
     check_parameters(**{k: parameters[k] for k in ("dataset", "data_root", "scale", "device", "seed", "seeds",
-                                                   "gallery_multiple")})
+                                                   "gallery_multiple", "ablation_seeds")})
     parameters.setdefault("figures_dir", default_figures_dir(parameters))
     # Kernels and training workers inherit this: small torch ops on 2 cores are faster with one thread.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -159,7 +163,7 @@ def build_book(parameters: dict, *, html: bool = True, chapters: list[Path] | No
     generated = root / "book" / "_generated"
     started = time.perf_counter()
     configs = book_configs(parameters["dataset"], parameters["scale"], parameters["seed"], parameters["device"],
-                           parameters["data_root"], parameters["seeds"])
+                           parameters["data_root"], parameters["seeds"], parameters["ablation_seeds"])
     print(f"[book] {len(configs)} models (cached ones are reused) ...", flush=True)
     t = time.perf_counter()
     records = load_or_train_many(configs)
@@ -281,7 +285,7 @@ def figure_folder(figures_dir: str | Path | None) -> Path:
 
 
 def check_parameters(dataset: str, data_root: str | None, scale: str, device: str, seed: int, seeds: int = 1,
-                     gallery_multiple: float | None = None) -> None:
+                     gallery_multiple: float | None = None, ablation_seeds: int | None = None) -> None:
     """Validate a chapter's parameters; raises one ``ValueError`` naming the bad one."""
     from .data.datasets import ATTRIBUTE_ONLY_DATASETS, REID_DATASETS
     from .data.paths import resolve_data_root
@@ -299,6 +303,9 @@ def check_parameters(dataset: str, data_root: str | None, scale: str, device: st
         raise ValueError(f"parameter seed={seed!r}: expected a non-negative integer")
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"parameter seeds={seeds!r}: expected a whole number of training seeds, at least 1")
+    if ablation_seeds is not None and (not isinstance(ablation_seeds, int) or not 1 <= ablation_seeds <= seeds):
+        raise ValueError(f"parameter ablation_seeds={ablation_seeds!r}: expected a whole number from 1 to seeds "
+                         f"({seeds}), or None for the default")
     if gallery_multiple is not None and not (isinstance(gallery_multiple, (int, float)) and 1 < gallery_multiple <= 1000):
         raise ValueError(f"parameter gallery_multiple={gallery_multiple!r}: expected the largest Fig. 8 gallery as a "
                          "multiple of the test gallery, above 1 (26.34 is the paper's 500k), or None")

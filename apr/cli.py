@@ -119,14 +119,15 @@ def cmd_book(args: argparse.Namespace) -> int:
     from .book import build_book
 
     parameters = {"dataset": args.dataset, "data_root": args.data_root, "scale": args.scale,
-                  "device": args.device, "seed": args.seed, "seeds": args.seeds, "gallery_multiple": args.gallery_multiple}
+                  "device": args.device, "seed": args.seed, "seeds": args.seeds, "ablation_seeds": args.ablation_seeds,
+                  "gallery_multiple": args.gallery_multiple}
     index = build_book(parameters, html=not args.no_html)
     print(f"book built: {index}" if not args.no_html else "chapters executed into book/_generated/")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .experiments import DEFAULT_SEEDS
+    from .experiments import DEFAULT_ABLATION_SEEDS, DEFAULT_SEEDS
 
     parser = argparse.ArgumentParser(prog="python -m apr", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
@@ -203,8 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     book.add_argument("--seed", type=int, default=0, help="data seed of every run (default: 0)")
     book.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
-                      help="training seeds of every compared model, whose comparisons carry intervals over them "
-                           f"(default: {DEFAULT_SEEDS})")
+                      help="training seeds of Table 1's IDE, ARN and APR, whose comparisons carry intervals over "
+                           f"them (default: {DEFAULT_SEEDS})")
+    book.add_argument("--ablation-seeds", type=int, default=None,
+                      help="training seeds of APR's ablations and of the sweeps' seeded points, compared with APR's "
+                           f"first runs (default: {DEFAULT_ABLATION_SEEDS}, at most --seeds)")
     book.add_argument("--gallery-multiple", type=float, default=None,
                       help="Fig. 8's largest gallery as a multiple of the test gallery (default: the scale's; "
                            "26.34 is the paper's Market-1501+500k)")

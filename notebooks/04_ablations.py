@@ -24,7 +24,8 @@ data_root = None        # folder holding the datasets and annotation files (None
 scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
 device = "auto"         # auto, cpu, cuda
 seed = 0                # data seed: the synthetic set and its pretraining population
-seeds = 4               # training seeds of every model the chapters compare (intervals include them)
+seeds = 8               # training seeds of Table 1's IDE, ARN and APR (intervals include them)
+ablation_seeds = None   # training seeds of APR's ablations and the sweeps' seeded points (None: 4, at most seeds)
 figures_dir = None      # where figures are saved (None: the repository's figures/)
 
 # %%
@@ -43,26 +44,29 @@ from apr.data.datasets import stands_for
 from apr.data.training import load_training_data
 from apr.device import resolve_device
 from apr.experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SWEEP_OVERRIDES, VALIDATION_IDS, lambda_configs,
-                             leave_one_out_configs, main_config, schema_of, seeded_configs, sweep_base, validation_base,
-                             variant_configs)
+                             ablation_seed_count, leave_one_out_configs, main_config, schema_of, seed_count,
+                             seeded_configs, sweep_base, validation_base, variant_configs)
 from apr.plots import delta_bars_figure, heatmap_figure, publish, sweep_figure
 from apr.report import (compare_runs, interval_words, level_intervals, paper_baseline_rows, seed_metrics_table,
                         shown, versus_same_seed)
 from apr.results import load_or_train_many
 from apr.stats import claim_verdict
 
-check_parameters(dataset, data_root, scale, device, seed, seeds)
+check_parameters(dataset, data_root, scale, device, seed, seeds, ablation_seeds=ablation_seeds)
 pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration
 figures = figure_folder(figures_dir)
 main = main_config(dataset, scale, seed, device, data_root)
 variants = variant_configs(main, ("apr", "apr_no_arm", "apr_no_attr_loss", "ide"))
-runs = {v: load_or_train_many(seeded_configs(c, seeds)) for v, c in variants.items()}    # chapter 02's runs
+runs = {v: load_or_train_many(seeded_configs(c, seed_count(v, seeds, ablation_seeds)))    # chapter 02's runs
+        for v, c in variants.items()}
+few = ablation_seed_count(seeds, ablation_seeds)
+paired_apr = runs["apr"][:few]   # APR's runs with the ablations' training seeds, to compare seed by seed
 sweep = sweep_base(main, scale)
 lambdas = lambda_configs(validation_base(sweep, scale))
-lambda_runs = {lam: load_or_train_many(seeded_configs(c, seeds) if lam in SEEDED_LAMBDAS else [c])
+lambda_runs = {lam: load_or_train_many(seeded_configs(c, few) if lam in SEEDED_LAMBDAS else [c])
                for lam, c in lambdas.items()}
 removals = leave_one_out_configs(sweep)
-removal_runs = {name: load_or_train_many(seeded_configs(c, seeds) if name == "none" else [c])
+removal_runs = {name: load_or_train_many(seeded_configs(c, few) if name == "none" else [c])
                 for name, c in removals.items()}
 gaps = paper.GAPS.get(stands_for(dataset), paper.GAPS["market1501"])
 
@@ -71,7 +75,9 @@ gaps = paper.GAPS.get(stands_for(dataset), paper.GAPS["market1501"])
 #
 # Same configuration and training seeds as the baselines chapter. "w/o ARM" feeds the attribute
 # predictions to the ID classifier without re-weighting; "w/o attri" keeps the network but trains
-# it with the ID loss only (λ = 1). This build's cells are mean ± SD over the training runs.
+# it with the ID loss only (λ = 1). This build's cells are mean ± SD over the training runs (column
+# "training runs"; APR and IDE have more than the ablations, which are compared seed by seed with APR's
+# runs of the same training seeds).
 
 # %%
 names = ["APR", "APR (w/o ARM)", "APR (w/o attri)", "Baseline 1 (IDE)"]
@@ -86,8 +92,8 @@ assert all(c.attributes is None or len(c.attributes) < len(runs["apr"][0].info["
            for c in removals.values())
 
 # %% tags=["remove-cell"]
-arm_gain = compare_runs(runs["apr"], runs["apr_no_arm"])
-attr_gain = compare_runs(runs["apr"], runs["apr_no_attr_loss"])
+arm_gain = compare_runs(paired_apr, runs["apr_no_arm"])
+attr_gain = compare_runs(paired_apr, runs["apr_no_attr_loss"])
 glue("arm_verdict", claim_verdict(gaps["arm_r1"], arm_gain["rank1"]), display=False)
 glue("arm_r1", interval_words(arm_gain["rank1"]), display=False)
 glue("arm_map", interval_words(arm_gain["mAP"]), display=False)
@@ -121,7 +127,7 @@ pd.Series({**{k: (f"{v[0]}x{v[1]}" if k == "image_size" else v) for k, v in SWEE
            "λ sweep: training identities held out for validation": VALIDATION_IDS[scale],
            "λ values": ", ".join(f"{k:g}" for k in lambdas),
            "λ values trained with every seed": ", ".join(f"{k:g}" for k in SEEDED_LAMBDAS),
-           "training seeds of those, and of APR with every attribute": seeds},
+           "training seeds of those, and of APR with every attribute": few},
           name="sweep setting").to_frame()
 
 # %% [markdown]
@@ -194,7 +200,7 @@ shown(comparison)
 
 # %%
 if removals:
-    pairs = [(runs["apr"], runs["apr_no_arm"]), (runs["apr"], runs["apr_no_attr_loss"])]
+    pairs = [(paired_apr, runs["apr_no_arm"]), (paired_apr, runs["apr_no_attr_loss"])]
     changes = {name: v["rank1"] for name, v in versus_same_seed(removal_runs, "none", pairs).items()}
     fig6 = paper.FIG6_DUKE if stands_for(dataset) == "dukemtmc" else paper.FIG6_MARKET
     deltas = pd.DataFrame({"this build": {k: v.mean for k, v in changes.items()},

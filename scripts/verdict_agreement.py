@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from apr.experiments import main_config, seeded_configs, variant_configs
+from apr.experiments import DEFAULT_SEEDS, main_config, seeded_configs, variant_configs
 from apr.report import attribute_accuracy_gap, per_query_runs
 from apr.results import RunRecord, entry_problem, run_dir_for
 from apr.runs import load_run
@@ -40,7 +40,7 @@ def cached_runs(cache: Path, variant: str, seeds: int, scale: str, seed: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, action="append", required=True, help="a results cache (repeatable)")
-    parser.add_argument("--seeds", type=int, default=4, help="training seeds per model in each cache (default: 4)")
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=f"training seeds per model in each cache (default: {DEFAULT_SEEDS})")
     parser.add_argument("--try", dest="tries", type=int, nargs="+", default=[4, 6, 8, 12, 16],
                         help="seeds per build to estimate the agreement for")
     parser.add_argument("--scale", default="quick")

@@ -17,7 +17,7 @@ import pandas as pd
 import papermill
 import pytest
 
-from apr.book import NBVAL_PARAMETERS, build_book, chapter_sources, check_parameters, run_chapter
+from apr.book import NBVAL_PARAMETERS, SMOKE_SEEDS, build_book, chapter_sources, check_parameters, declared_parameters, run_chapter
 from apr.data.paths import REPO_ROOT
 
 BASELINES = REPO_ROOT / "tests" / "notebooks"
@@ -37,7 +37,9 @@ def test_nbval_baseline_matches_its_chapter(source):
     assert len(injected) == 1, f"{baseline.name}: expected one papermill parameters cell"
     values: dict = {}
     exec(injected[0].source, values)        # the cell papermill wrote: plain assignments
-    assert {k: values.get(k) for k in NBVAL_PARAMETERS} == NBVAL_PARAMETERS
+    declared = declared_parameters(jupytext.read(source))    # a chapter gets only the parameters it declares
+    assert {k: values.get(k) for k in NBVAL_PARAMETERS if k in declared} == \
+        {k: v for k, v in NBVAL_PARAMETERS.items() if k in declared} and values.get("scale") == "smoke"
 
 
 def test_every_baseline_has_a_chapter():
@@ -51,7 +53,7 @@ SMOKE_FIGURES = "_build/test-smoke-figures"      # relative: the status page mus
 @pytest.fixture(scope="module")
 def smoke_site(tmp_path_factory) -> Path:
     """The smoke-scale book, built once for the tests of its HTML."""
-    index = build_book({"scale": "smoke", "figures_dir": SMOKE_FIGURES}, root=tmp_path_factory.mktemp("book"))
+    index = build_book({"scale": "smoke", "figures_dir": SMOKE_FIGURES, **SMOKE_SEEDS}, root=tmp_path_factory.mktemp("book"))
     assert index.is_file()
     return index.parent
 
@@ -86,7 +88,7 @@ def test_smoke_book_html_is_complete(smoke_site):
     assert list(claims.columns[:7]) == ["claim", "paper", "measured", "low", "high", "seeds", "verdict"]
     assert set(claims["verdict"]) <= {"reproduces", "contradicts", "cannot tell at this precision", "not run here"}
     headline = claims.set_index("claim").loc["APR beats IDE (Baseline 1): rank-1"]
-    assert headline["seeds"] == "4/4 paired" and headline["low"] <= headline["measured"] <= headline["high"]
+    assert headline["seeds"] == "3/3 paired" and headline["low"] <= headline["measured"] <= headline["high"]
     assert 0 <= headline["agreement"] <= 1                     # the estimated share of rebuilds with this verdict
     assert (claims["verdict"] == "not run here").any() and claims.loc[claims["verdict"] == "not run here", "note"].all()
     page = (site / "book" / "_generated" / "claims.html").read_text()
@@ -122,6 +124,8 @@ def test_build_book_rejects_bad_parameters_before_running(tmp_path):
     ({"device": "tpu"}, "parameter device='tpu'"),
     ({"seed": -1}, "parameter seed=-1"),
     ({"gallery_multiple": 0.5}, "parameter gallery_multiple=0.5"),
+    ({"seeds": 2, "ablation_seeds": 3}, r"parameter ablation_seeds=3: expected a whole number from 1 to seeds \(2\)"),
+    ({"seeds": 4, "ablation_seeds": 0}, "parameter ablation_seeds=0"),
     ({"dataset": "market1501", "data_root": "/nonexistent"}, "parameter data_root='/nonexistent'"),
 ])
 def test_check_parameters(kwargs, message):
@@ -134,6 +138,9 @@ def test_figures_of_other_builds_do_not_overwrite_the_committed_ones():
     from apr.book import default_figures_dir
 
     assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0}) is None
+    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "seeds": 8, "ablation_seeds": 4}) is None
+    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "ablation_seeds": 8}) is not None
+    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "seeds": 4}) is not None
     assert default_figures_dir({"dataset": "market1501", "scale": "paper", "seed": 0}).startswith("_build/figures/")
     assert Path(REPO_ROOT / "figures").is_dir()
 
