@@ -242,7 +242,8 @@ def distractor_claims(parameters: dict) -> list[Row]:
                          "the paper's distractors (Market-1501+500k) join Market-1501: make book DATASET=market1501 "
                          "DATA_ROOT=..., or the synthetic set")]
     growth, _ = book_distractor_outcomes(dataset, parameters["scale"], parameters["seed"], parameters["device"],
-                                         parameters["data_root"], parameters["seeds"],
+                                         parameters["data_root"],
+                                         ablation_seed_count(parameters["seeds"], parameters.get("ablation_seeds")),
                                          parameters.get("gallery_multiple"), progress=False)
     gaps = growth_gaps(growth)["rank1"]
     closest = min(range(len(gaps)), key=lambda p: gaps[p].mean)

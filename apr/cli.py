@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="training seeds of Table 1's IDE, ARN and APR, whose comparisons carry intervals over "
                            f"them (default: {DEFAULT_SEEDS})")
     book.add_argument("--ablation-seeds", type=int, default=None,
-                      help="training seeds of APR's ablations and of the sweeps' seeded points, compared with APR's "
-                           f"first runs (default: {DEFAULT_ABLATION_SEEDS}, at most --seeds)")
+                      help="training seeds of APR's ablations, of the sweeps' seeded points and of Fig. 8's runs, "
+                           f"compared with APR's first runs (default: {DEFAULT_ABLATION_SEEDS}, at most --seeds)")
     book.add_argument("--gallery-multiple", type=float, default=None,
                       help="Fig. 8's largest gallery as a multiple of the test gallery (default: the scale's; "
                            "26.34 is the paper's Market-1501+500k)")

@@ -27,8 +27,8 @@ MAIN_VARIANTS = ("ide", "arn", "apr", "apr_no_arm", "apr_no_attr_loss")
 # The variants the book trains with several training seeds each, so that the intervals of their
 # comparisons (Table 1, the ablations of §5.3.2) include training variance.
 SEEDED_VARIANTS = MAIN_VARIANTS
-# Table 1's models get ``seeds`` training seeds; APR's two ablations and the sweeps' seeded points get
-# ``ablation_seeds`` (:func:`seed_count`), compared with the first that many runs of APR.
+# Table 1's models get ``seeds`` training seeds; APR's two ablations, the sweeps' seeded points and Fig. 8's
+# APR and IDE get ``ablation_seeds`` (:func:`seed_count`), compared with the first that many runs of APR.
 TABLE1_VARIANTS = ("ide", "arn", "apr")
 # Eight seeds for Table 1, four for the rest. Measured (scripts/verdict_agreement.py; the default build and one
 # with ATEN_CPU_CAPABILITY=default, 8 seeds each): with 4 seeds APR − IDE mAP and APR − ARN attribute accuracy
@@ -149,8 +149,8 @@ def seeded_configs(config: APRConfig, seeds: int) -> list[APRConfig]:
 
 
 def ablation_seed_count(seeds: int, ablation_seeds: int | None = None) -> int:
-    """Training seeds of APR's ablations and of the sweeps' seeded points: ``ablation_seeds``, or when it is None
-    ``DEFAULT_ABLATION_SEEDS`` but never more than ``seeds`` (they are compared with APR's first runs)."""
+    """Training seeds of APR's ablations, of the sweeps' seeded points and of Fig. 8's runs: ``ablation_seeds``, or
+    when it is None ``DEFAULT_ABLATION_SEEDS`` but never more than ``seeds`` (they are compared with APR's first runs)."""
     if ablation_seeds is None:
         return min(DEFAULT_ABLATION_SEEDS, seeds)
     if not 1 <= ablation_seeds <= seeds:
