@@ -29,8 +29,6 @@ ablation_seeds = None   # training seeds of the ablations of APR, the seeded swe
 figures_dir = None      # where figures are saved (None: the repository's figures/)
 
 # %%
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from IPython.display import display
@@ -41,7 +39,7 @@ from apr.attribute_stats import attribute_correlation
 from apr.book import check_parameters, figure_folder
 from apr.data import find_annotation_file, load_attribute_annotations
 from apr.data.datasets import stands_for
-from apr.data.training import load_training_data
+from apr.data.training import load_run_dataset, load_training_data
 from apr.device import resolve_device
 from apr.experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SWEEP_OVERRIDES, VALIDATION_IDS, lambda_configs,
                              ablation_seed_count, leave_one_out_configs, main_config, schema_of, seed_count,
@@ -252,7 +250,8 @@ schema = schema_of(dataset)
 label = {n: schema.attribute(n).label if schema else n for n in names}     # "sleeve length", not the file's "up"
 V = pd.DataFrame(model.arm.fc.weight.detach().numpy(), index=names, columns=names)
 V.index.name = "V[row, column]"
-dataset_root = Path(runs["apr"][0].info["dataset_root"])
+# The dataset's folder on this machine (run.json's "dataset_root" is where the run was trained, maybe elsewhere)
+dataset_root = load_run_dataset(runs["apr"][0].config, progress=False).root
 path = find_annotation_file(stands_for(dataset), dataset_root, data_root)
 if path is not None:
     correlation = attribute_correlation(load_attribute_annotations(path)["train"])[names].loc[names]
