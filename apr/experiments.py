@@ -30,11 +30,12 @@ SEEDED_VARIANTS = MAIN_VARIANTS
 # Table 1's models get ``seeds`` training seeds; APR's two ablations, the sweeps' seeded points and Fig. 8's
 # APR and IDE get ``ablation_seeds`` (:func:`seed_count`), compared with the first that many runs of APR.
 TABLE1_VARIANTS = ("ide", "arn", "apr")
-# Eight seeds for Table 1, four for the rest. Measured (scripts/verdict_agreement.py; the default build and one
-# with ATEN_CPU_CAPABILITY=default, 8 seeds each): with 4 seeds APR − IDE mAP and APR − ARN attribute accuracy
-# sit near the line between two verdicts, and the two builds gave different verdicts on both; with 8 both builds
-# gave the same verdict on every row of Table 1 and Tables 4–5. 4 seeds put the headline APR − IDE rank-1 within
-# ±2.9 points; 8 within ±1.6. The ablations' and sweeps' rows stay at 4: their intervals are wide and cross 0.
+# Eight seeds for Table 1, four for the rest. Measured (scripts/compare_scorecards.py on the default build and on one
+# with ATEN_CPU_CAPABILITY=default, whose other floating-point sums give other models): with 4 seeds of every model
+# APR − IDE mAP and APR − ARN attribute accuracy sat near the line between two verdicts, and the two builds gave
+# different verdicts on both (37 of 39 rows agreed); with 8 seeds of IDE, ARN and APR all 39 agree and each value
+# lies inside the other build's interval. The headline APR − IDE rank-1 is within ±2.9 points with 4 seeds, ±1.6
+# with 8. The ablations' and sweeps' rows stay at 4: their intervals are wide and cross 0 on both builds.
 DEFAULT_SEEDS = 8
 DEFAULT_ABLATION_SEEDS = 4
 VARIANT_NAMES = {"ide": "IDE (Baseline 1)", "arn": "ARN (Baseline 2)", "apr": "APR", "apr_no_arm": "APR (w/o ARM)",
