@@ -80,7 +80,7 @@ gaps = paper.GAPS.get(stands_for(dataset), paper.GAPS["market1501"])
 # %%
 names = ["APR", "APR (w/o ARM)", "APR (w/o attri)", "Baseline 1 (IDE)"]
 reported = paper_baseline_rows(dataset).reindex(names).dropna(how="all")
-shown(pd.concat([seed_metrics_table(runs)[["source", "R-1", "mAP"]], reported[["source", "R-1", "mAP"]]]))
+shown(pd.concat([seed_metrics_table(runs)[["source", "training runs", "R-1", "mAP"]], reported[["source", "R-1", "mAP"]]]))
 
 # %% tags=["remove-cell"]
 # Key results: every sweep point was trained with its own setting, the λ sweep on the validation split.
