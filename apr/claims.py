@@ -30,8 +30,8 @@ from .data.attributes import SCHEMAS, load_attribute_annotations
 from .data.datasets import stands_for
 from .data.paths import find_annotation_file
 from .distractor_runs import book_distractor_outcomes
-from .experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SEEDED_VARIANTS, ablation_seed_count, lambda_configs,
-                          leave_one_out_configs, main_config, seed_count, seeded_configs, sweep_base, validation_base,
+from .experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, ablation_seed_count, lambda_configs, leave_one_out_configs,
+                          main_config, seeded_configs, seeded_variant_configs, sweep_base, validation_base,
                           variant_configs)
 from .report import (ATTRIBUTE_DATASET_NEEDS, acceleration_outcomes, attribute_accuracy_gap, compare_runs,
                      growth_fall_gap, growth_gaps, rebuild_agreement, versus_same_seed)
@@ -84,13 +84,6 @@ def _not_run(claim: str, paper_text: str, needs: str) -> Row:
     return Row(claim, paper_text, None, None, None, "", NOT_RUN, needs, "", UNRUN)
 
 
-def _main_runs(configs: dict, parameters: dict) -> dict[str, list[RunRecord]]:
-    """The cached runs of each main variant, with the training seeds the book gives it (:func:`seed_count`)."""
-    return {v: load_or_train_many(seeded_configs(configs[v], seed_count(v, parameters["seeds"],
-                                                                         parameters.get("ablation_seeds"))),
-                                  progress=False) for v in SEEDED_VARIANTS}
-
-
 def model_claims(parameters: dict) -> list[Row]:
     """Rows of Tables 1, 4-5 and the ablations of §5.3.2: from the cached runs of this build."""
     dataset = parameters["dataset"]
@@ -100,11 +93,12 @@ def model_claims(parameters: dict) -> list[Row]:
         return [_not_run("APR beats IDE and ARN (rank-1)", "–", f"the paper's comparisons are on Market-1501 and "
                          f"DukeMTMC-reID; this build ran {dataset}")]
     base = main_config(dataset, parameters["scale"], parameters["seed"], parameters["device"], parameters["data_root"])
-    configs = variant_configs(base)
-    runs = _main_runs(configs, parameters)
-    # APR's first runs, as many as the other model has: compared seed by seed
-    against = {v: (compare_runs(runs["apr"][:len(runs[v])], runs[v]), rebuild_agreement(runs["apr"][:len(runs[v])], runs[v]))
-               for v in ("ide", "arn", "apr_no_arm", "apr_no_attr_loss")}
+    seeded = seeded_variant_configs(variant_configs(base), parameters["seeds"], parameters.get("ablation_seeds"))
+    runs = {v: load_or_train_many(configs, progress=False) for v, configs in seeded.items()}
+    against = {}
+    for v in ("ide", "arn", "apr_no_arm", "apr_no_attr_loss"):
+        apr = runs["apr"][:len(runs[v])]     # APR's first runs, as many as the other model has: compared seed by seed
+        against[v] = (compare_runs(apr, runs[v]), rebuild_agreement(apr, runs[v]))
 
     def row(claim: str, gap: str, versus: str, metric: str, chapter: str) -> Row:
         intervals, agreement = against[versus]

@@ -24,9 +24,6 @@ from .data.attributes import DUKE_SCHEMA, MARKET_SCHEMA, AttributeSchema
 from .data.datasets import stands_for
 
 MAIN_VARIANTS = ("ide", "arn", "apr", "apr_no_arm", "apr_no_attr_loss")
-# The variants the book trains with several training seeds each, so that the intervals of their
-# comparisons (Table 1, the ablations of §5.3.2) include training variance.
-SEEDED_VARIANTS = MAIN_VARIANTS
 # Table 1's models get ``seeds`` training seeds; APR's two ablations, the sweeps' seeded points and Fig. 8's
 # APR and IDE get ``ablation_seeds`` (:func:`seed_count`), compared with the first that many runs of APR.
 TABLE1_VARIANTS = ("ide", "arn", "apr")
@@ -166,6 +163,12 @@ def seed_count(variant: str, seeds: int, ablation_seeds: int | None = None) -> i
     return seeds if variant in TABLE1_VARIANTS else ablation_seed_count(seeds, ablation_seeds)
 
 
+def seeded_variant_configs(variants: dict[str, APRConfig], seeds: int,
+                           ablation_seeds: int | None = None) -> dict[str, list[APRConfig]]:
+    """Each of ``variants`` with the training seeds the book gives it (:func:`seed_count`), training seed 0 first."""
+    return {v: seeded_configs(c, seed_count(v, seeds, ablation_seeds)) for v, c in variants.items()}
+
+
 def book_configs(dataset: str, scale: str, seed: int = 0, device: str = "auto", data_root: str | None = None,
                  seeds: int = DEFAULT_SEEDS, ablation_seeds: int | None = None) -> list[APRConfig]:
     """Every model the book trains for these parameters, main models first."""
@@ -175,7 +178,7 @@ def book_configs(dataset: str, scale: str, seed: int = 0, device: str = "auto", 
     lambdas = lambda_configs(validation_base(sweep, scale))
     removals = leave_one_out_configs(sweep)
     few = ablation_seed_count(seeds, ablation_seeds)
-    configs = [c for v in SEEDED_VARIANTS for c in seeded_configs(main[v], seed_count(v, seeds, ablation_seeds))]
+    configs = [c for runs in seeded_variant_configs(main, seeds, ablation_seeds).values() for c in runs]
     configs += [c for lam in SEEDED_LAMBDAS for c in seeded_configs(lambdas[lam], few)] + list(lambdas.values())
     if removals:
         configs += seeded_configs(removals["none"], few) + list(removals.values())

@@ -41,7 +41,7 @@ from apr import paper
 from apr.attribute_runs import attribute_recognition_runs
 from apr.book import check_parameters, figure_folder
 from apr.data.datasets import stands_for
-from apr.experiments import SEEDED_VARIANTS, ablation_seed_count, main_config, seed_count, seeded_configs, variant_configs
+from apr.experiments import ablation_seed_count, main_config, seed_count, seeded_variant_configs, variant_configs
 from apr.plots import publish, training_curves_figure
 from apr.report import (attribute_recognition_table, compare_runs, history_frame, interval_words, paper_baseline_rows,
                         seed_attribute_table, seed_metrics_table, shown)
@@ -52,8 +52,7 @@ check_parameters(dataset, data_root, scale, device, seed, seeds, ablation_seeds=
 pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration
 figures = figure_folder(figures_dir)
 configs = variant_configs(main_config(dataset, scale, seed, device, data_root))
-runs = {v: load_or_train_many(seeded_configs(configs[v], seed_count(v, seeds, ablation_seeds)))   # training seed 0 first
-        for v in SEEDED_VARIANTS}
+runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(configs, seeds, ablation_seeds).items()}
 gaps = paper.GAPS.get(stands_for(dataset), paper.GAPS["market1501"])
 base = configs["apr"]
 pd.Series({"dataset": base.dataset, "backbone": base.backbone, "pretrained backbone": base.pretrained,

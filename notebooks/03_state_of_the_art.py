@@ -43,7 +43,7 @@ from apr.book import check_parameters, figure_folder
 from apr.data.datasets import stands_for
 from apr.data.training import load_training_data
 from apr.device import resolve_device
-from apr.experiments import main_config, seed_count, seeded_configs, variant_configs
+from apr.experiments import main_config, seeded_variant_configs, variant_configs
 from apr.metrics import pairwise_distances
 from apr.plots import publish, ranked_list_figure
 from apr.report import seed_metrics_table, shown
@@ -54,8 +54,7 @@ check_parameters(dataset, data_root, scale, device, seed, seeds, ablation_seeds=
 pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration
 figures = figure_folder(figures_dir)
 configs = variant_configs(main_config(dataset, scale, seed, device, data_root))
-runs = {v: load_or_train_many(seeded_configs(c, seed_count(v, seeds, ablation_seeds)))   # training seed 0 first
-        for v, c in configs.items()}
+runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(configs, seeds, ablation_seeds).items()}
 records = {v: r[0] for v, r in runs.items()}
 ours = seed_metrics_table(runs)[["source", "R-1", "R-5", "R-10", "mAP"]]
 

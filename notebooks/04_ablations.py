@@ -42,8 +42,8 @@ from apr.data.datasets import stands_for
 from apr.data.training import load_run_dataset, load_training_data
 from apr.device import resolve_device
 from apr.experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SWEEP_OVERRIDES, VALIDATION_IDS, lambda_configs,
-                             ablation_seed_count, leave_one_out_configs, main_config, schema_of, seed_count,
-                             seeded_configs, sweep_base, validation_base, variant_configs)
+                             ablation_seed_count, leave_one_out_configs, main_config, schema_of, seeded_configs,
+                             seeded_variant_configs, sweep_base, validation_base, variant_configs)
 from apr.plots import delta_bars_figure, heatmap_figure, publish, sweep_figure
 from apr.report import (compare_runs, interval_words, level_intervals, paper_baseline_rows, seed_metrics_table,
                         shown, versus_same_seed)
@@ -55,8 +55,7 @@ pd.set_option("display.max_colwidth", 100)   # the "source" column names the who
 figures = figure_folder(figures_dir)
 main = main_config(dataset, scale, seed, device, data_root)
 variants = variant_configs(main, ("apr", "apr_no_arm", "apr_no_attr_loss", "ide"))
-runs = {v: load_or_train_many(seeded_configs(c, seed_count(v, seeds, ablation_seeds)))    # chapter 02's runs
-        for v, c in variants.items()}
+runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(variants, seeds, ablation_seeds).items()}   # chapter 02's runs
 few = ablation_seed_count(seeds, ablation_seeds)
 paired_apr = runs["apr"][:few]   # APR's runs with the ablations' training seeds, to compare seed by seed
 sweep = sweep_base(main, scale)
