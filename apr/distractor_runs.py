@@ -34,7 +34,7 @@ from .experiments import distractor_counts, main_config, seeded_configs, variant
 from .features import extract
 from .gallery_growth import GrowingGallery
 from .model import APR
-from .results import RunRecord, load_or_train_many
+from .results import FollowUp, RunRecord, load_or_train_many
 from .runs import atomic_write_bytes
 
 OUTCOMES = ("rank1", "AP")
@@ -84,15 +84,16 @@ def _save_cached(run: RunRecord, digest: str, outcomes: dict[str, np.ndarray]) -
 
 
 def _grow(galleries: Sequence[GrowingGallery], models: Sequence[APR], config: APRConfig, records: Sequence[Record],
-          device: torch.device, block: int, progress: bool) -> dict[str, Any]:
+          device: torch.device, block: int, progress: bool, workers: int | None = None) -> dict[str, Any]:
     """Add ``records`` to every gallery, each block decoded once and embedded by every model; the seconds spent.
 
-    On a CPU the models run side by side in threads, each with one torch thread (the same sums as one
-    model at a time with one thread, so the features do not depend on how many ran together).
+    On a CPU the models run side by side in ``workers`` threads (default: one per core), each with one torch
+    thread (the same sums as one model at a time with one thread, so the features do not depend on how many ran
+    together).
     """
     seconds: dict[str, Any] = {"decode": 0.0, "extract": np.zeros(len(models)), "search": np.zeros(len(models))}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    workers = min(len(models), cores) if device.type == "cpu" else 1
+    workers = min(len(models), workers or cores) if device.type == "cpu" else 1
 
     def embed_and_add(j: int, decoded: DecodedSplit) -> None:
         t = time.perf_counter()
@@ -106,7 +107,7 @@ def _grow(galleries: Sequence[GrowingGallery], models: Sequence[APR], config: AP
     threads = torch.get_num_threads()
     bar = tqdm(total=len(records), desc="distractors", unit="img", disable=not progress or not records)
     try:
-        if workers > 1:
+        if device.type == "cpu":
             torch.set_num_threads(1)
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for start in range(0, len(records), block):
@@ -123,11 +124,13 @@ def _grow(galleries: Sequence[GrowingGallery], models: Sequence[APR], config: AP
 
 
 def distractor_outcomes(runs: Mapping[str, Sequence[RunRecord]], distractors: Sequence[Record], counts: Sequence[int],
-                        *, device: str = "cpu", block: int = 4096, progress: bool = True) -> GrowthOutcomes:
+                        *, device: str = "cpu", block: int = 4096, progress: bool = True,
+                        workers: int | None = None) -> GrowthOutcomes:
     """Rank-1 hits and APs (%) of every run with its test gallery plus the first ``counts[i]`` distractors.
 
     ``runs``: training runs per model name (all of one image size and test split); ``counts``: increasing
-    numbers of distractors, 0 for the dataset's own gallery; ``distractors`` in the order they join.
+    numbers of distractors, 0 for the dataset's own gallery; ``distractors`` in the order they join;
+    ``workers``: models embedding side by side on a CPU (default: one per core).
     """
     counts = sorted(set(int(c) for c in counts))
     if counts[0] < 0 or counts[-1] > len(distractors):
@@ -154,7 +157,7 @@ def distractor_outcomes(runs: Mapping[str, Sequence[RunRecord]], distractors: Se
         snapshots: list[list[dict[str, Any]]] = [[] for _ in todo]
         # Segments between consecutive counts, so that each size's cost is measured on its own.
         for start, stop in zip([0] + counts[:-1], counts):
-            seconds = _grow(galleries, models, todo[0].config, distractors[start:stop], dev, block, progress)
+            seconds = _grow(galleries, models, todo[0].config, distractors[start:stop], dev, block, progress, workers)
             for j, gallery in enumerate(galleries):
                 frame = gallery.per_query()
                 snapshots[j].append({"rank1": 100 * frame["rank1"].to_numpy(), "AP": 100 * frame["AP_official"].to_numpy(),
@@ -198,14 +201,45 @@ def distractor_set(dataset: str, scale: str, seed: int, data_root: str | None, c
     return read_distractors(folder, max(counts), seed=seed), manifest
 
 
-def book_distractor_outcomes(dataset: str, scale: str, seed: int, device: str, data_root: str | None, seeds: int,
-                             gallery_multiple: float | None = None, *,
-                             progress: bool = True) -> tuple[GrowthOutcomes, dict | None]:
-    """Fig. 8 of a book build: APR and IDE, each with ``seeds`` training runs, at the gallery sizes of
-    :func:`apr.experiments.distractor_counts`; and the synthetic distractors' generation manifest."""
+# The datasets Fig. 8 runs on: the paper's distractors join Market-1501; the synthetic set renders its own.
+FIG8_DATASETS = ("synthetic", "market1501")
+
+
+def book_distractor_configs(dataset: str, scale: str, seed: int, device: str, data_root: str | None,
+                            seeds: int) -> dict[str, list[APRConfig]]:
+    """The runs of Fig. 8 in a book build: APR and IDE, each with training seeds 0 .. ``seeds`` - 1."""
     variants = variant_configs(main_config(dataset, scale, seed, device, data_root))
-    runs = {name: load_or_train_many(seeded_configs(variants[name], seeds), progress=progress) for name in ("apr", "ide")}
+    return {name: seeded_configs(variants[name], seeds) for name in ("apr", "ide")}
+
+
+def book_distractor_outcomes(dataset: str, scale: str, seed: int, device: str, data_root: str | None, seeds: int,
+                             gallery_multiple: float | None = None, *, progress: bool = True,
+                             workers: int | None = None) -> tuple[GrowthOutcomes, dict | None]:
+    """Fig. 8 of a book build: APR and IDE, each with ``seeds`` training runs, at the gallery sizes of
+    :func:`apr.experiments.distractor_counts`; and the synthetic distractors' generation manifest.
+    ``workers``: processes rendering distractors and models embedding them side by side (default: the cores)."""
+    runs = {name: load_or_train_many(configs, progress=progress)
+            for name, configs in book_distractor_configs(dataset, scale, seed, device, data_root, seeds).items()}
     gallery = len(runs["apr"][0].features()["gallery"]["pids"])
     counts = distractor_counts(dataset, scale, gallery, gallery_multiple)
-    records, manifest = distractor_set(dataset, scale, seed, data_root, counts, progress=progress)
-    return distractor_outcomes(runs, records, counts, device=device, progress=progress), manifest
+    records, manifest = distractor_set(dataset, scale, seed, data_root, counts, progress=progress, workers=workers)
+    return (distractor_outcomes(runs, records, counts, device=device, progress=progress, workers=workers),
+            manifest)
+
+
+def book_distractor_follow_up(dataset: str, scale: str, seed: int, device: str, data_root: str | None, seeds: int,
+                              gallery_multiple: float | None = None) -> FollowUp | None:
+    """Fig. 8 of a book build as work for the training pool (:class:`apr.results.FollowUp`): once its runs are
+    trained, one worker renders the distractors and embeds them with each run, with one torch thread, while
+    the others train, and caches the outcomes that chapter 05 then reads. None where Fig. 8 does not run."""
+    if dataset not in FIG8_DATASETS:
+        return None
+    configs = book_distractor_configs(dataset, scale, seed, device, data_root, seeds)
+    return FollowUp(_cache_book_distractor_outcomes, (dataset, scale, seed, device, data_root, seeds, gallery_multiple),
+                    tuple(c for runs in configs.values() for c in runs), "Fig. 8 distractors")
+
+
+def _cache_book_distractor_outcomes(*arguments: Any) -> None:
+    """A worker of the training pool: :func:`book_distractor_outcomes` in this process alone, with one thread."""
+    torch.set_num_threads(1)
+    book_distractor_outcomes(*arguments, progress=False, workers=1)

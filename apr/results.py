@@ -18,6 +18,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable, Hashable
 from typing import Any, Sequence
 
 import torch
@@ -156,22 +157,84 @@ def _usable(config: APRConfig, run_dir: Path) -> bool:
     return False
 
 
-def _prepare_data(configs: Sequence[APRConfig]) -> None:
-    """Generate the synthetic sets the runs need once, here, before workers read them (several side by side)."""
-    sets = list(dict.fromkeys((synthetic_config(c.synthetic_scale, c.seed, stands_for(c.dataset), c.synthetic_test_ids),
-                               stands_for(c.dataset), c.data_root) for c in configs if is_synthetic(c.dataset)))
-    workers = min(len(sets), _cores())
-    if workers < 2:
-        for config, layout, root in sets:
-            ensure_synthetic(config=config, layout=layout, data_root=root, progress=False)
-        return
-    with worker_pool(workers) as pool:
-        list(pool.map(_ensure_quietly, sets))
+def _data_job(config: APRConfig) -> tuple[tuple, Path] | None:
+    """The synthetic set ``config`` reads, as (arguments of :func:`_ensure_quietly`, folder), when it is not generated
+    yet; None for a real dataset or a set that exists."""
+    if not is_synthetic(config.dataset):
+        return None
+    root = synthetic_root_of(config)
+    if (root / "synthetic.json").is_file():
+        return None
+    layout = stands_for(config.dataset)
+    return (synthetic_config(config.synthetic_scale, config.seed, layout, config.synthetic_test_ids), layout,
+            config.data_root), root
 
 
 def _ensure_quietly(job: tuple) -> Path:
     config, layout, root = job
     return ensure_synthetic(config=config, layout=layout, data_root=root, progress=False)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Work for the training pool once the runs of ``needs`` are in the cache: ``function(*args)``, run in a worker
+    process beside the training still going on (so ``function`` is a module-level function and its arguments
+    pickle). The book computes Fig. 8's distractor outcomes this way. Its result is not returned: a follow-up caches
+    what it computes."""
+
+    function: Callable[..., Any]
+    args: tuple = ()
+    needs: tuple[APRConfig, ...] = ()
+    label: str = "follow-up"
+
+
+@dataclass
+class _Job:
+    """One piece of work for the pool: ``function(*args)`` once the jobs keyed ``after`` are done."""
+
+    key: Hashable                                  # what later jobs wait for: a run's folder, or ("data", folder)
+    function: Callable[..., Any]
+    args: tuple
+    after: set[Hashable]
+    label: str
+    prepare: Callable[[], Any] | None = None       # run here just before the job is handed to a worker
+
+
+def _run_jobs(jobs: Sequence[_Job], workers: int, bar: tqdm) -> None:
+    """Run ``jobs`` in a pool of ``workers`` processes, each job once every job it waits for is done.
+
+    A worker gets one job at a time, the first ready one in ``jobs``' order, so that order is the priority (the
+    pool's own queue would hand out jobs in the order they were submitted, however urgent the later ones).
+    """
+    keys = {job.key for job in jobs}
+    done: set[Hashable] = set()
+    waiting = list(jobs)
+    running: dict[futures.Future, _Job] = {}
+    pool = worker_pool(workers)
+    try:
+        while waiting or running:
+            ready = [job for job in waiting if not (job.after & keys) - done]
+            for job in ready[: workers - len(running)]:
+                waiting.remove(job)
+                if job.prepare is not None:
+                    job.prepare()
+                running[pool.submit(job.function, *job.args)] = job
+            if not running:   # cannot happen: a job waits only for jobs listed before it is ready
+                raise RuntimeError(f"{len(waiting)} jobs wait for work that never runs: {waiting[0].label}")
+            finished, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+            for future in finished:
+                job = running.pop(future)
+                try:
+                    future.result()
+                except Exception as exc:
+                    raise RuntimeError(f"{job.label} failed: {exc}") from exc
+                done.add(job.key)
+                bar.set_postfix_str(job.label)
+                bar.update()
+    except BaseException:   # a failed job, Ctrl-C, ...: stop every worker now, not after its model
+        stop_pool(pool)
+        raise
+    pool.shutdown()
 
 
 def pretrained_backbone(config: APRConfig, *, progress: bool = False) -> Path:
@@ -254,13 +317,16 @@ def _pretrain_here(pretraining: Sequence[APRConfig], progress: bool) -> None:
 
 
 def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = None, workers: int | None = None,
-                       progress: bool = True) -> list[RunRecord]:
+                       progress: bool = True, follow_ups: Sequence[FollowUp] = ()) -> list[RunRecord]:
     """Cached runs of ``configs`` (in order); the missing ones are trained first.
 
     ``workers``: processes training side by side on a CPU (default: the number of cores,
-    at most the number of missing runs); each gets ``cores // workers`` torch threads. A run
-    that starts from a synthetic pretraining (one per training seed) waits for it: several
-    pretraining runs go into the pool first, and each run is queued as soon as its own is done.
+    at most the number of jobs); each gets ``cores // workers`` torch threads. The pool also
+    generates the synthetic sets the runs need, and each job starts as soon as what it needs is
+    there: a pretraining (one per training seed) once its population is generated, beside the
+    generation of the set the models are fine-tuned on, and a model once its set and its
+    pretraining are. ``follow_ups`` run in the pool once their runs are cached (here, after the
+    training, when there is no pool).
     """
     dirs = [run_dir_for(c, cache) for c in configs]
     missing = list({d: c for c, d in zip(configs, dirs) if not _usable(c, d)}.items())
@@ -270,55 +336,56 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
     pending = [(d, p) for p, d in pretraining.items() if not _usable(p, d)]
     cuda = any(c.device.startswith("cuda") or (c.device == "auto" and torch.cuda.is_available()) for _, c in missing)
     cores = _cores()
-    workers = 1 if cuda else max(1, min(workers or cores, len(missing) + len(pending), cores))
+    workers = 1 if cuda else max(1, min(workers or cores, len(missing) + len(pending) + len(follow_ups), cores))
     if pending and (workers == 1 or len(pending) == 1):
         _pretrain_here([p for _, p in pending], progress)   # nothing could run beside it: give it every core
         pending = []
-    if not missing:
-        return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]
-    # Each missing run, by the folder of the pending pretraining it waits for (None: it can start now).
-    waits_on = {d: pretraining[pretrain_config(c)] if c.pretrained == "synthetic" else None for d, c in missing}
-    pending_dirs = {d for d, _ in pending}
-    waiting_for = {pre: [(d, c) for d, c in missing if waits_on[d] == pre] for pre in pending_dirs}
-    ready = [(d, c) for d, c in missing if waits_on[d] not in pending_dirs]
-    bar = tqdm(total=len(missing) + len(pending), desc="training models", unit="model", disable=not progress)
-    if workers == 1:          # here, one after the other (the pretraining is done: see above)
-        for d, c in ready:
+    if not missing or workers == 1:   # here, one after the other (the pretraining is done: see above)
+        bar = tqdm(total=len(missing) + len(follow_ups), desc="training models", unit="model",
+                   disable=not progress or not missing)
+        for d, c in missing:
             bar.set_postfix_str(d.name)
             _train_and_evaluate(c, d, None, progress=False)
             bar.update()
+        for follow_up in follow_ups:
+            bar.set_postfix_str(follow_up.label)
+            follow_up.function(*follow_up.args)
+            bar.update()
         bar.close()
         return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]
-    _prepare_data([c for _, c in missing] + [p for _, p in pending])
-    pool = worker_pool(workers)
+    runs = pending + missing
+    data: dict[Path, tuple] = {}                          # the synthetic sets to generate, by folder
+    for _, c in runs:
+        job = _data_job(c)
+        if job is not None:
+            data.setdefault(job[1], job[0])
+    pending_dirs = {d for d, _ in pending}
     threads = max(1, cores // workers)
-    jobs: dict[futures.Future, Path] = {}
 
-    def submit(runs: Sequence[tuple[Path, APRConfig]]) -> None:
-        for d, c in runs:
-            if c.pretrained == "synthetic":
-                pretrained_backbone(c)      # writes backbone.pt here, not in racing workers
-            jobs[pool.submit(_train_and_evaluate, c, d, threads, False)] = d
+    def data_keys(c: APRConfig) -> set[Hashable]:
+        return {("data", synthetic_root_of(c))} if is_synthetic(c.dataset) else set()
 
+    def run_job(d: Path, c: APRConfig) -> _Job:
+        pre = pretraining[pretrain_config(c)] if c.pretrained == "synthetic" else None
+        # The main process writes the pretraining's backbone.pt once, not racing workers.
+        prepare = (lambda: pretrained_backbone(c)) if pre is not None else None
+        return _Job(d, _train_and_evaluate, (c, d, threads, False), data_keys(c) | ({pre} & pending_dirs), d.name,
+                    prepare)
+
+    jobs = [_Job(("data", root), _ensure_quietly, (arguments,), set(), f"data {root.name}")
+            for root, arguments in data.items()]
+    jobs += [run_job(d, c) for d, c in pending]          # pretrainings first: every model waits for one
+    jobs += [_Job(("follow-up", i), f.function, f.args,
+                  set().union(*({run_dir_for(c, cache)} | data_keys(c) for c in f.needs)), f.label)
+             for i, f in enumerate(follow_ups)]
+    jobs += [run_job(d, c) for d, c in missing]
+    bar = tqdm(total=len(jobs), desc="training models", unit="job", disable=not progress)
     try:
-        submit(pending)                     # first in the queue, so they start first
-        submit(ready)
-        while jobs:
-            done, _ = futures.wait(jobs, return_when=futures.FIRST_COMPLETED)
-            for job in done:
-                d = jobs.pop(job)
-                try:
-                    job.result()
-                except Exception as exc:
-                    raise RuntimeError(f"training {d.name} failed: {exc}") from exc
-                submit(waiting_for.pop(d, []))
-                bar.set_postfix_str(d.name)
-                bar.update()
-    except BaseException:   # a failed run, Ctrl-C, ...: stop every worker now, not after its model
-        stop_pool(pool)
-        for d, _ in missing + pending:
+        _run_jobs(jobs, workers, bar)
+    except BaseException:
+        for d, _ in runs:
             remove_dead_temporaries(d)
         raise
-    pool.shutdown()
-    bar.close()
+    finally:
+        bar.close()
     return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]

@@ -174,11 +174,11 @@ glue("largest_used", f"{100 * at['gallery_used']:.1f}", display=False)
 # ablations get, not all of Table 1's.
 
 # %%
-from apr.distractor_runs import book_distractor_outcomes
+from apr.distractor_runs import FIG8_DATASETS, book_distractor_outcomes
 from apr.plots import distractor_figure
 from apr.report import growth_fall_gap, growth_gaps, growth_levels
 
-if dataset in ("synthetic", "market1501"):
+if dataset in FIG8_DATASETS:
     # fewer runs than Table 1's: each run embeds every distractor at every size
     growth, manifest = book_distractor_outcomes(dataset, scale, seed, device, data_root,
                                                 ablation_seed_count(seeds, ablation_seeds), gallery_multiple)

@@ -3,7 +3,10 @@ the results cache, and the retrieval helpers the chapters use."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import matplotlib.colors
 import numpy as np
@@ -230,19 +233,34 @@ def test_shown_rounds_and_dashes_without_a_warning():
     assert out["source"].tolist() == ["a", "–"] and out["n"].tolist() == [3, 4]
 
 
+def note_finished_runs(note: Path, run_dirs: list[Path]) -> None:
+    """A follow-up for the training pool (module level: a worker process imports it): which runs it found done."""
+    note.write_text(json.dumps([(d / "complete.json").is_file() for d in run_dirs]))
+
+
 def test_each_run_starts_from_its_training_seeds_pretraining_when_they_train_side_by_side(monkeypatch, tmp_path):
-    """Three training seeds need three pretraining runs: the pool trains them first and queues each run
-    once its own pretraining is done; every run must start from the backbone of its own seed."""
+    """Three training seeds need three pretraining runs: the pool generates the synthetic sets, trains the
+    pretrainings first and queues each run once its own pretraining and its data are there; every run must start
+    from the backbone of its own seed. A follow-up runs in the pool, once, after the runs it needs."""
+    from apr.data.training import synthetic_root_of
     from apr.pretrain import pretrain_config
-    from apr.results import load_or_train_many, run_dir_for
+    from apr.results import FollowUp, load_or_train_many, run_dir_for
 
     monkeypatch.setenv("APR_CACHE_DIR", str(tmp_path))     # the workers inherit it
-    configs = [main_config("synthetic", "smoke", pretrained="synthetic", epochs=1, train_seed=k) for k in range(3)]
-    records = load_or_train_many(configs, workers=2, progress=False)
+    # A data seed of this test's own, whose synthetic sets are removed first: the pool must generate them.
+    configs = [main_config("synthetic", "smoke", seed=7, pretrained="synthetic", epochs=1, train_seed=k) for k in range(3)]
+    roots = [synthetic_root_of(c) for c in (configs[0], pretrain_config(configs[0]))]
+    for root in roots:
+        shutil.rmtree(root, ignore_errors=True)
+    note = tmp_path / "follow-up.json"
+    follow_up = FollowUp(note_finished_runs, (note, [run_dir_for(c) for c in configs[:2]]), tuple(configs[:2]))
+    records = load_or_train_many(configs, workers=2, progress=False, follow_ups=[follow_up])
     for config, record in zip(configs, records):
         backbone = run_dir_for(pretrain_config(config)) / "backbone.pt"
         assert str(backbone) in record.info["initialisation"], (config.train_seed, record.info["initialisation"])
     assert len({r.info["initialisation"] for r in records}) == 3
+    assert all((root / "synthetic.json").is_file() for root in roots)
+    assert json.loads(note.read_text()) == [True, True]
 
 
 def test_each_variant_keeps_its_colour_and_style_in_every_panel():
