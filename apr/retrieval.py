@@ -84,13 +84,23 @@ def encode(pred: AttributePredictions, tau: float) -> tuple[np.ndarray, np.ndarr
     return r, p
 
 
-def keep_mask(q_code: tuple[np.ndarray, np.ndarray], g_code: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """(Q, G) bool: True where no attribute reliable for both disagrees."""
+def keep_mask(q_code: tuple[np.ndarray, np.ndarray], g_code: tuple[np.ndarray, np.ndarray],
+              rows: int = 16) -> np.ndarray:
+    """(Q, G) bool: True where no attribute reliable for both disagrees.
+
+    ``rows`` queries at a time: the (rows, G) words of each step stay in the CPU's cache, where (Q, G) ones
+    would not (measured once on the quick synthetic set's 2,049 x 10,757 codes, one word each: 0.125 s
+    at once, 0.033 s in steps of 16).
+    """
     (rq, pq), (rg, pg) = q_code, g_code
-    conflict = np.zeros((rq.shape[0], rg.shape[0]), bool)
-    for w in range(rq.shape[1]):
-        conflict |= ((rq[:, None, w] & rg[None, :, w]) & (pq[:, None, w] ^ pg[None, :, w])) != 0
-    return ~conflict
+    keep = np.empty((rq.shape[0], rg.shape[0]), bool)
+    for start in range(0, rq.shape[0], rows):
+        stop = min(start + rows, rq.shape[0])
+        conflict = np.zeros((stop - start, rg.shape[0]), np.uint64)
+        for w in range(rq.shape[1]):
+            conflict |= (rq[start:stop, None, w] & rg[None, :, w]) & (pq[start:stop, None, w] ^ pg[None, :, w])
+        np.equal(conflict, 0, out=keep[start:stop])
+    return keep
 
 
 def acceleration_curve(distmat: np.ndarray | torch.Tensor, q_pred: AttributePredictions, g_pred: AttributePredictions,
@@ -128,10 +138,10 @@ def acceleration_per_query(distmat: np.ndarray | torch.Tensor, q_pred: Attribute
     _check_tau(tau)
     dist = torch.as_tensor(np.asarray(distmat)) if not isinstance(distmat, torch.Tensor) else distmat
     keep = keep_mask(encode(q_pred, tau), encode(g_pred, tau))
-    filtered = torch.where(torch.as_tensor(keep, device=dist.device), dist, torch.full_like(dist, float("inf")))
+    filtered = dist.masked_fill(~torch.as_tensor(keep, device=dist.device), float("inf"))
     frame = evaluate_per_query(filtered, q_pids, g_pids, q_camids, g_camids, ap_modes=(ap_mode,))
     counted = np.asarray(g_pids) != -1
-    used = keep[:, counted].mean(1) if counted.any() else np.zeros(len(keep))
+    used = (keep & counted).sum(1) / counted.sum() if counted.any() else np.zeros(len(keep))
     return pd.DataFrame({"gallery_used": used[frame.index.to_numpy()], "rank1": (frame["first_match_rank"] == 0).astype(float),
                          "AP": frame[f"AP_{ap_mode}"]}, index=frame.index)
 

@@ -34,9 +34,10 @@ def slow_keep(q, g, tau):
 
 
 @pytest.mark.parametrize("tau", [0.0, 0.6, 0.8, 0.95])
-def test_keep_mask_matches_the_rule(tau):
-    q, g = random_predictions(6, 0), random_predictions(40, 1)
-    np.testing.assert_array_equal(keep_mask(encode(q, tau), encode(g, tau)), slow_keep(q, g, tau))
+@pytest.mark.parametrize("rows", [1, 16, 1000])    # queries per step: one, a part with a remainder, all
+def test_keep_mask_matches_the_rule(tau, rows):
+    q, g = random_predictions(37, 0), random_predictions(40, 1)
+    np.testing.assert_array_equal(keep_mask(encode(q, tau), encode(g, tau), rows), slow_keep(q, g, tau))
 
 
 def test_tau_one_keeps_everything_and_larger_tau_keeps_more():
