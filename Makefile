@@ -2,7 +2,7 @@
 #   make book                      build the book on the synthetic data (quick scale)
 #   make book SCALE=smoke          the CI-sized run
 #   make book SEEDS=12             more training seeds of IDE, ARN and APR (default 8): narrower intervals, longer build
-#   make book ABLATION_SEEDS=8     more training seeds of APR's ablations, the sweeps' seeded points, Fig. 8 (default 4)
+#   make book ABLATION_SEEDS=8     more training seeds of APR's ablations, the sweeps' seeded points, Fig. 8 (default 3)
 #   make book GALLERY_MULTIPLE=26.34   Fig. 8 up to the paper's 500k scale (26.34 times the test gallery)
 #   make book DATASET=market1501 DATA_ROOT=/data SCALE=paper DEVICE=cuda
 #   make test                      the test suite (what CI runs)

@@ -28,7 +28,7 @@ scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, 
 device = "auto"         # auto, cpu, cuda
 seed = 0                # data seed: the synthetic set and its pretraining population
 seeds = 8               # training seeds of IDE, ARN and APR, the models of Table 1 (intervals include them)
-ablation_seeds = None   # training seeds of the ablations of APR, the seeded sweep points, Fig. 8 (None: 4, at most seeds)
+ablation_seeds = None   # training seeds of the ablations of APR, the seeded sweep points, Fig. 8 (None: 3, at most seeds)
 figures_dir = None      # where figures are saved (None: the repository's figures/)
 
 # %%

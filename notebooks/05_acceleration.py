@@ -28,7 +28,7 @@ scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, 
 device = "auto"         # auto, cpu, cuda
 seed = 0                # data seed: the synthetic set and its pretraining population
 seeds = 8               # training seeds of IDE, ARN and APR, the models of Table 1 (intervals include them)
-ablation_seeds = None   # training seeds of APR and IDE in Fig. 8, as of the ablations (None: 4, at most seeds)
+ablation_seeds = None   # training seeds of APR and IDE in Fig. 8, as of the ablations (None: 3, at most seeds)
 gallery_multiple = None # largest Fig. 8 gallery, times the test gallery (None: the scale default; 26.34: the paper 500k)
 figures_dir = None      # where figures are saved (None: the repository's figures/)
 

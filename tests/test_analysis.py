@@ -114,20 +114,20 @@ def test_book_plan_seeds_every_compared_model_and_sweeps_lambda_on_validation():
     assert sum(1 for c in configs if c.attributes is not None) == len(REMOVALS["market1501"])
 
 
-def test_the_ablations_seed_count_defaults_to_four_and_never_exceeds_table_1s():
+def test_the_ablations_seed_count_defaults_to_three_and_never_exceeds_table_1s():
     from collections import Counter
 
     from apr.book import check_parameters
     from apr.experiments import DEFAULT_ABLATION_SEEDS, ablation_seed_count, seed_count
 
-    assert ablation_seed_count(8) == DEFAULT_ABLATION_SEEDS == 4 and ablation_seed_count(2) == 2
-    assert seed_count("apr", 8) == 8 and seed_count("apr_no_arm", 8) == 4 and seed_count("apr_no_arm", 8, 8) == 8
+    assert ablation_seed_count(8) == DEFAULT_ABLATION_SEEDS == 3 and ablation_seed_count(2) == 2
+    assert seed_count("apr", 8) == 8 and seed_count("apr_no_arm", 8) == 3 and seed_count("apr_no_arm", 8, 8) == 8
     with pytest.raises(ValueError, match="ablation_seeds=5: expected 1 to seeds"):
         ablation_seed_count(4, 5)
     with pytest.raises(ValueError, match=r"parameter ablation_seeds=9: expected a whole number from 1 to seeds \(8\)"):
         check_parameters("synthetic", None, "smoke", "cpu", 0, 8, ablation_seeds=9)
     default = Counter(c.variant for c in book_configs("synthetic", "quick") if c.validation_ids == 0 and c.attributes is None)
-    assert default == {"ide": 8, "arn": 8, "apr": 8, "apr_no_arm": 4, "apr_no_attr_loss": 4}
+    assert default == {"ide": 8, "arn": 8, "apr": 8, "apr_no_arm": 3, "apr_no_attr_loss": 3}
 
 
 def test_each_training_seed_starts_from_its_own_pretraining():
