@@ -186,3 +186,73 @@ def test_duke_attributes_are_drawn():
 def test_market_layout_keeps_six_cameras(tmp_path):
     with pytest.raises(ValueError, match="num_cameras=8: the Market-1501 layout has at most 6 cameras"):
         generate_synthetic(tmp_path / "m", DUKE_TINY, progress=False)
+
+
+# Whole-frame versions of the drawing primitives (how apr.data.render drew before it drew in windows): a shape
+# drawn in its window must give the very same image.
+def _whole_frame(img, alpha, colour):
+    a = alpha[..., None]
+    img *= 1 - a
+    img += a * np.asarray(colour, dtype=np.float32)
+
+
+def _ellipse_whole(img, cy, cx, ry, rx, colour, keep=None):
+    from apr.data.render import _XX, _YY
+
+    ry, rx = max(ry, 0.5), max(rx, 0.5)
+    d = np.sqrt(((_YY - cy) / ry) ** 2 + ((_XX - cx) / rx) ** 2)
+    alpha = np.clip((1 - d) * min(ry, rx) + 0.5, 0, 1)
+    _whole_frame(img, alpha if keep is None else alpha * keep, colour)
+
+
+def _polygon_whole(img, points, colour, texture=None):
+    from apr.data.render import HEIGHT, WIDTH, _XX, _YY
+
+    sd = np.full((HEIGHT, WIDTH), np.inf, dtype=np.float32)
+    for i in range(len(points)):
+        (y0, x0), (y1, x1) = points[i], points[(i + 1) % len(points)]
+        ny, nx = (x1 - x0), -(y1 - y0)
+        sd = np.minimum(sd, ((_YY - y0) * ny + (_XX - x0) * nx) / (np.hypot(ny, nx) or 1.0))
+    _whole_frame(img, np.clip(sd + 0.5, 0, 1), colour if texture is None else texture)
+
+
+def _segment_whole(img, p0, p1, width, colour):
+    from apr.data.render import _XX, _YY
+
+    (y0, x0), (y1, x1) = p0, p1
+    dy, dx = y1 - y0, x1 - x0
+    t = np.clip(((_YY - y0) * dy + (_XX - x0) * dx) / (dy * dy + dx * dx or 1.0), 0, 1)
+    _whole_frame(img, np.clip(width / 2 - np.hypot(_YY - (y0 + t * dy), _XX - (x0 + t * dx)) + 0.5, 0, 1), colour)
+
+
+def test_shapes_drawn_in_their_windows_equal_whole_frame_drawing():
+    from apr.data.render import HEIGHT, WIDTH, ellipse, polygon, segment
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        base = rng.uniform(0, 1, (HEIGHT, WIDTH, 3)).astype(np.float32)
+        fast, slow = base.copy(), base.copy()
+        colour = rng.uniform(0, 1, 3)
+        y, x = rng.uniform(-30, HEIGHT + 30), rng.uniform(-30, WIDTH + 30)   # some shapes leave the frame
+        kind = trial % 5
+        if kind == 0:
+            ry, rx = rng.uniform(0.1, 20, 2)
+            keep = (rng.uniform(0, 1, (HEIGHT, WIDTH)) < 0.5).astype(np.float32)
+            ellipse(fast, y, x, ry, rx, colour, keep=keep if trial % 2 else None)
+            _ellipse_whole(slow, y, x, ry, rx, colour, keep=keep if trial % 2 else None)
+        elif kind in (1, 2):   # rectangles and trapezoids, clockwise, some very thin or sharp
+            h, w, lean = rng.uniform(0.05, 40), rng.uniform(0.05, 30), rng.uniform(-0.45, 0.45) * rng.uniform(0, 30)
+            points = [(y, x), (y, x + w), (y + h, x + w + lean), (y + h, x - lean)]
+            texture = rng.uniform(0, 1, (HEIGHT, WIDTH, 3)).astype(np.float32) if kind == 2 else None
+            polygon(fast, points, colour, texture)
+            _polygon_whole(slow, points, colour, texture)
+        elif kind == 3:        # not a clockwise convex polygon, or a repeated corner: the whole frame
+            points = [(y, x), (y + 10, x + 10), (y, x + 10), (y, x + 10)] if trial % 2 else [(y, x), (y + 9, x), (y + 9, x + 7)]
+            polygon(fast, points, colour)
+            _polygon_whole(slow, points, colour)
+        else:
+            p1 = (y + rng.uniform(-40, 40), x + rng.uniform(-40, 40)) if trial % 3 else (y, x)   # also a dot
+            width = rng.uniform(0.2, 12)
+            segment(fast, (y, x), p1, width, colour)
+            _segment_whole(slow, (y, x), p1, width, colour)
+        assert np.array_equal(fast, slow), (trial, kind)

@@ -19,6 +19,7 @@ Everything is numpy on a ``(H, W, 3)`` float canvas with soft (anti-aliased) sha
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -169,50 +170,95 @@ def make_cameras(num_cameras: int, rng: np.random.Generator) -> list[Camera]:
 # ----------------------------------------------------------------------- drawing primitives
 
 _YY, _XX = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+_FRAME = (slice(0, HEIGHT), slice(0, WIDTH))
+Window = tuple[slice, slice]
 
 
-def _blend(img: np.ndarray, alpha: np.ndarray, colour: np.ndarray | tuple[float, ...]) -> None:
+# Each shape is drawn in a window of the frame: the rows and columns its soft edge can reach. Outside it the
+# shape's alpha is 0, which leaves a pixel as it was, so the image is the one a whole-frame pass gives. Measured
+# when the windows came in: every image of the quick set, its pretraining population and the smoke set, and a
+# third of the quick set's distractors, came out byte for byte the same, and the quick set took 89 s instead of
+# 132 s to generate (tests/test_synthetic.py holds each shape against its whole-frame drawing).
+def _window(top: float, bottom: float, left: float, right: float) -> Window | None:
+    """The frame's rows and columns that hold every pixel from ``top`` to ``bottom`` and ``left`` to ``right``,
+    with a pixel to spare; None when none is in the frame."""
+    if not all(map(math.isfinite, (top, bottom, left, right))):
+        return _FRAME
+    rows = slice(max(0, math.floor(top) - 1), min(HEIGHT, math.ceil(bottom) + 2))
+    cols = slice(max(0, math.floor(left) - 1), min(WIDTH, math.ceil(right) + 2))
+    return (rows, cols) if rows.start < rows.stop and cols.start < cols.stop else None
+
+
+def _blend(img: np.ndarray, alpha: np.ndarray, colour: np.ndarray | tuple[float, ...], window: Window = _FRAME) -> None:
+    """Blend ``colour`` (a colour, or an image of the window's size) into ``img[window]`` with ``alpha``."""
     a = alpha[..., None]
-    img *= 1 - a
-    img += a * np.asarray(colour, dtype=np.float32)
+    part = img[window]
+    part *= 1 - a
+    part += a * np.asarray(colour, dtype=np.float32)
 
 
 def ellipse(img: np.ndarray, cy: float, cx: float, ry: float, rx: float, colour, keep: np.ndarray | None = None) -> None:
     """Fill an ellipse with a one-pixel soft edge (``keep`` masks the part that is drawn)."""
     ry, rx = max(ry, 0.5), max(rx, 0.5)
-    d = np.sqrt(((_YY - cy) / ry) ** 2 + ((_XX - cx) / rx) ** 2)
+    reach = 1 + 0.5 / min(ry, rx)     # alpha > 0 only where d < reach
+    window = _window(cy - ry * reach, cy + ry * reach, cx - rx * reach, cx + rx * reach)
+    if window is None:
+        return
+    d = np.sqrt(((_YY[window] - cy) / ry) ** 2 + ((_XX[window] - cx) / rx) ** 2)
     alpha = np.clip((1 - d) * min(ry, rx) + 0.5, 0, 1)
     if keep is not None:
-        alpha = alpha * keep
-    _blend(img, alpha, colour)
+        alpha = alpha * keep[window]
+    _blend(img, alpha, colour, window)
+
+
+def _polygon_window(points: list[tuple[float, float]]) -> Window | None:
+    """Where :func:`polygon`'s alpha can be above 0: within half a pixel of every edge's inner side, the polygon
+    grown by 0.5 / sin(angle / 2) at its sharpest corner. The whole frame for a shape that is not a clockwise convex
+    polygon with edges of some length (the growth would not bound it)."""
+    pts = np.asarray(points, dtype=np.float64)
+    edges = np.roll(pts, -1, axis=0) - pts
+    lengths = np.hypot(edges[:, 0], edges[:, 1])
+    turns = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    if len(pts) < 3 or not (lengths > 0).all() or not (turns < 0).all():   # clockwise: every turn negative
+        return _FRAME
+    outgoing, incoming = edges / lengths[:, None], np.roll(edges / lengths[:, None], 1, axis=0)
+    angles = np.arccos(np.clip(-(outgoing * incoming).sum(1), -1, 1))     # interior angle at each corner
+    if angles.min() < 1e-3:
+        return _FRAME
+    grow = 0.5 / math.sin(angles.min() / 2)
+    return _window(pts[:, 0].min() - grow, pts[:, 0].max() + grow, pts[:, 1].min() - grow, pts[:, 1].max() + grow)
 
 
 def polygon(img: np.ndarray, points: list[tuple[float, float]], colour, texture: np.ndarray | None = None) -> None:
     """Fill a convex polygon given as (y, x) points in clockwise screen order."""
-    sd = np.full((HEIGHT, WIDTH), np.inf, dtype=np.float32)
+    window = _polygon_window(points)
+    if window is None:
+        return
+    yy, xx = _YY[window], _XX[window]
+    sd = np.full(yy.shape, np.inf, dtype=np.float32)
     n = len(points)
     for i in range(n):
         (y0, x0), (y1, x1) = points[i], points[(i + 1) % n]
         ny, nx = (x1 - x0), -(y1 - y0)  # inward normal for clockwise order in (y down) screen space
         norm = np.hypot(ny, nx) or 1.0
-        sd = np.minimum(sd, ((_YY - y0) * ny + (_XX - x0) * nx) / norm)
+        sd = np.minimum(sd, ((yy - y0) * ny + (xx - x0) * nx) / norm)
     alpha = np.clip(sd + 0.5, 0, 1)
-    if texture is None:
-        _blend(img, alpha, colour)
-    else:
-        a = alpha[..., None]
-        img *= 1 - a
-        img += a * texture
+    _blend(img, alpha, colour if texture is None else texture[window], window)
 
 
 def segment(img: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], width: float, colour) -> None:
     """Draw a thick line from p0 to p1 ((y, x) points) with round caps."""
     (y0, x0), (y1, x1) = p0, p1
+    reach = width / 2 + 0.5          # alpha > 0 only closer to the line than this
+    window = _window(min(y0, y1) - reach, max(y0, y1) + reach, min(x0, x1) - reach, max(x0, x1) + reach)
+    if window is None:
+        return
+    yy, xx = _YY[window], _XX[window]
     dy, dx = y1 - y0, x1 - x0
     length2 = dy * dy + dx * dx or 1.0
-    t = np.clip(((_YY - y0) * dy + (_XX - x0) * dx) / length2, 0, 1)
-    dist = np.hypot(_YY - (y0 + t * dy), _XX - (x0 + t * dx))
-    _blend(img, np.clip(width / 2 - dist + 0.5, 0, 1), colour)
+    t = np.clip(((yy - y0) * dy + (xx - x0) * dx) / length2, 0, 1)
+    dist = np.hypot(yy - (y0 + t * dy), xx - (x0 + t * dx))
+    _blend(img, np.clip(width / 2 - dist + 0.5, 0, 1), colour, window)
 
 
 def box_blur(img: np.ndarray, radius: int) -> np.ndarray:
