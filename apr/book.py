@@ -139,6 +139,15 @@ def _ipc_kernel_manager() -> type:
             # nbval baselines) could take the same ones.
             return os.path.join(tempfile.gettempdir(), f"apr-kernel-{uuid.uuid4().hex}-ipc")
 
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client interrupts a kernel before it asks it to shut down; when that SIGINT lands while the
+            # kernel is still handling a message (seen with two chapters at once on 2 busy cores) the kernel prints
+            # "ERROR | KeyboardInterrupt caught in kernel" into the build's output. A finished chapter has no cell
+            # running to interrupt, and the shutdown request goes to the control channel, which a busy kernel
+            # still answers (and after shutdown_wait_time it is terminated anyway).
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
     return IPCKernelManager
 
 

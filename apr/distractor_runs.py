@@ -240,6 +240,10 @@ def book_distractor_follow_up(dataset: str, scale: str, seed: int, device: str, 
 
 
 def _cache_book_distractor_outcomes(*arguments: Any) -> None:
-    """A worker of the training pool: :func:`book_distractor_outcomes` in this process alone, with one thread."""
+    """A job of the training pool: :func:`book_distractor_outcomes` in this process alone, with one thread."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    book_distractor_outcomes(*arguments, progress=False, workers=1)
+    try:
+        book_distractor_outcomes(*arguments, progress=False, workers=1)
+    finally:
+        torch.set_num_threads(threads)
