@@ -148,8 +148,8 @@ def test_figures_of_other_builds_do_not_overwrite_the_committed_ones():
     from apr.book import default_figures_dir
 
     assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0}) is None
-    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "seeds": 8, "ablation_seeds": 4}) is None
-    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "ablation_seeds": 8}) is not None
+    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "seeds": 8, "ablation_seeds": 3}) is None
+    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "ablation_seeds": 4}) is not None
     assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "seeds": 4}) is not None
     assert default_figures_dir({"dataset": "market1501", "scale": "paper", "seed": 0}).startswith("_build/figures/")
     assert Path(REPO_ROOT / "figures").is_dir()
