@@ -6,7 +6,9 @@ others in place. ``CACHE_VERSION`` enters every key: bump it when a code change 
 what a configuration trains to, and every cached run is retrained.
 
 ``$APR_CACHE_DIR`` moves the cache elsewhere. On a CPU, several missing runs train side by side in worker processes (one torch thread
-each, never more threads than cores); on a GPU they train one after another.
+each, never more threads than cores), in one pool that also generates the synthetic sets they read and runs
+the work that waits for them (:class:`FollowUp`), each job as soon as what it needs is there; on a GPU they
+train one after another.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Hashable
 from typing import Any, Sequence
 
 import torch
@@ -219,7 +221,7 @@ def _run_jobs(jobs: Sequence[_Job], workers: int, bar: tqdm) -> None:
                 if job.prepare is not None:
                     job.prepare()
                 running[pool.submit(job.function, *job.args)] = job
-            if not running:   # cannot happen: a job waits only for jobs listed before it is ready
+            if not running:   # cannot happen: no job waits, directly or not, for itself
                 raise RuntimeError(f"{len(waiting)} jobs wait for work that never runs: {waiting[0].label}")
             finished, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
             for future in finished:
