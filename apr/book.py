@@ -64,16 +64,15 @@ def run_chapters(chapters: list[Path], generated: Path, parameters: dict) -> lis
     """Execute ``chapters`` into ``generated``, as many at a time as there are cores (each kernel uses one), and
     tidy each for readers; returns each chapter's seconds, in book order.
 
-    The later chapters start first: they take longest (measured on 2 cores: chapter 05 about 100 s, each other
-    12 to 20 s), so the short ones fill the other cores meanwhile.
+    The later chapters start first: they take longest (measured in a warm build, one at a time: chapter 05
+    101 s, each other 16 to 21 s), so the short ones fill the other cores meanwhile.
     """
     from concurrent.futures import as_completed
 
-    from .data.processes import worker_pool
+    from .data.processes import usable_cores, worker_pool
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     seconds: dict[Path, float] = {}
-    pool = worker_pool(max(1, min(cores, len(chapters))))
+    pool = worker_pool(max(1, min(usable_cores(), len(chapters))))
     try:
         jobs = {pool.submit(run_chapter, source, generated / f"{source.stem}.ipynb", parameters): source
                 for source in reversed(chapters)}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from tqdm.auto import tqdm
 from .config import APRConfig
 from .data.datasets import Record, find_dataset_folder
 from .data.distractors import ensure_synthetic_distractors, read_distractors
+from .data.processes import usable_cores
 from .data.synthetic import ensure_synthetic, synthetic_config
 from .data.tensors import DecodedSplit
 from .device import resolve_device
@@ -92,8 +92,7 @@ def _grow(galleries: Sequence[GrowingGallery], models: Sequence[APR], config: AP
     together).
     """
     seconds: dict[str, Any] = {"decode": 0.0, "extract": np.zeros(len(models)), "search": np.zeros(len(models))}
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    workers = min(len(models), workers or cores) if device.type == "cpu" else 1
+    workers = min(len(models), workers or usable_cores()) if device.type == "cpu" else 1
 
     def embed_and_add(j: int, decoded: DecodedSplit) -> None:
         t = time.perf_counter()

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .config import APRConfig
 from .data.datasets import is_synthetic, stands_for
-from .data.processes import worker_pool
+from .data.processes import usable_cores, worker_pool
 from .data.synthetic import ensure_synthetic, synthetic_config
 from .data.training import load_run_dataset, load_training_data, synthetic_root_of
 from .device import resolve_device
@@ -82,10 +82,6 @@ def cache_key(config: APRConfig) -> str:
     import hashlib
 
     return hashlib.sha256(f"v{CACHE_VERSION}-{config.key()}".encode()).hexdigest()[:12]
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 COMPLETE = "complete.json"   # written last, atomically: an entry without it is not finished
@@ -159,17 +155,11 @@ def _usable(config: APRConfig, run_dir: Path) -> bool:
     return False
 
 
-def _data_job(config: APRConfig) -> tuple[tuple, Path] | None:
-    """The synthetic set ``config`` reads, as (arguments of :func:`_ensure_quietly`, folder), when it is not generated
-    yet; None for a real dataset or a set that exists."""
-    if not is_synthetic(config.dataset):
-        return None
-    root = synthetic_root_of(config)
-    if (root / "synthetic.json").is_file():
-        return None
+def _synthetic_set(config: APRConfig) -> tuple:
+    """The arguments of :func:`_ensure_quietly` that generate the synthetic set ``config`` reads."""
     layout = stands_for(config.dataset)
     return (synthetic_config(config.synthetic_scale, config.seed, layout, config.synthetic_test_ids), layout,
-            config.data_root), root
+            config.data_root)
 
 
 def _ensure_quietly(job: tuple) -> Path:
@@ -310,7 +300,7 @@ def load_or_train(config: APRConfig, *, cache: Path | None = None, progress: boo
 def _pretrain_here(pretraining: Sequence[APRConfig], progress: bool) -> None:
     """Train pretraining runs in this process with every core, one after the other."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(_cores())
+    torch.set_num_threads(usable_cores())
     try:
         for config in pretraining:
             load_or_train_many([config], workers=1, progress=progress)
@@ -337,7 +327,7 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
                                                               if c.pretrained == "synthetic")}
     pending = [(d, p) for p, d in pretraining.items() if not _usable(p, d)]
     cuda = any(c.device.startswith("cuda") or (c.device == "auto" and torch.cuda.is_available()) for _, c in missing)
-    cores = _cores()
+    cores = usable_cores()
     workers = 1 if cuda else max(1, min(workers or cores, len(missing) + len(pending) + len(follow_ups), cores))
     if pending and (workers == 1 or len(pending) == 1):
         _pretrain_here([p for _, p in pending], progress)   # nothing could run beside it: give it every core
@@ -356,16 +346,15 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
         bar.close()
         return [RunRecord(c, d, load_run(d)) for c, d in zip(configs, dirs)]
     runs = pending + missing
-    data: dict[Path, tuple] = {}                          # the synthetic sets to generate, by folder
-    for _, c in runs:
-        job = _data_job(c)
-        if job is not None:
-            data.setdefault(job[1], job[0])
+    # The synthetic set of each configuration, found once (naming it looks for the attribute file on disk).
+    roots = {c: synthetic_root_of(c) for c in dict.fromkeys([c for _, c in runs] + [c for f in follow_ups for c in f.needs])
+             if is_synthetic(c.dataset)}
+    data = {root: _synthetic_set(c) for c, root in roots.items() if not (root / "synthetic.json").is_file()}
     pending_dirs = {d for d, _ in pending}
     threads = max(1, cores // workers)
 
     def data_keys(c: APRConfig) -> set[Hashable]:
-        return {("data", synthetic_root_of(c))} if is_synthetic(c.dataset) else set()
+        return {("data", roots[c])} if c in roots else set()
 
     def run_job(d: Path, c: APRConfig) -> _Job:
         pre = pretraining[pretrain_config(c)] if c.pretrained == "synthetic" else None

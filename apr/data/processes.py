@@ -39,6 +39,11 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the platform says, else every core)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def worker_pool(workers: int) -> futures.ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes that die with this one."""
     return futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
