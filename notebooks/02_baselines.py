@@ -57,7 +57,7 @@ gaps = paper.GAPS.get(stands_for(dataset), paper.GAPS["market1501"])
 base = configs["apr"]
 pd.Series({"dataset": base.dataset, "backbone": base.backbone, "pretrained backbone": base.pretrained,
            "input (H x W)": f"{base.image_size[0]} x {base.image_size[1]}", "epochs": base.epochs,
-           "batch": base.batch_size, "lr (x0.1 for the last third)": base.lr, "dropout": base.dropout,
+           "batch": base.batch_size, "lr": base.lr, "lr x 0.1 from epoch": base.decay_epoch + 1, "dropout": base.dropout,
            "lambda": base.lambda_id, "data seed": base.seed, "training seeds of IDE, ARN and APR": seeds,
            "training seeds of APR's two ablations": ablation_seed_count(seeds, ablation_seeds)},
           name="setting").to_frame()
@@ -190,7 +190,8 @@ if "needs" in recognition:
 # ## Training curves
 #
 # Loss and training accuracies per epoch of each model's first training run; the learning
-# rate drops tenfold for the last third of the epochs, as in the paper.
+# rate drops tenfold for the last third of the epochs (rounded down: from the epoch the settings above give),
+# as in the paper.
 
 # %%
 history = history_frame({v: r[0] for v, r in runs.items()})
