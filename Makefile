@@ -1,21 +1,17 @@
 # One entry point for users and CI. Every target sets up .venv first (scripts/setup_env.sh).
 #   make book                      build the book on the synthetic data (quick scale)
 #   make book SCALE=smoke          the CI-sized run
-#   make book SEEDS=12             more training seeds of IDE, ARN and APR (default 8): narrower intervals, longer build
-#   make book ABLATION_SEEDS=8     more training seeds of APR's ablations, the sweeps' seeded points, Fig. 8 (default 3)
+#   make book SEEDS=12             more training seeds of IDE, ARN and APR: narrower intervals, longer build
+#   make book ABLATION_SEEDS=8     more training seeds of APR's ablations, the sweeps' seeded points, Fig. 8
 #   make book GALLERY_MULTIPLE=26.34   Fig. 8 up to the paper's 500k scale (26.34 times the test gallery)
 #   make book DATASET=market1501 DATA_ROOT=/data SCALE=paper DEVICE=cuda
 #   make test                      the test suite (what CI runs)
+# A parameter left unset takes its default from apr.experiments.BookParameters (python -m apr book --help).
 SHELL    := /bin/bash
 PY       := .venv/bin/python
-DATASET  ?= synthetic
-SCALE    ?= quick
-DEVICE   ?= auto
-SEED     ?= 0
-SEEDS    ?= 8
-ABLATION_SEEDS ?=
-DATA_ROOT ?=
-GALLERY_MULTIPLE ?=
+BOOK_OPTIONS := $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SCALE)) $(if $(DEVICE),--device $(DEVICE)) \
+                $(if $(SEED),--seed $(SEED)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(ABLATION_SEEDS),--ablation-seeds $(ABLATION_SEEDS)) \
+                $(if $(GALLERY_MULTIPLE),--gallery-multiple $(GALLERY_MULTIPLE))
 # Small torch ops on 2 cores: one thread per process is faster and bit-stable.
 export OMP_NUM_THREADS ?= 1
 
@@ -25,8 +21,7 @@ env:
 	@bash scripts/setup_env.sh
 
 book: env
-	$(PY) -m apr book --dataset $(DATASET) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) --seeds $(SEEDS) \
-	  $(if $(ABLATION_SEEDS),--ablation-seeds $(ABLATION_SEEDS)) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)") $(if $(GALLERY_MULTIPLE),--gallery-multiple $(GALLERY_MULTIPLE))
+	$(PY) -m apr book $(BOOK_OPTIONS) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)")
 
 test: env
 	$(PY) -m pytest

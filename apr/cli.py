@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,20 +74,29 @@ def train_config(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
-    from .evaluate import evaluate_run
-    from .results import initial_backbone, preflight_checks
-    from .runs import RUNS
-    from .train import fit
+    from .engine.device import resolve_device
+    from .engine.evaluate import evaluate_run
+    from .engine.run_data import load_training_data
+    from .engine.runs import RUNS
+    from .engine.store import initial_backbone
+    from .engine.train import fit
+    from .model import imagenet_state_dict
 
     config = train_config(args)
     run_dir = Path(args.out) if args.out else RUNS / f"{config.variant}-{config.key()}"
-    preflight_checks([config])       # a wrong data root or missing weights fail here, before any work
-    result = fit(config, run_dir, resume=args.resume, progress=not args.quiet, backbone_weights=initial_backbone(config))
+    # The data is read once, before any work: a wrong data root or missing weights fail here.
+    first = os.environ.get("RANK", "0") == "0"      # under torchrun, one process shows progress
+    training = load_training_data(config, resolve_device(config.device, int(os.environ.get("LOCAL_RANK", "0"))),
+                                  decode=config.data_path == "decoded", progress=not args.quiet and first)
+    if config.pretrained == "imagenet":
+        imagenet_state_dict(config.backbone)
+    result = fit(config, run_dir, resume=args.resume, progress=not args.quiet, training=training,
+                 backbone_weights=initial_backbone(config))
     rank = dist.get_rank() if dist.is_initialized() else 0
     if rank == 0:
         print(f"run folder: {run_dir} (train {result.info['timings']['train_s']:.1f} s, {result.info['initialisation']})")
         if not args.no_eval:
-            metrics = evaluate_run(run_dir, device=config.device, progress=not args.quiet)
+            metrics = evaluate_run(run_dir, device=config.device, progress=not args.quiet, training=training)
             print(format_metrics(metrics))
     if dist.is_initialized():
         dist.destroy_process_group()
@@ -107,7 +117,7 @@ def format_metrics(metrics: dict) -> str:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_run
+    from .engine.evaluate import evaluate_run
 
     metrics = evaluate_run(args.run_dir, device=args.device, progress=not args.quiet)
     print(f"features written to {Path(args.run_dir) / 'features.pt'}")
@@ -115,19 +125,23 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_book(args: argparse.Namespace) -> int:
-    from .book import build_book
+BOOK_OPTIONS = ("dataset", "data_root", "scale", "device", "seed", "seeds", "ablation_seeds", "gallery_multiple")
 
-    parameters = {"dataset": args.dataset, "data_root": args.data_root, "scale": args.scale,
-                  "device": args.device, "seed": args.seed, "seeds": args.seeds, "ablation_seeds": args.ablation_seeds,
-                  "gallery_multiple": args.gallery_multiple}
-    index = build_book(parameters, html=not args.no_html)
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from .book.build import build_book
+    from .experiments.parameters import BookParameters
+
+    given = {name: getattr(args, name) for name in BOOK_OPTIONS if getattr(args, name) is not None}
+    index = build_book(BookParameters(**given), html=not args.no_html)
     print(f"book built: {index}" if not args.no_html else "chapters executed into book/_generated/")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .experiments import DEFAULT_ABLATION_SEEDS, DEFAULT_SEEDS
+    from .experiments.parameters import DEFAULT_ABLATION_SEEDS, BookParameters
+
+    book_default = BookParameters()
 
     parser = argparse.ArgumentParser(prog="python -m apr", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
@@ -197,15 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     extract.set_defaults(func=cmd_extract)
 
     book = sub.add_parser("book", help="execute every chapter and build the HTML book")
-    book.add_argument("--dataset", default="synthetic", choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke"],
-                      help="dataset the chapters use (default: synthetic)")
+    book.add_argument("--dataset", default=None, choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke"],
+                      help=f"dataset the chapters use (default: {book_default.dataset})")
     book.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
-    book.add_argument("--scale", default="quick", help="smoke, quick or paper (default: quick)")
-    book.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    book.add_argument("--seed", type=int, default=0, help="data seed of every run (default: 0)")
-    book.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
+    book.add_argument("--scale", default=None, help=f"smoke, quick or paper (default: {book_default.scale})")
+    book.add_argument("--device", default=None, help=f"auto, cpu, cuda or cuda:N (default: {book_default.device})")
+    book.add_argument("--seed", type=int, default=None, help=f"data seed of every run (default: {book_default.seed})")
+    book.add_argument("--seeds", type=int, default=None,
                       help="training seeds of Table 1's IDE, ARN and APR, whose comparisons carry intervals over "
-                           f"them (default: {DEFAULT_SEEDS})")
+                           f"them (default: {book_default.seeds})")
     book.add_argument("--ablation-seeds", type=int, default=None,
                       help="training seeds of APR's ablations, of the sweeps' seeded points and of Fig. 8's runs, "
                            f"compared with APR's first runs (default: {DEFAULT_ABLATION_SEEDS}, at most --seeds)")

@@ -11,10 +11,9 @@ import dataclasses
 import json
 import math
 import re
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Any
 
-Variant = Literal["apr", "ide", "arn", "apr_no_arm", "apr_no_attr_loss"]
 VARIANTS: tuple[str, ...] = ("apr", "ide", "arn", "apr_no_arm", "apr_no_attr_loss")
 BACKBONES: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v3_small",
                                "shufflenet_v2_x0_5", "shufflenet_v2_x1_0")
@@ -41,7 +40,7 @@ class APRConfig:
     pretrained: str = "imagenet"          # "imagenet": torchvision's ImageNet weights (cache, else download; error if
                                           # neither works); "auto": only if already cached, else random (warned);
                                           # "none": random; a .pth path; "synthetic": a backbone pretrained on other
-                                          # synthetic identities (apr.pretrain, resolved by apr.results)
+                                          # synthetic identities (apr.engine.pretrain, resolved by apr.engine.store)
     embed_dim: int = 512
     dropout: float = 0.5
     test_feature: str = "concat"          # "concat": [embedding, re-weighted attributes] (paper); "pool5"
@@ -64,7 +63,6 @@ class APRConfig:
     amp: bool = True                      # bf16 autocast, CUDA only
     channels_last: bool = True            # NHWC tensors; on one CPU thread MobileNetV3-small steps ~30% faster too
     eval_batch_size: int = 256
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         from .data.datasets import DATASETS
@@ -138,7 +136,7 @@ class APRConfig:
 
 
 # Settings that change how a run executes, not the model it trains.
-NOT_IN_CACHE_KEY: tuple[str, ...] = ("device", "loader_workers", "eval_batch_size", "extra", "data_path")
+NOT_IN_CACHE_KEY: tuple[str, ...] = ("device", "loader_workers", "eval_batch_size", "data_path")
 # Settings added after runs were first cached, with the default that means "as before".
 LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0, "train_seed": 0, "validation_ids": 0, "synthetic_test_ids": 0}
 # Training seed k of data seed s seeds the training with s + k * this (a prime far above the data seeds in use).
@@ -149,21 +147,10 @@ PRESETS: dict[str, APRConfig] = {
     # CI: seconds on a CPU; checks that everything runs, not that it learns.
     "smoke": APRConfig(synthetic_scale="smoke", backbone="shufflenet_v2_x0_5", pretrained="none", image_size=(64, 32),
                        epochs=2, batch_size=16, lr=0.05, eval_batch_size=64),
-    # The default book on 2 CPU cores: about 30 s per model on one core (the book trains two
-    # side by side), so that every model can be trained with several training seeds. The paper
-    # fine-tunes an ImageNet-pretrained ResNet-50; no ImageNet weights can be downloaded here, so
-    # the stand-in is a backbone pretrained (20 epochs, identity classification) on a *disjoint*
-    # synthetic population (apr.pretrain), once per training seed. Measured with MobileNetV3-small
-    # at 96x48 on the earlier 150-test-identity set with one shared pretraining: 10 epochs of
-    # fine-tuning reached 57% rank-1 for APR (20 epochs: 71%), while 10-epoch APR models trained from
-    # scratch reached 3-17%. On today's 1,350-test-identity set (a 10,757-image gallery) 10-epoch APR reached
-    # 26.1 ± 5.3 (4 seeds; 39.8 ± 5.1 on the earlier 450-identity one). Without ImageNet weights the
-    # paper's Dropout(0.5) kept APR's ID classifier from fitting in a short schedule (rank-1
-    # 18% at 0.5 vs 35% at 0.1, ShuffleNetV2 64x32, 40 epochs from scratch), so 0.1 here.
-    # 8 epochs of fine-tuning, not 10, keep the book's cold build near 30 minutes on slow days of a 2-core machine
-    # (it trains 50 of these models). Training seeds 0-3, same pretrainings, rank-1: IDE 26.1 with 8 epochs vs 27.4
-    # with 10, APR 24.3 vs 26.1. Shortening the 20-epoch pretraining instead cost far more (14 epochs with
-    # 8 of fine-tuning: IDE 19.0, APR 17.0).
+    # The default book on 2 CPU cores: a small backbone, so that every model can be trained with several
+    # training seeds. No ImageNet weights can be downloaded here, so each model starts from a backbone
+    # pretrained on a disjoint synthetic population (apr.engine.pretrain). Dropout 0.1: the paper's 0.5 kept
+    # the ID classifier from fitting in a short schedule without ImageNet weights.
     "quick": APRConfig(synthetic_scale="quick", backbone="mobilenet_v3_small", pretrained="synthetic",
                        image_size=(96, 48), epochs=8, batch_size=32, lr=0.05, dropout=0.1, eval_batch_size=128),
     # The paper's schedule: ResNet-50 at 256x128, 60 epochs, batch 32 (GPU, real data).
@@ -202,7 +189,7 @@ def from_params(scale: str = "quick", **overrides: Any) -> APRConfig:
     if scale not in PRESETS:
         raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(PRESETS)}")
     base = PRESETS[scale]
-    valid = [f.name for f in dataclasses.fields(APRConfig) if f.name != "extra"]
+    valid = [f.name for f in dataclasses.fields(APRConfig)]
     unknown = sorted(set(overrides) - set(valid))
     if unknown:
         raise ValueError(f"unknown setting(s) {unknown}; valid keys: {', '.join(valid)}")
@@ -232,9 +219,13 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+# Keys that older run folders record and that no longer are settings.
+RETIRED_SETTINGS = ("extra",)
+
+
 def config_from_dict(d: dict[str, Any]) -> APRConfig:
-    """Inverse of :meth:`APRConfig.to_dict` (lists back to tuples)."""
-    d = dict(d)
+    """Inverse of :meth:`APRConfig.to_dict` (lists back to tuples; retired keys of older runs dropped)."""
+    d = {k: v for k, v in d.items() if k not in RETIRED_SETTINGS}
     d["image_size"] = tuple(d["image_size"])
     d["attributes"] = tuple(d["attributes"]) if d.get("attributes") else None
     return APRConfig(**d)

@@ -37,9 +37,6 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from .config import APRConfig, config_from_dict
-from .runs import load_run
-
 # Global-pooled feature size of each backbone ("pool5" for the ResNets). The small
 # MobileNet/ShuffleNet models make CPU-scale runs (the book's default) several times faster.
 FEATURE_DIMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048,
@@ -70,12 +67,10 @@ class SmallMapDepthwiseConv2d(nn.Conv2d):
     """A depthwise, stride-1 convolution that, on the CPU and on maps of at most ``SMALL_MAP_CELLS`` cells,
     computes each channel as one (cells x cells) matrix product instead of calling oneDNN.
 
-    Why: at the quick preset's 96x48 input, MobileNetV3-small ends on 3x2 maps where its two 576-channel
-    5x5 depthwise layers took oneDNN about a quarter of a training step for a few million multiply-adds
-    (profiled once on this project's 2-core machine). ``benchmarks/bench_depthwise.py`` times a whole step
-    both ways (measured: 98.6 ms with oneDNN, 81.8 ms with this layer). The result equals ``nn.Conv2d``'s up to
-    floating-point rounding; the parameters and the state dict are those of ``nn.Conv2d``. Larger maps, other
-    devices and other convolutions take ``nn.Conv2d``'s path.
+    Why: at the quick preset's 96x48 input, MobileNetV3-small ends on 3x2 maps, where oneDNN's depthwise kernels
+    cost far more than their few multiply-adds (``benchmarks/bench_depthwise.py`` times a whole step both ways).
+    The result equals ``nn.Conv2d``'s up to floating-point rounding; the parameters and the state dict are those
+    of ``nn.Conv2d``. Larger maps, other devices and other convolutions take ``nn.Conv2d``'s path.
     """
 
     def __init__(self, conv: nn.Conv2d) -> None:
@@ -282,9 +277,8 @@ class APR(nn.Module):
     def _init_heads(self) -> None:
         """Initialise the new layers as common re-ID baselines do (the paper does not say).
 
-        Embedding FC: Kaiming normal (fan-out); classifiers (ID and attributes): N(0, 0.001),
-        zero bias. Measured on the quick preset: APR's ID branch reaches 0.38 training
-        accuracy after 10 epochs instead of 0.12 with PyTorch's default initialisation.
+        Embedding FC: Kaiming normal (fan-out); classifiers (ID and attributes): N(0, 0.001), zero bias: a
+        short schedule fits the ID branch far better than from PyTorch's default initialisation.
         """
         if self.embedding is not None:
             nn.init.kaiming_normal_(self.embedding[0].weight, mode="fan_out")
@@ -320,15 +314,3 @@ def attribute_loss(logits: Sequence[torch.Tensor], targets: torch.Tensor) -> tor
         if (t >= 0).any():
             losses.append(F.cross_entropy(logit.float(), t, ignore_index=-1))
     return torch.stack(losses).mean() if losses else logits[0].sum() * 0.0
-
-
-def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[APR, APRConfig]:
-    """The final model of a run folder (``model.pt``) and its configuration."""
-    run_dir = Path(run_dir)
-    load_run(run_dir)                     # a clear error when it is not a run folder
-    state = torch.load(run_dir / "model.pt", map_location=device, weights_only=False)
-    config = config_from_dict(state["config"])
-    model = APR(state["num_ids"], state["attribute_classes"], config.variant, config.backbone, "none",
-                config.embed_dim, config.dropout)
-    model.load_state_dict(state["model"])
-    return model.to(device), config

@@ -18,7 +18,7 @@ import torch
 
 from apr.data.attributes import MARKET_SCHEMA
 from apr.data.synthetic import sample_from_prior
-from apr.retrieval import AttributePredictions, time_per_query
+from apr.evaluation.retrieval import AttributePredictions, time_per_query
 
 
 def synthetic_predictions(truth: np.ndarray, rng: np.random.Generator, sharpness: float = 2.5) -> AttributePredictions:

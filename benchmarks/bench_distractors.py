@@ -14,9 +14,10 @@ import argparse
 import resource
 import time
 
-from apr.distractor_runs import book_distractor_outcomes
-from apr.experiments import DEFAULT_SEEDS, main_config, seeded_configs, variant_configs
-from apr.results import load_or_train_many
+from apr.experiments import BookParameters
+from apr.experiments.cache import load_or_train_many
+from apr.experiments.configs import seeded_configs, variant_configs
+from apr.experiments.distractors import book_distractor_outcomes
 
 
 def peak_rss_mb(who: int) -> float:
@@ -28,19 +29,20 @@ def main() -> None:
     parser.add_argument("--multiple", type=float, default=20.0, help="largest gallery / test gallery (default: 20)")
     parser.add_argument("--scale", default="quick")
     parser.add_argument("--seed", type=int, default=0, help="data seed")
-    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="training runs of each model")
+    parser.add_argument("--seeds", type=int, default=3, help="training runs of each model (default: 3)")
     parser.add_argument("--fresh", action="store_true", help="drop cached Fig. 8 outcomes of these runs first")
     args = parser.parse_args()
 
-    variants = variant_configs(main_config("synthetic", args.scale, args.seed, "cpu"))
+    parameters = BookParameters(scale=args.scale, seed=args.seed, device="cpu", seeds=args.seeds,
+                                ablation_seeds=args.seeds, gallery_multiple=args.multiple)
+    variants = variant_configs(parameters.main_config())
     runs = [r for v in ("apr", "ide") for r in load_or_train_many(seeded_configs(variants[v], args.seeds), progress=False)]
     if args.fresh:
         for run in runs:
             for cached in run.run_dir.glob("distractors-*.npz"):
                 cached.unlink()
     start = time.perf_counter()
-    growth, manifest = book_distractor_outcomes("synthetic", args.scale, args.seed, "cpu", None, args.seeds,
-                                                args.multiple, progress=True)
+    growth, manifest = book_distractor_outcomes(parameters, progress=True)
     total = time.perf_counter() - start
     per_size = growth.timing.groupby("gallery")[["added", "decode_s", "extract_s", "search_s"]].agg(
         {"added": "first", "decode_s": "sum", "extract_s": "sum", "search_s": "sum"})

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from apr.metrics import evaluate_ranking, pairwise_distances
+from apr.evaluation.metrics import evaluate_ranking, pairwise_distances
 
 
 def market_like_case(seed: int = 0, dim: int = 539):

@@ -3,9 +3,9 @@
 Same synthetic features and attribute predictions as ``bench_acceleration.py``. For each
 gallery size and τ it prints seconds per query (one query at a time, top-10) of:
 
-* ``numpy full``: exhaustive search (``apr.retrieval.exhaustive_search``);
+* ``numpy full``: exhaustive search (``apr.evaluation.retrieval.exhaustive_search``);
 * ``faiss full``: FAISS ``IndexFlatL2`` over the whole gallery;
-* ``apr numpy``: :class:`apr.retrieval.AttributeIndex` with ``backend="numpy"`` (signature
+* ``apr numpy``: :class:`apr.evaluation.retrieval.AttributeIndex` with ``backend="numpy"`` (signature
   groups; runs of kept rows sliced, or gathered when scattered);
 * ``apr auto``: the same index with FAISS installed (scattered kept sets go to FAISS);
 * ``faiss sel``: FAISS ``IndexFlatL2`` with an ``IDSelectorBitmap`` of the kept images
@@ -28,7 +28,7 @@ import torch
 from bench_acceleration import synthetic_predictions
 
 from apr.data.synthetic import sample_from_prior
-from apr.retrieval import AttributeIndex, encode, exhaustive_search
+from apr.evaluation.retrieval import AttributeIndex, encode, exhaustive_search
 
 
 def main() -> None:

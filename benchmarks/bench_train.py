@@ -16,10 +16,10 @@ import torch
 
 from apr.config import from_params
 from apr.data.tensors import DecodedSplit
-from apr.data.training import load_training_data
-from apr.device import resolve_device
-from apr.features import extract
-from apr.train import build_model, train_one_epoch
+from apr.engine.run_data import load_training_data
+from apr.engine.device import resolve_device
+from apr.engine.features import extract
+from apr.engine.train import build_model, train_one_epoch
 
 
 def main() -> None:

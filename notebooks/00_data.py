@@ -22,13 +22,7 @@
 # the book on the real data.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke
-data_root = None        # folder holding the datasets and annotation files (None: the default data root)
-scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
-device = "auto"         # auto, cpu, cuda
-seed = 0                # data seed: the synthetic set and its pretraining population
-seeds = 8               # training seeds of IDE, ARN and APR, the models of Table 1 (intervals include them)
-figures_dir = None      # where figures are saved (None: the repository's figures/)
+parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.experiments.BookParameters; {}: defaults)
 
 # %%
 import json
@@ -37,21 +31,22 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from apr.book import check_parameters, figure_folder
+from apr.book.plots import publish, synthetic_samples_figure, synthetic_samples_table
 from apr.data import MARKET_SCHEMA, ensure_synthetic, load_dataset, synthetic_config
 from apr.data.datasets import is_synthetic, stands_for
-from apr.plots import publish, synthetic_samples_figure, synthetic_samples_table
+from apr.data.synthetic import SYNTHETIC_MANIFEST
+from apr.experiments import BookParameters
 
-check_parameters(dataset, data_root, scale, device, seed, seeds)
-if is_synthetic(dataset):
-    layout = stands_for(dataset)
-    root = ensure_synthetic(config=synthetic_config(scale, seed, layout), layout=layout, data_root=data_root,
-                            progress=False)
-    manifest = json.loads((root / "synthetic.json").read_text())
-    data = load_dataset(dataset, root)
+book = BookParameters.from_dict(parameters)
+if is_synthetic(book.dataset):
+    layout = stands_for(book.dataset)
+    root = ensure_synthetic(config=synthetic_config(book.scale, book.seed, layout), layout=layout,
+                            data_root=book.data_root, progress=False)
+    manifest = json.loads((root / SYNTHETIC_MANIFEST).read_text())
+    data = load_dataset(book.dataset, root)
     display(Markdown(f"Attributes of the synthetic identities: {manifest['attribute_source']}."))
 else:
-    data = load_dataset(dataset, data_root=data_root, seed=seed)
+    data = load_dataset(book.dataset, data_root=book.data_root, seed=book.seed)
 
 # %% [markdown]
 # ## Images, identities and cameras per split
@@ -80,8 +75,8 @@ summary
 # six cameras; below: the same person, camera and noise with one attribute flipped.
 
 # %%
-fig = synthetic_samples_figure(seed)
-publish(fig, "synthetic_samples", synthetic_samples_table(seed), folder=figure_folder(figures_dir))
+fig = synthetic_samples_figure(book.seed)
+publish(fig, "synthetic_samples", synthetic_samples_table(book.seed), folder=book.figures)
 
 # %% [markdown]
 # ## The attributes and the paper's evaluation groups

@@ -21,13 +21,7 @@
 # files show that the paper does not say.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke (this chapter reads the annotation files)
-data_root = None        # folder holding the datasets and annotation files (None: the default data root)
-scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
-device = "auto"         # auto, cpu, cuda
-seed = 0                # data seed: the synthetic set and its pretraining population
-seeds = 8               # training seeds of IDE, ARN and APR, the models of Table 1 (intervals include them)
-figures_dir = None      # where figures are saved (None: the repository's figures/)
+parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.experiments.BookParameters; {}: defaults)
 
 # %%
 from pathlib import Path
@@ -36,25 +30,25 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from apr.attribute_stats import (FIG4_ATTRIBUTES, attribute_indicators, colour_cells, colour_counts,
-                                 conditional_cooccurrence, fig4_differences, positive_counts, quirk_summary,
-                                 split_differences)
-from apr.book import check_parameters, figure_folder
+from apr.book.annotation_stats import (FIG4_ATTRIBUTES, attribute_indicators, colour_cells, colour_counts,
+                                      conditional_cooccurrence, fig4_differences, positive_counts, quirk_summary,
+                                      split_differences)
+from apr.book.plots import attribute_distribution_figure, heatmap_figure, publish
+from apr.book.report import shown
 from apr.data import DUKE_SCHEMA, MARKET_SCHEMA, ensure_synthetic, find_annotation_file, load_attribute_annotations
 from apr.data import synthetic_config
 from apr.data.paths import REPO_ROOT, resolve_data_root
-from apr.plots import attribute_distribution_figure, heatmap_figure, publish
-from apr.report import shown
+from apr.experiments import BookParameters
 
-check_parameters(dataset, data_root, scale, device, seed, seeds)
-figures = figure_folder(figures_dir)
+book = BookParameters.from_dict(parameters)
+figures = book.figures
 sources = {}
 for name, schema in (("market1501", MARKET_SCHEMA), ("dukemtmc", DUKE_SCHEMA)):
-    path = find_annotation_file(name, data_root=data_root)
+    path = find_annotation_file(name, data_root=book.data_root)
     if path is not None:
         sources[name] = (schema, path, "released annotation file")
 if "market1501" not in sources:
-    root = ensure_synthetic(config=synthetic_config(scale, seed), data_root=data_root, progress=False)
+    root = ensure_synthetic(config=synthetic_config(book.scale, book.seed), data_root=book.data_root, progress=False)
     sources["synthetic"] = (MARKET_SCHEMA, root / "market_attribute.mat", "synthetic set (no released file found)")
 tables = {name: load_attribute_annotations(path) for name, (_, path, _) in sources.items()}
 
@@ -63,7 +57,7 @@ def readable(path: Path) -> str:
     """``path`` relative to the data root (or the checkout), never a build machine's absolute path."""
     bases = [REPO_ROOT]
     try:
-        bases.insert(0, resolve_data_root(data_root))
+        bases.insert(0, resolve_data_root(book.data_root))
     except FileNotFoundError:
         pass
     for base in bases:

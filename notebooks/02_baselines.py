@@ -23,43 +23,34 @@
 # then compares re-ID accuracy and attribute accuracy with the paper's reported rows.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke
-data_root = None        # folder holding the datasets and annotation files (None: the default data root)
-scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
-device = "auto"         # auto, cpu, cuda
-seed = 0                # data seed: the synthetic set and its pretraining population
-seeds = 8               # training seeds of IDE, ARN and APR, the models of Table 1 (intervals include them)
-ablation_seeds = None   # training seeds of the ablations of APR, the seeded sweep points, Fig. 8 (None: 3, at most seeds)
-figures_dir = None      # where figures are saved (None: the repository's figures/)
+parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.experiments.BookParameters; {}: defaults)
 
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from apr import paper
-from apr.attribute_runs import attribute_recognition_runs
-from apr.book import check_parameters, figure_folder
+from apr.book import paper
+from apr.book.plots import publish, training_curves_figure
+from apr.book.report import (attribute_recognition_table, compare_runs, history_frame, interval_words, paper_baseline_rows,
+                             seed_attribute_table, seed_metrics_table, shown)
 from apr.data.datasets import stands_for
-from apr.experiments import ablation_seed_count, main_config, seed_count, seeded_variant_configs, variant_configs
-from apr.plots import publish, training_curves_figure
-from apr.report import (attribute_recognition_table, compare_runs, history_frame, interval_words, paper_baseline_rows,
-                        seed_attribute_table, seed_metrics_table, shown)
-from apr.results import load_or_train_many
-from apr.stats import claim_verdict, run_interval, seed_summary
+from apr.evaluation.stats import claim_verdict, run_interval, seed_summary
+from apr.experiments import BookParameters
+from apr.experiments.attributes import attribute_recognition_runs
+from apr.experiments.cache import load_or_train_many
+from apr.experiments.configs import seeded_variant_configs
 
-check_parameters(dataset, data_root, scale, device, seed, seeds, ablation_seeds=ablation_seeds)
+book = BookParameters.from_dict(parameters)
 pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration
-figures = figure_folder(figures_dir)
-configs = variant_configs(main_config(dataset, scale, seed, device, data_root))
-runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(configs, seeds, ablation_seeds).items()}
-gaps = paper.GAPS.get(stands_for(dataset), paper.GAPS["market1501"])
-base = configs["apr"]
+runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(book).items()}
+gaps = paper.GAPS.get(stands_for(book.dataset), paper.GAPS["market1501"])
+base = book.main_config()
 pd.Series({"dataset": base.dataset, "backbone": base.backbone, "pretrained backbone": base.pretrained,
            "input (H x W)": f"{base.image_size[0]} x {base.image_size[1]}", "epochs": base.epochs,
            "batch": base.batch_size, "lr": base.lr, "lr x 0.1 from epoch": base.decay_epoch + 1, "dropout": base.dropout,
-           "lambda": base.lambda_id, "data seed": base.seed, "training seeds of IDE, ARN and APR": seeds,
-           "training seeds of APR's two ablations": ablation_seed_count(seeds, ablation_seeds)},
+           "lambda": base.lambda_id, "data seed": base.seed, "training seeds of IDE, ARN and APR": book.seeds,
+           "training seeds of APR's two ablations": book.ablation_runs},
           name="setting").to_frame()
 
 # %% [markdown]
@@ -78,12 +69,12 @@ pd.Series({"dataset": base.dataset, "backbone": base.backbone, "pretrained backb
 # computed; they use ResNet-50 pretrained on ImageNet and the real dataset.
 
 # %%
-shown(pd.concat([seed_metrics_table(runs), paper_baseline_rows(dataset)]))
+shown(pd.concat([seed_metrics_table(runs), paper_baseline_rows(book.dataset)]))
 
 # %% tags=["remove-cell"]
 # Key results, checked on every build (and by the nbval tests at smoke scale).
 for name, records in runs.items():
-    k = seed_count(name, seeds, ablation_seeds)
+    k = book.runs_for(name)
     assert len(records) == k and [r.config.train_seed for r in records] == list(range(k)), name
     for rec in records:
         m = rec.metrics
@@ -97,16 +88,16 @@ mean_r1 = {v: seed_summary([100 * r.metrics["rank1"] for r in runs[v]])[0] for v
 glue("apr_r1", f"{mean_r1['apr']:.2f}", display=False)
 glue("ide_r1", f"{mean_r1['ide']:.2f}", display=False)
 glue("arn_r1", f"{mean_r1['arn']:.2f}", display=False)
-glue("n_seeds", str(seeds), display=False)
+glue("n_seeds", str(book.seeds), display=False)
 glue("apr_vs_ide_r1", interval_words(apr_vs_ide["rank1"]), display=False)
 glue("apr_vs_ide_map", interval_words(apr_vs_ide["mAP"]), display=False)
-glue("apr_vs_ide_verdict", claim_verdict(gaps["ide_r1"], apr_vs_ide["rank1"]), display=False)
+glue("apr_vs_ide_verdict", str(claim_verdict(gaps["ide_r1"], apr_vs_ide["rank1"])), display=False)
 glue("apr_vs_arn_r1", interval_words(apr_vs_arn["rank1"]), display=False)
-glue("apr_vs_arn_verdict", claim_verdict(gaps["arn_r1"], apr_vs_arn["rank1"]), display=False)
+glue("apr_vs_arn_verdict", str(claim_verdict(gaps["arn_r1"], apr_vs_arn["rank1"])), display=False)
 glue("gap_ide", f"{gaps['ide_r1']:+.2f}", display=False)
 glue("gap_arn", f"{gaps['arn_r1']:+.2f}", display=False)
-glue("paper_dataset", paper.DATASET_LABELS[stands_for(dataset)] if stands_for(dataset) in paper.GAPS else "Market-1501",
-     display=False)
+paper_key = stands_for(book.dataset)
+glue("paper_dataset", paper.DATASET_LABELS[paper_key] if paper_key in paper.GAPS else "Market-1501", display=False)
 
 # %% [markdown]
 # Over {glue:text}`n_seeds` training runs each, APR reaches {glue:text}`apr_r1`% rank-1 on
@@ -120,7 +111,7 @@ glue("paper_dataset", paper.DATASET_LABELS[stands_for(dataset)] if stands_for(da
 #
 # Each interval is a 95% interval over the training runs *and* the test queries. Run k of every
 # model shares training seed k, and with it the pretraining run it starts from, so two models are
-# compared seed by seed (`apr.stats.paired_seed_interval`: the spread of the per-seed differences
+# compared seed by seed (`apr.evaluation.stats.paired_seed_interval`: the spread of the per-seed differences
 # over seeds and over queries, with a t quantile on K − 1 degrees of freedom; its coverage on
 # simulated experiments is measured in `tests/test_stats.py`). A verdict says "reproduces" only when the interval excludes 0 on the
 # paper's side, "contradicts" when it excludes 0 on the other side, and "cannot tell at this
@@ -144,21 +135,21 @@ glue("paper_dataset", paper.DATASET_LABELS[stands_for(dataset)] if stands_for(da
 # the identity, as the official evaluation script does.
 
 # %%
-shown(seed_attribute_table({v: runs[v] for v in ("arn", "apr")}, dataset))
+shown(seed_attribute_table({v: runs[v] for v in ("arn", "apr")}, book.dataset))
 
 # %% tags=["remove-cell"]
 accuracy = {v: [100 * r.metrics["attribute_accuracy"]["mean"] for r in runs[v]] for v in ("apr", "arn")}
 glue("arn_attr", f"{seed_summary(accuracy['arn'])[0]:.1f}", display=False)
 glue("apr_attr", f"{seed_summary(accuracy['apr'])[0]:.1f}", display=False)
-if seeds >= 2:
+if book.seeds >= 2:
     attr_gap = run_interval(accuracy["apr"], accuracy["arn"], paired=True)
     glue("attr_gap", f"{attr_gap.mean:+.2f} points (95% interval over training runs, paired by seed, "
          f"{attr_gap.low:+.2f} to {attr_gap.high:+.2f})", display=False)
-    glue("attr_verdict", claim_verdict(gaps["attr_acc"], attr_gap), display=False)
+    glue("attr_verdict", str(claim_verdict(gaps["attr_acc"], attr_gap)), display=False)
 else:
     glue("attr_gap", "not estimated (one training run of each)", display=False)
     glue("attr_verdict", "cannot tell at this precision", display=False)
-_, paper_arn, paper_apr = paper.ATTRIBUTE_MEANS.get(stands_for(dataset), paper.ATTRIBUTE_MEANS["market1501"])
+_, paper_arn, paper_apr = paper.ATTRIBUTE_MEANS.get(stands_for(book.dataset), paper.ATTRIBUTE_MEANS["market1501"])
 glue("paper_attr", f"{paper_arn:.1f}% and {paper_apr:.1f}%", display=False)
 
 # %% [markdown]
@@ -179,8 +170,7 @@ glue("paper_attr", f"{paper_arn:.1f}% and {paper_apr:.1f}%", display=False)
 # `apr.data.cub`). The other rows say what a build of them needs.
 
 # %%
-recognition = attribute_recognition_table(attribute_recognition_runs(dataset, runs, scale, seed, device, data_root,
-                                                                     seeds))
+recognition = attribute_recognition_table(attribute_recognition_runs(book, runs))
 display(shown(recognition.drop(columns="needs", errors="ignore")))
 if "needs" in recognition:
     display(Markdown("\n".join(f"- {name} ({table}): not run here; needs {needs}."
@@ -196,4 +186,4 @@ if "needs" in recognition:
 # %%
 history = history_frame({v: r[0] for v, r in runs.items()})
 fig = training_curves_figure(history)
-publish(fig, "training_curves", history.set_index(["variant", "epoch"]), folder=figures)
+publish(fig, "training_curves", history.set_index(["variant", "epoch"]), folder=book.figures)

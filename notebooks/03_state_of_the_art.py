@@ -22,14 +22,7 @@
 # runs end to end, not that it matches the paper's numbers.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke
-data_root = None        # folder holding the datasets and annotation files (None: the default data root)
-scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
-device = "auto"         # auto, cpu, cuda
-seed = 0                # data seed: the synthetic set and its pretraining population
-seeds = 8               # training seeds of IDE, ARN and APR, the models of Table 1 (intervals include them)
-ablation_seeds = None   # training seeds of the ablations of APR, the seeded sweep points, Fig. 8 (None: 3, at most seeds)
-figures_dir = None      # where figures are saved (None: the repository's figures/)
+parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.experiments.BookParameters; {}: defaults)
 
 # %%
 from pathlib import Path
@@ -38,23 +31,21 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from apr import paper
-from apr.book import check_parameters, figure_folder
+from apr.book import paper
+from apr.book.plots import publish, ranked_list_figure
+from apr.book.report import seed_metrics_table, shown
 from apr.data.datasets import stands_for
-from apr.data.training import load_training_data
-from apr.device import resolve_device
-from apr.experiments import main_config, seeded_variant_configs, variant_configs
-from apr.metrics import pairwise_distances
-from apr.plots import publish, ranked_list_figure
-from apr.report import seed_metrics_table, shown
-from apr.results import load_or_train_many
-from apr.retrieval import ranked_lists
+from apr.engine.device import resolve_device
+from apr.engine.run_data import load_training_data
+from apr.evaluation.metrics import pairwise_distances
+from apr.evaluation.retrieval import ranked_lists
+from apr.experiments import BookParameters
+from apr.experiments.cache import load_or_train_many
+from apr.experiments.configs import seeded_variant_configs
 
-check_parameters(dataset, data_root, scale, device, seed, seeds, ablation_seeds=ablation_seeds)
+book = BookParameters.from_dict(parameters)
 pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration
-figures = figure_folder(figures_dir)
-configs = variant_configs(main_config(dataset, scale, seed, device, data_root))
-runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(configs, seeds, ablation_seeds).items()}
+runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(book).items()}
 records = {v: r[0] for v, r in runs.items()}
 ours = seed_metrics_table(runs)[["source", "R-1", "R-5", "R-10", "mAP"]]
 
@@ -67,15 +58,15 @@ def with_source(table: pd.DataFrame, name: str) -> pd.DataFrame:
 
 # A build's rows go only under the table of the dataset they stand for (the synthetic sets stand
 # for Market-1501 and DukeMTMC-reID); the other table says it was not run in this build.
-ran = stands_for(dataset)
+ran = stands_for(book.dataset)
 
 
 def with_ours(table: pd.DataFrame, name: str, columns: list[str], **extra: str) -> pd.DataFrame:
     """The paper's table, and this build's rows below it when the build ran ``name``'s dataset."""
     if ran != name:
-        print(f"{name}: not run in this build ({dataset}); every row below is reported by the paper.")
+        print(f"{name}: not run in this build ({book.dataset}); every row below is reported by the paper.")
         return shown(table)
-    return shown(pd.concat([table, ours[columns].assign(**extra, backbone=[c.backbone for c in configs.values()])]))
+    return shown(pd.concat([table, ours[columns].assign(**extra, backbone=[r[0].config.backbone for r in runs.values()])]))
 
 
 # %% [markdown]
@@ -119,7 +110,7 @@ query, gallery = features["query"], features["gallery"]
 dist = pairwise_distances(query["features"], gallery["features"], device=resolve_device("cpu"))
 training = load_training_data(run.config, resolve_device("cpu"), decode=False, progress=False)
 q_records, g_records = training.data.split("query"), training.data.split("gallery")
-rng = np.random.default_rng(seed)
+rng = np.random.default_rng(book.seed)
 chosen = sorted(rng.choice(len(q_records), size=min(5, len(q_records)), replace=False).tolist())
 lists = ranked_lists(dist, query["pids"], gallery["pids"], query["camids"], gallery["camids"], chosen, top=10)
 hits = [[int(gallery["pids"][g]) == int(query["pids"][q]) for g in ranked] for q, ranked in zip(chosen, lists)]
@@ -128,7 +119,7 @@ fig = ranked_list_figure([str(q_records[q].path) for q in chosen], [[str(g_recor
 table = pd.DataFrame([{"query": Path(q_records[q].path).name, "rank": k + 1, "gallery image": Path(g_records[g].path).name,
                        "same identity": hit} for q, ranked, hit_row in zip(chosen, lists, hits)
                       for k, (g, hit) in enumerate(zip(ranked, hit_row))]).set_index(["query", "rank"])
-publish(fig, "ranked_lists_apr", table, folder=figures)
+publish(fig, "ranked_lists_apr", table, folder=book.figures)
 
 # %% tags=["remove-cell"]
 glue("ranked_hits", int(sum(h[0] for h in hits)), display=False)

@@ -19,14 +19,7 @@
 # (Fig. 6). This chapter repeats each, then shows what ARM learnt.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke
-data_root = None        # folder holding the datasets and annotation files (None: the default data root)
-scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
-device = "auto"         # auto, cpu, cuda
-seed = 0                # data seed: the synthetic set and its pretraining population
-seeds = 8               # training seeds of IDE, ARN and APR, the models of Table 1 (intervals include them)
-ablation_seeds = None   # training seeds of the ablations of APR, the seeded sweep points, Fig. 8 (None: 3, at most seeds)
-figures_dir = None      # where figures are saved (None: the repository's figures/)
+parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.experiments.BookParameters; {}: defaults)
 
 # %%
 import numpy as np
@@ -34,38 +27,34 @@ import pandas as pd
 from IPython.display import display
 from myst_nb import glue
 
-from apr import paper
-from apr.attribute_stats import attribute_correlation
-from apr.book import check_parameters, figure_folder
+from apr.book import paper
+from apr.book.annotation_stats import attribute_correlation
+from apr.book.plots import delta_bars_figure, heatmap_figure, publish, sweep_figure
+from apr.book.report import (compare_runs, interval_words, level_intervals, paper_baseline_rows, seed_metrics_table,
+                             shown, versus_same_seed)
 from apr.data import find_annotation_file, load_attribute_annotations
 from apr.data.datasets import stands_for
-from apr.data.training import load_run_dataset, load_training_data
-from apr.device import resolve_device
-from apr.experiments import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, SWEEP_OVERRIDES, VALIDATION_IDS, lambda_configs,
-                             ablation_seed_count, leave_one_out_configs, main_config, schema_of, seeded_configs,
-                             seeded_variant_configs, sweep_base, validation_base, variant_configs)
-from apr.plots import delta_bars_figure, heatmap_figure, publish, sweep_figure
-from apr.report import (compare_runs, interval_words, level_intervals, paper_baseline_rows, seed_metrics_table,
-                        shown, versus_same_seed)
-from apr.results import load_or_train_many
-from apr.stats import claim_verdict
+from apr.engine.device import resolve_device
+from apr.engine.run_data import load_run_dataset, load_training_data
+from apr.evaluation.stats import claim_verdict
+from apr.experiments import BookParameters
+from apr.experiments.cache import load_or_train_many
+from apr.experiments.configs import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, VALIDATION_IDS, lambda_configs,
+                                     leave_one_out_configs, schema_of, seeded_configs, seeded_variant_configs)
 
-check_parameters(dataset, data_root, scale, device, seed, seeds, ablation_seeds=ablation_seeds)
+book = BookParameters.from_dict(parameters)
 pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration
-figures = figure_folder(figures_dir)
-main = main_config(dataset, scale, seed, device, data_root)
-variants = variant_configs(main, ("apr", "apr_no_arm", "apr_no_attr_loss", "ide"))
-runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(variants, seeds, ablation_seeds).items()}   # chapter 02's runs
-few = ablation_seed_count(seeds, ablation_seeds)
+runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(book, ("apr", "apr_no_arm", "apr_no_attr_loss",
+                                                                            "ide")).items()}   # chapter 02's runs
+few = book.ablation_runs
 paired_apr = runs["apr"][:few]   # APR's runs with the ablations' training seeds, to compare seed by seed
-sweep = sweep_base(main, scale)
-lambdas = lambda_configs(validation_base(sweep, scale))
+lambdas = lambda_configs(book)
 lambda_runs = {lam: load_or_train_many(seeded_configs(c, few) if lam in SEEDED_LAMBDAS else [c])
                for lam, c in lambdas.items()}
-removals = leave_one_out_configs(sweep)
+removals = leave_one_out_configs(book)
 removal_runs = {name: load_or_train_many(seeded_configs(c, few) if name == "none" else [c])
                 for name, c in removals.items()}
-gaps = paper.GAPS.get(stands_for(dataset), paper.GAPS["market1501"])
+gaps = paper.GAPS.get(stands_for(book.dataset), paper.GAPS["market1501"])
 
 # %% [markdown]
 # ## Without ARM, without the attribute loss
@@ -78,12 +67,12 @@ gaps = paper.GAPS.get(stands_for(dataset), paper.GAPS["market1501"])
 
 # %%
 names = ["APR", "APR (w/o ARM)", "APR (w/o attri)", "Baseline 1 (IDE)"]
-reported = paper_baseline_rows(dataset).reindex(names).dropna(how="all")
+reported = paper_baseline_rows(book.dataset).reindex(names).dropna(how="all")
 shown(pd.concat([seed_metrics_table(runs)[["source", "training runs", "R-1", "mAP"]], reported[["source", "R-1", "mAP"]]]))
 
 # %% tags=["remove-cell"]
 # Key results: every sweep point was trained with its own setting, the λ sweep on the validation split.
-assert all(r.config.lambda_id == k and r.config.validation_ids == VALIDATION_IDS[scale]
+assert all(r.config.lambda_id == k and r.config.validation_ids == VALIDATION_IDS[book.scale]
            for k, rs in lambda_runs.items() for r in rs)
 assert all(c.attributes is None or len(c.attributes) < len(runs["apr"][0].info["attributes"])
            for c in removals.values())
@@ -91,15 +80,16 @@ assert all(c.attributes is None or len(c.attributes) < len(runs["apr"][0].info["
 # %% tags=["remove-cell"]
 arm_gain = compare_runs(paired_apr, runs["apr_no_arm"])
 attr_gain = compare_runs(paired_apr, runs["apr_no_attr_loss"])
-glue("arm_verdict", claim_verdict(gaps["arm_r1"], arm_gain["rank1"]), display=False)
+glue("arm_verdict", str(claim_verdict(gaps["arm_r1"], arm_gain["rank1"])), display=False)
 glue("arm_r1", interval_words(arm_gain["rank1"]), display=False)
 glue("arm_map", interval_words(arm_gain["mAP"]), display=False)
-glue("attr_verdict", claim_verdict(gaps["attr_r1"], attr_gain["rank1"]) if gaps["attr_r1"] is not None
+glue("attr_verdict", str(claim_verdict(gaps["attr_r1"], attr_gain["rank1"])) if gaps["attr_r1"] is not None
      else "not reported by the paper for this dataset", display=False)
 glue("attr_r1", interval_words(attr_gain["rank1"]), display=False)
 glue("paper_arm", f"{gaps['arm_r1']:+.2f} and {gaps['arm_map']:+.2f}", display=False)
 glue("paper_attr_r1", f"{gaps['attr_r1']:+.2f}" if gaps["attr_r1"] is not None else "no number", display=False)
-glue("paper_dataset", paper.DATASET_LABELS[stands_for(dataset)] if stands_for(dataset) in paper.GAPS else "Market-1501",
+paper_key = stands_for(book.dataset)
+glue("paper_dataset", paper.DATASET_LABELS[paper_key] if paper_key in paper.GAPS else "Market-1501",
      display=False)
 
 # %% [markdown]
@@ -115,13 +105,12 @@ glue("paper_dataset", paper.DATASET_LABELS[stands_for(dataset)] if stands_for(da
 # and compared with the run of the same seed of their reference (APR at λ = 0.9, APR with every
 # attribute), so the pretraining both start from cancels. The seed-to-seed spread of such a
 # difference is borrowed from pairs trained with every seed: λ = 1 against λ = 0.9 for Fig. 7, APR
-# against its two ablations for Fig. 6 (`apr.stats.borrowed_paired_interval`, whose coverage under
+# against its two ablations for Fig. 6 (`apr.evaluation.stats.borrowed_paired_interval`, whose coverage under
 # that assumption `tests/test_stats.py` measures). Setting of the sweeps, where it differs from the
 # main models:
 
 # %%
-pd.Series({**{k: (f"{v[0]}x{v[1]}" if k == "image_size" else v) for k, v in SWEEP_OVERRIDES[scale].items()},
-           "λ sweep: training identities held out for validation": VALIDATION_IDS[scale],
+pd.Series({"λ sweep: training identities held out for validation": VALIDATION_IDS[book.scale],
            "λ values": ", ".join(f"{k:g}" for k in lambdas),
            "λ values trained with every seed": ", ".join(f"{k:g}" for k in SEEDED_LAMBDAS),
            "training seeds of those, and of APR with every attribute": few},
@@ -149,7 +138,7 @@ lam[["rank1 high", "mAP high"]] = lam[["rank1 high", "mAP high"]].clip(upper=100
 reported_lam = pd.DataFrame({"rank1": paper.FIG7_RANK1, "mAP": paper.FIG7_MAP}, index=pd.Index(paper.FIG7_LAMBDA, name="lambda"))
 fig = sweep_figure(lam, reported_lam, "λ", "Fig. 7: rank-1 and mAP against λ (validation split)")
 data = lam.join(reported_lam.add_suffix(f" ({paper.REPORTED})"), how="outer")
-display(publish(fig, "fig7_lambda_sweep", data, folder=figures))
+display(publish(fig, "fig7_lambda_sweep", data, folder=book.figures))
 shown(data.rename(columns=lambda c: c.replace("rank1", "rank-1 (%)").replace("mAP", "mAP (%)")
                   .replace("runs", "training runs")).rename_axis("λ"))
 
@@ -199,18 +188,18 @@ shown(comparison)
 if removals:
     pairs = [(paired_apr, runs["apr_no_arm"]), (paired_apr, runs["apr_no_attr_loss"])]
     changes = {name: v["rank1"] for name, v in versus_same_seed(removal_runs, "none", pairs).items()}
-    fig6 = paper.FIG6_DUKE if stands_for(dataset) == "dukemtmc" else paper.FIG6_MARKET
+    fig6 = paper.FIG6_DUKE if stands_for(book.dataset) == "dukemtmc" else paper.FIG6_MARKET
     deltas = pd.DataFrame({"this build": {k: v.mean for k, v in changes.items()},
                            "95% low": {k: v.low for k, v in changes.items()},
                            "95% high": {k: v.high for k, v in changes.items()},
-                           f"{paper.REPORTED} ({paper.DATASET_LABELS[stands_for(dataset)]})":
+                           f"{paper.REPORTED} ({paper.DATASET_LABELS[stands_for(book.dataset)]})":
                                pd.Series(fig6)})
     deltas["verdict"] = [claim_verdict(fig6[k], v) if k in fig6 else "–" for k, v in changes.items()]
     deltas.index.name = "attribute left out"
     full_r1 = 100 * removal_runs["none"][0].metrics["rank1"]
     fig = delta_bars_figure(deltas, f"Fig. 6: change of rank-1 without one attribute (APR with all, training seed 0: "
                                     f"{full_r1:.2f}%)")
-    display(publish(fig, "fig6_leave_one_out", deltas, folder=figures))
+    display(publish(fig, "fig6_leave_one_out", deltas, folder=book.figures))
     counts = deltas["verdict"].value_counts()
     glue("loo_worst", deltas["this build"].idxmin(), display=False)
     glue("loo_worst_delta", f"{deltas['this build'].min():+.2f}", display=False)
@@ -219,7 +208,7 @@ if removals:
     glue("loo_total", len(deltas), display=False)
     display(shown(deltas))
 else:
-    print(f"Fig. 6 is defined for Market-1501 and DukeMTMC-reID attributes; {dataset} has none to leave out.")
+    print(f"Fig. 6 is defined for Market-1501 and DukeMTMC-reID attributes; {book.dataset} has none to leave out.")
     for name, value in (("loo_worst", "n/a"), ("loo_worst_delta", "n/a"), ("loo_lower", 0), ("loo_higher", 0),
                         ("loo_total", 0)):
         glue(name, value, display=False)
@@ -245,13 +234,13 @@ else:
 # %%
 model = runs["apr"][0].model()
 names = runs["apr"][0].info["attributes"]
-schema = schema_of(dataset)
+schema = schema_of(book.dataset)
 label = {n: schema.attribute(n).label if schema else n for n in names}     # "sleeve length", not the file's "up"
 V = pd.DataFrame(model.arm.fc.weight.detach().numpy(), index=names, columns=names)
 V.index.name = "V[row, column]"
 # The dataset's folder on this machine (run.json's "dataset_root" is where the run was trained, maybe elsewhere)
 dataset_root = load_run_dataset(runs["apr"][0].config, progress=False).root
-path = find_annotation_file(stands_for(dataset), dataset_root, data_root)
+path = find_annotation_file(stands_for(book.dataset), dataset_root, book.data_root)
 if path is not None:
     correlation = attribute_correlation(load_attribute_annotations(path)["train"])[names].loc[names]
 else:   # PETA has no identity table: correlate the training images' labels
@@ -264,8 +253,8 @@ V, correlation = V.rename(index=label, columns=label), correlation.rename(index=
 fig_v = heatmap_figure(V, "ARM weights V (this build's APR, first training run)", cmap="RdBu_r", center=0, annotate=False, size=(9, 7.5))
 fig_c = heatmap_figure(correlation, "attribute correlation, training identities", cmap="RdBu_r", center=0,
                        annotate=False, size=(9, 7.5))
-display(publish(fig_v, "arm_weights", V.round(5), folder=figures),
-        publish(fig_c, "attribute_correlation", correlation.round(4), folder=figures))
+display(publish(fig_v, "arm_weights", V.round(5), folder=book.figures),
+        publish(fig_c, "attribute_correlation", correlation.round(4), folder=book.figures))
 
 # %%
 off = ~np.eye(len(names), dtype=bool)

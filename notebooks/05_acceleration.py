@@ -22,15 +22,7 @@
 # of this build's APR and times the search, also on larger galleries.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # market1501, dukemtmc, peta, synthetic or synthetic_duke
-data_root = None        # folder holding the datasets and annotation files (None: the default data root)
-scale = "quick"         # smoke (CI), quick (2 CPU cores, minutes), paper (GPU, real data)
-device = "auto"         # auto, cpu, cuda
-seed = 0                # data seed: the synthetic set and its pretraining population
-seeds = 8               # training seeds of IDE, ARN and APR, the models of Table 1 (intervals include them)
-ablation_seeds = None   # training seeds of APR and IDE in Fig. 8, as of the ablations (None: 3, at most seeds)
-gallery_multiple = None # largest Fig. 8 gallery, times the test gallery (None: the scale default; 26.34: the paper 500k)
-figures_dir = None      # where figures are saved (None: the repository's figures/)
+parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.experiments.BookParameters; {}: defaults)
 
 # %%
 import numpy as np
@@ -38,18 +30,18 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from apr import paper
-from apr.book import check_parameters, figure_folder
-from apr.experiments import ablation_seed_count, main_config, seeded_configs
-from apr.plots import acceleration_figure, publish
-from apr.report import acceleration_outcomes, shown
-from apr.results import load_or_train_many
-from apr.retrieval import AttributePredictions, enlarge_gallery, time_per_query
-from apr.stats import claim_verdict, every_point_verdict, seed_query_interval
+from apr.book import paper
+from apr.book.plots import acceleration_figure, publish
+from apr.book.report import acceleration_outcomes, shown
+from apr.evaluation.retrieval import AttributePredictions, enlarge_gallery, time_per_query
+from apr.evaluation.stats import claim_verdict, every_point_verdict, seed_query_interval
+from apr.experiments import BookParameters
+from apr.experiments.cache import load_or_train_many
+from apr.experiments.configs import seeded_configs
 
-check_parameters(dataset, data_root, scale, device, seed, seeds, gallery_multiple, ablation_seeds)
-figures = figure_folder(figures_dir)
-runs = load_or_train_many(seeded_configs(main_config(dataset, scale, seed, device, data_root), seeds))
+book = BookParameters.from_dict(parameters)
+figures = book.figures
+runs = load_or_train_many(seeded_configs(book.main_config(), book.seeds))
 taus = [0.1, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0]
 outcomes = acceleration_outcomes(runs, taus)   # tau -> (training runs, queries) per-query outcomes, %
 features = runs[0].features()
@@ -92,7 +84,7 @@ cost = seed_query_interval(outcomes[0.7]["rank1"] - outcomes[1.0]["rank1"])
 glue("full_r1", f"{curve.loc[1.0, 'rank1']:.2f}", display=False)
 glue("tau07_used", f"{kept.mean:.1f}% (95% interval {kept.low:.1f} to {kept.high:.1f})", display=False)
 glue("tau07_drop", f"{cost.mean:+.2f} points (95% interval {cost.low:+.2f} to {cost.high:+.2f})", display=False)
-glue("tau07_verdict", claim_verdict(-paper.TIMING["tau_0.7_rank1_drop"], cost), display=False)
+glue("tau07_verdict", str(claim_verdict(-paper.TIMING["tau_0.7_rank1_drop"], cost)), display=False)
 small = curve[curve["gallery_used"] <= 10]
 if len(small):
     best_small = small["rank1"].idxmax()
@@ -127,10 +119,10 @@ g_feat = gallery["features"].numpy()
 q_feat = query["features"].numpy()[:100]
 q_sub = q_pred.subset(np.arange(len(q_feat)))
 n = len(g_feat)
-sizes = [n, 3 * n, 10 * n] if scale != "smoke" else [n, 4 * n]   # quick: up to ~110,000 images
+sizes = [n, 3 * n, 10 * n] if book.scale != "smoke" else [n, 4 * n]   # quick: up to ~110,000 images
 rows = []
 for size in sizes:
-    feats, preds = (g_feat, g_pred) if size == n else enlarge_gallery(g_feat, g_pred, size, seed=seed)
+    feats, preds = (g_feat, g_pred) if size == n else enlarge_gallery(g_feat, g_pred, size, seed=book.seed)
     for tau in (0.6, 0.7, 0.8):
         rows.append(time_per_query(q_feat, q_sub, feats, preds, tau))
 timing = pd.DataFrame(rows)
@@ -169,19 +161,18 @@ glue("largest_used", f"{100 * at['gallery_used']:.1f}", display=False)
 # background boxes, through the same cameras (generated once and reused by every later build). A
 # distractor never matches a query and is never junk. Each model embeds each distractor once; the
 # evaluation then follows every query's true matches as the gallery grows, without a query × gallery
-# matrix (`apr.gallery_growth`), and gives the same ranks as the full evaluation. Because every run
+# matrix (`apr.evaluation.gallery_growth`), and gives the same ranks as the full evaluation. Because every run
 # embeds every distractor, Fig. 8 uses the first training runs of APR and IDE, as many as the
 # ablations get, not all of Table 1's.
 
 # %%
-from apr.distractor_runs import FIG8_DATASETS, book_distractor_outcomes
-from apr.plots import distractor_figure
-from apr.report import growth_fall_gap, growth_gaps, growth_levels
+from apr.experiments.distractors import FIG8_DATASETS, book_distractor_outcomes
+from apr.book.plots import distractor_figure
+from apr.book.report import growth_fall_gap, growth_gaps, growth_levels
 
-if dataset in FIG8_DATASETS:
+if book.dataset in FIG8_DATASETS:
     # fewer runs than Table 1's: each run embeds every distractor at every size
-    growth, manifest = book_distractor_outcomes(dataset, scale, seed, device, data_root,
-                                                ablation_seed_count(seeds, ablation_seeds), gallery_multiple)
+    growth, manifest = book_distractor_outcomes(book)
     levels = growth_levels(growth)
     fig8 = distractor_figure(levels, paper.FIG8, paper.FIG8_GALLERY,
                              "Fig. 8: rank-1 and mAP as distractors join the gallery")
@@ -218,7 +209,7 @@ if growth is not None:
         f"IDE's (paper, read off Fig. 8 from 19.7k to 519.7k: {paper.FIG8_RANK1_FALL_GAP:+.1f}). Verdict: "
         f"**{claim_verdict(paper.FIG8_RANK1_FALL_GAP, fall)}**.")
 else:
-    fig8_text = (f"Fig. 8 is not run on `{dataset}`: the paper's distractor set (Market-1501+500k) joins "
+    fig8_text = (f"Fig. 8 is not run on `{book.dataset}`: the paper's distractor set (Market-1501+500k) joins "
                  "Market-1501. It runs with `dataset='market1501'` (reading the 500k distractors) or on the "
                  "default synthetic set.")
 glue("fig8_text", Markdown(fig8_text), display=False)

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from apr.data.training import load_training_data
-from apr.features import extract
-from apr.model import load_model
+from apr.engine.run_data import load_training_data
+from apr.engine.features import extract
+from apr.engine.runs import load_model
 
 
 def training_fit(run_dir: str) -> pd.DataFrame:

@@ -13,13 +13,13 @@ from pathlib import Path
 import torch
 
 from apr.config import from_params
-from apr.data.training import load_training_data
-from apr.device import resolve_device
-from apr.evaluate import evaluate_run
-from apr.metrics import pairwise_distances
-from apr.results import initial_backbone
-from apr.retrieval import AttributePredictions, acceleration_curve
-from apr.train import fit
+from apr.engine.run_data import load_training_data
+from apr.engine.device import resolve_device
+from apr.engine.evaluate import evaluate_run
+from apr.evaluation.metrics import pairwise_distances
+from apr.engine.store import initial_backbone
+from apr.evaluation.retrieval import AttributePredictions, acceleration_curve
+from apr.engine.train import fit
 
 
 def main() -> None:

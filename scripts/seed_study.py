@@ -3,10 +3,10 @@
 Each model is trained ``--train-seeds`` times on the same synthetic data (data seed ``--seed``); a
 training seed changes the synthetic pretraining it starts from, the initialisation and the batch order.
 The table shows each run; the last lines give each model's mean ± SD over its runs, APR − IDE with the
-95% interval over training seeds *and* test queries (:func:`apr.stats.seed_query_interval`), and how
+95% interval over training seeds *and* test queries (:func:`apr.evaluation.stats.seed_query_interval`), and how
 wide that interval is with the first 2, 3, ... of the runs, unpaired and paired by seed (the precision
 each number of seeds buys).
-Runs go through the results cache (``apr.results``): a second call only reads them.
+Runs go through the results cache (``apr.experiments.cache``): a second call only reads them.
 
     .venv/bin/python scripts/seed_study.py [--scale quick] [--seed 0] [--train-seeds 3] [--lambdas 0.9] [--set epochs=40]
 """
@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from apr.config import from_params, parse_overrides
-from apr.report import per_query
-from apr.results import load_or_train_many
-from apr.stats import paired_seed_interval, seed_query_interval, seed_summary
+from apr.book.report import per_query
+from apr.experiments.cache import load_or_train_many
+from apr.evaluation.stats import paired_seed_interval, seed_query_interval, seed_summary
 
 
 def main() -> None:

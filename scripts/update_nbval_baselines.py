@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from apr.book import NBVAL_PARAMETERS, chapter_sources, run_chapter
+from apr.book.build import NBVAL_PARAMETERS, chapter_sources, run_chapter
 from apr.data.paths import REPO_ROOT
 
 BASELINES = REPO_ROOT / "tests" / "notebooks"

@@ -3,7 +3,7 @@
 Reads IDE, ARN and APR with ``--seeds`` training seeds each from one or more results caches (e.g. the default
 build's and one built with ``ATEN_CPU_CAPABILITY=default``: the same configurations, other floating-point sums),
 pools their per-seed differences, and for each number of seeds in ``--try`` prints the estimated probability that
-two independent builds agree on each row's verdict, and on all of them (:func:`apr.stats.verdict_agreement`).
+two independent builds agree on each row's verdict, and on all of them (:func:`apr.evaluation.stats.verdict_agreement`).
 Nothing is trained: a missing run is an error that names it.
 
     .venv/bin/python scripts/verdict_agreement.py --cache runs/cache --cache /other/runs/cache --seeds 8
@@ -16,22 +16,25 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from apr.experiments import DEFAULT_SEEDS, main_config, seeded_configs, variant_configs
-from apr.report import attribute_accuracy_gap, per_query_runs
-from apr.results import RunRecord, entry_problem, run_dir_for
-from apr.runs import load_run
-from apr.stats import claim_verdict, paired_seed_interval, query_term, verdict_agreement
+from apr.book.report import attribute_accuracy_gap, per_query_runs
+from apr.engine.runs import load_run
+from apr.engine.store import RunRecord, entry_problem, run_dir_for
+from apr.evaluation.stats import claim_verdict, paired_seed_interval, query_term, verdict_agreement
+from apr.experiments import BookParameters
+from apr.experiments.configs import seeded_configs, variant_configs
+
+DEFAULT_SEEDS = BookParameters().seeds
 
 
 def cached_runs(cache: Path, variant: str, seeds: int, scale: str, seed: int) -> list[RunRecord]:
     """The cached runs of ``variant`` with training seeds 0 .. seeds - 1; exits with one line when one is missing."""
-    config = variant_configs(main_config("synthetic", scale, seed))[variant]
+    config = variant_configs(BookParameters(scale=scale, seed=seed).main_config())[variant]
     runs = []
     for c in seeded_configs(config, seeds):
         run_dir = run_dir_for(c, cache)
-        problem = entry_problem(c, run_dir)
+        problem = entry_problem(c, run_dir) if run_dir.is_dir() else "missing"
         if problem is not None:
-            sys.exit(f"{run_dir}: {variant} with training seed {c.train_seed} cannot be read ({problem}); "
+            sys.exit(f"{run_dir}: {variant} with training seed {c.train_seed} cannot be read ({getattr(problem, 'reason', problem)}); "
                      f"build it first (make book SEEDS={seeds})")
         runs.append(RunRecord(c, run_dir, load_run(run_dir)))
     return runs

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apr import paper
-from apr.attribute_stats import (
+from apr.book import paper
+from apr.book.annotation_stats import (
     attribute_indicators,
     colour_counts,
     conditional_cooccurrence,
@@ -23,8 +23,9 @@ from apr.attribute_stats import (
     split_differences,
 )
 from apr.data import DUKE_SCHEMA, MARKET_SCHEMA, load_attribute_annotations
-from apr.experiments import REMOVALS, book_configs, lambda_configs, leave_one_out_configs, main_config, sweep_base
-from apr.retrieval import AttributePredictions, enlarge_gallery, ranked_lists
+from apr.experiments import BookParameters
+from apr.experiments.configs import REMOVALS, book_configs, lambda_configs, leave_one_out_configs
+from apr.evaluation.retrieval import AttributePredictions, enlarge_gallery, ranked_lists
 
 
 def test_conditional_cooccurrence_is_p_column_given_row():
@@ -82,25 +83,25 @@ def test_paper_tables_are_consistent_with_themselves():
 
 
 def test_book_plan_trains_each_configuration_once_and_leaves_out_what_it_says():
-    configs = book_configs("synthetic", "smoke")
+    configs = book_configs(BookParameters(scale="smoke"))
     assert len(configs) == len(set(configs))
     assert {c.variant for c in configs} == {"ide", "arn", "apr", "apr_no_arm", "apr_no_attr_loss"}
-    sweep = sweep_base(main_config("synthetic", "quick"), "quick")
-    removals = leave_one_out_configs(sweep)
+    quick = BookParameters()
+    removals = leave_one_out_configs(quick)
     assert removals["none"].attributes is None
     kept = set(removals["bag (all types)"].attributes)
     assert not kept & {"backpack", "handbag", "bag"} and len(kept) == 24
     assert not set(removals["upper-body colour"].attributes) & set(MARKET_SCHEMA.group("C.up").members)
-    assert sorted(lambda_configs(sweep)) == sorted(set(lambda_configs(sweep)))
-    assert leave_one_out_configs(sweep_base(main_config("peta", "smoke"), "smoke")) == {}
+    assert sorted(lambda_configs(quick)) == sorted(set(lambda_configs(quick)))
+    assert leave_one_out_configs(BookParameters(dataset="peta", scale="smoke")) == {}
 
 
 def test_book_plan_seeds_every_compared_model_and_sweeps_lambda_on_validation():
     from collections import Counter
 
-    from apr.experiments import SEEDED_LAMBDAS, VALIDATION_IDS
+    from apr.experiments.configs import SEEDED_LAMBDAS, VALIDATION_IDS
 
-    configs = book_configs("synthetic", "quick", seeds=6, ablation_seeds=3)
+    configs = book_configs(BookParameters(seeds=6, ablation_seeds=3))
     main = Counter(c.variant for c in configs if c.validation_ids == 0 and c.attributes is None)
     # Table 1's models get `seeds`, APR's ablations `ablation_seeds` (the first of APR's training seeds)
     assert main == {"ide": 6, "arn": 6, "apr": 6, "apr_no_arm": 3, "apr_no_attr_loss": 3}
@@ -117,23 +118,24 @@ def test_book_plan_seeds_every_compared_model_and_sweeps_lambda_on_validation():
 def test_the_ablations_seed_count_defaults_to_three_and_never_exceeds_table_1s():
     from collections import Counter
 
-    from apr.book import check_parameters
-    from apr.experiments import DEFAULT_ABLATION_SEEDS, ablation_seed_count, seed_count
+    from apr.experiments.parameters import DEFAULT_ABLATION_SEEDS
 
-    assert ablation_seed_count(8) == DEFAULT_ABLATION_SEEDS == 3 and ablation_seed_count(2) == 2
-    assert seed_count("apr", 8) == 8 and seed_count("apr_no_arm", 8) == 3 and seed_count("apr_no_arm", 8, 8) == 8
-    with pytest.raises(ValueError, match="ablation_seeds=5: expected 1 to seeds"):
-        ablation_seed_count(4, 5)
-    with pytest.raises(ValueError, match=r"parameter ablation_seeds=9: expected a whole number from 1 to seeds \(8\)"):
-        check_parameters("synthetic", None, "smoke", "cpu", 0, 8, ablation_seeds=9)
-    default = Counter(c.variant for c in book_configs("synthetic", "quick") if c.validation_ids == 0 and c.attributes is None)
+    assert BookParameters(seeds=8).ablation_runs == DEFAULT_ABLATION_SEEDS == 3 and BookParameters(seeds=2).ablation_runs == 2
+    eight = BookParameters(seeds=8)
+    assert eight.runs_for("apr") == 8 and eight.runs_for("apr_no_arm") == 3
+    assert BookParameters(seeds=8, ablation_seeds=8).runs_for("apr_no_arm") == 8
+    with pytest.raises(ValueError, match="ablation_seeds=5: expected a whole number from 1 to seeds"):
+        BookParameters(seeds=4, ablation_seeds=5)
+    with pytest.raises(ValueError, match=r"book parameter ablation_seeds=9: expected a whole number from 1 to seeds \(8\)"):
+        BookParameters(scale="smoke", seeds=8, ablation_seeds=9)
+    default = Counter(c.variant for c in book_configs(BookParameters()) if c.validation_ids == 0 and c.attributes is None)
     assert default == {"ide": 8, "arn": 8, "apr": 8, "apr_no_arm": 3, "apr_no_attr_loss": 3}
 
 
 def test_each_training_seed_starts_from_its_own_pretraining():
-    from apr.pretrain import pretrain_config
+    from apr.engine.pretrain import pretrain_config
 
-    first, second = (main_config("synthetic", "quick", train_seed=k) for k in (0, 1))
+    first, second = (BookParameters().main_config(train_seed=k) for k in (0, 1))
     assert pretrain_config(first) != pretrain_config(second)
     assert pretrain_config(second).train_seed == 1 and pretrain_config(second).seed == pretrain_config(first).seed
     # what the book varies within one training seed shares the pretraining
@@ -160,15 +162,15 @@ def test_the_validation_split_holds_out_training_identities(tmp_path):
 
 
 def test_results_cache_trains_once_and_retrains_only_changed_settings(tmp_path):
-    from apr.results import load_or_train, load_or_train_many, run_dir_for
+    from apr.experiments.cache import load_or_train, load_or_train_many, run_dir_for
 
-    config = main_config("synthetic", "smoke", epochs=1)
+    config = BookParameters(scale="smoke").main_config(epochs=1)
     first = load_or_train(config, cache=tmp_path, progress=False)
     stamp = (first.run_dir / "model.pt").stat().st_mtime_ns
     again = load_or_train(config, cache=tmp_path, progress=False)
     assert again.run_dir == first.run_dir and (again.run_dir / "model.pt").stat().st_mtime_ns == stamp
     assert 0 <= again.metrics["rank1"] <= 1 and again.features()["query"]["features"].shape[0] > 0
-    other, third = (main_config("synthetic", "smoke", epochs=1, lambda_id=lam) for lam in (0.5, 0.7))
+    other, third = (BookParameters(scale="smoke").main_config(epochs=1, lambda_id=lam) for lam in (0.5, 0.7))
     runs = load_or_train_many([config, other, third], cache=tmp_path, progress=False, workers=2)  # two worker processes
     assert runs[0].run_dir == first.run_dir and runs[1].run_dir == run_dir_for(other, tmp_path) != first.run_dir
     assert runs[2].config.lambda_id == 0.7 and runs[2].info["config"]["lambda_id"] == 0.7
@@ -194,12 +196,12 @@ def test_enlarge_gallery_resamples_real_images():
 
 
 def test_synthetic_pretraining_is_shared_and_disjoint(tmp_path, monkeypatch):
-    from apr.pretrain import PRETRAIN_SEED_OFFSET, pretrain_config
-    from apr.results import load_or_train_many
+    from apr.engine.pretrain import PRETRAIN_SEED_OFFSET, pretrain_config
+    from apr.experiments.cache import load_or_train_many
 
     monkeypatch.setenv("APR_CACHE_DIR", str(tmp_path))
-    a = main_config("synthetic", "smoke", epochs=1, pretrained="synthetic")
-    b = main_config("synthetic", "smoke", epochs=1, pretrained="synthetic", variant="ide", lambda_id=0.5)
+    a = BookParameters(scale="smoke").main_config(epochs=1, pretrained="synthetic")
+    b = BookParameters(scale="smoke").main_config(epochs=1, pretrained="synthetic", variant="ide", lambda_id=0.5)
     assert pretrain_config(a) == pretrain_config(b)
     assert pretrain_config(a).seed == a.seed + PRETRAIN_SEED_OFFSET and pretrain_config(a).pretrained == "none"
     runs = load_or_train_many([a, b], progress=False)
@@ -213,8 +215,8 @@ def test_synthetic_pretraining_is_shared_and_disjoint(tmp_path, monkeypatch):
 
 
 def test_interval_words_name_the_runs():
-    from apr.report import interval_words
-    from apr.stats import Interval
+    from apr.book.report import interval_words
+    from apr.evaluation.stats import Interval
 
     assert interval_words(Interval(1.84, -3.69, 7.37, (3, 3), 217)) == \
         "+1.84 points (95% interval -3.69 to +7.37; 3 and 3 training runs, 217 queries)"
@@ -223,7 +225,7 @@ def test_interval_words_name_the_runs():
 def test_shown_rounds_and_dashes_without_a_warning():
     import warnings
 
-    from apr.report import shown
+    from apr.book.report import shown
 
     table = pd.DataFrame({"source": ["a", None], "R-1": [69.1234, np.nan], "R-5": [89.4, 90.0], "n": [3, 4]})
     with warnings.catch_warnings():
@@ -242,13 +244,13 @@ def test_each_run_starts_from_its_training_seeds_pretraining_when_they_train_sid
     """Three training seeds need three pretraining runs: the pool generates the synthetic sets, trains the
     pretrainings first and queues each run once its own pretraining and its data are there; every run must start
     from the backbone of its own seed. A follow-up runs in the pool, once, after the runs it needs."""
-    from apr.data.training import synthetic_root_of
-    from apr.pretrain import pretrain_config
-    from apr.results import FollowUp, load_or_train_many, run_dir_for
+    from apr.engine.run_data import synthetic_root_of
+    from apr.engine.pretrain import pretrain_config
+    from apr.experiments.cache import FollowUp, load_or_train_many, run_dir_for
 
     monkeypatch.setenv("APR_CACHE_DIR", str(tmp_path))     # the workers inherit it
     # A data seed of this test's own, whose synthetic sets are removed first: the pool must generate them.
-    configs = [main_config("synthetic", "smoke", seed=7, pretrained="synthetic", epochs=1, train_seed=k) for k in range(3)]
+    configs = [BookParameters(scale="smoke", seed=7).main_config(pretrained="synthetic", epochs=1, train_seed=k) for k in range(3)]
     roots = [synthetic_root_of(c) for c in (configs[0], pretrain_config(configs[0]))]
     for root in roots:
         shutil.rmtree(root, ignore_errors=True)
@@ -265,8 +267,8 @@ def test_each_run_starts_from_its_training_seeds_pretraining_when_they_train_sid
 
 def test_each_variant_keeps_its_colour_and_style_in_every_panel():
     """Issue 15: a panel that skips a variant (IDE has no attribute head) must not shift the others' colours."""
-    from apr.experiments import VARIANT_NAMES
-    from apr.plots import VARIANT_STYLES, training_curves_figure
+    from apr.experiments.configs import VARIANT_NAMES
+    from apr.book.plots import VARIANT_STYLES, training_curves_figure
 
     rows = [{"variant": VARIANT_NAMES[v], "epoch": e, "loss": 1.0 / e, "id_acc": 0.0 if v == "arn" else e / 10,
              "attr_acc": 0.0 if v == "ide" else e / 20} for v in VARIANT_NAMES for e in (1, 2, 3)]
@@ -284,11 +286,11 @@ def test_each_variant_keeps_its_colour_and_style_in_every_panel():
 
 
 def test_attribute_recognition_table_measures_the_build_dataset_and_says_what_the_others_need(tmp_path):
-    from apr.report import attribute_recognition_table
-    from apr.results import RunRecord
+    from apr.book.report import attribute_recognition_table
+    from apr.experiments.cache import RunRecord
 
     def runs(accuracies: list[float]) -> list[RunRecord]:
-        base = main_config("synthetic", "smoke")
+        base = BookParameters(scale="smoke").main_config()
         return [RunRecord(replace(base, train_seed=k), tmp_path, {"metrics": {"attribute_accuracy": {"mean": a}}})
                 for k, a in enumerate(accuracies)]
 

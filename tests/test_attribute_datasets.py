@@ -8,14 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from apr.attribute_runs import attribute_recognition_runs, dataset_present
-from apr.book import check_parameters
-from apr.claims import attribute_claims
+from apr.experiments.attributes import attribute_recognition_runs, dataset_present
+from apr.book.claims import attribute_claims
 from apr.data.datasets import load_dataset
-from apr.experiments import main_config
-from apr.report import attribute_recognition_table
-from apr.results import RunRecord
-from apr.stats import VERDICTS
+from apr.experiments import BookParameters
+from apr.book.report import attribute_recognition_table
+from apr.experiments.cache import RunRecord
+from apr.evaluation.stats import VERDICTS
 
 from .conftest import write_jpeg
 from .test_datasets import make_peta
@@ -60,7 +59,7 @@ def attribute_root(tmp_path_factory):
 
 def fake_build_runs(accuracies, folder):
     """The build's own runs, as the table reads them (their accuracy only)."""
-    base = main_config("synthetic", "smoke")
+    base = BookParameters(scale="smoke").main_config()
     return [RunRecord(replace(base, train_seed=k), folder, {"metrics": {"attribute_accuracy": {"mean": a}}})
             for k, a in enumerate(accuracies)]
 
@@ -73,12 +72,13 @@ def test_cub_is_read_as_an_attribute_only_dataset_and_refused_as_a_book(attribut
     assert dataset_present("cub200", str(attribute_root)) and dataset_present("peta", str(attribute_root))
     assert not dataset_present("market1501", str(attribute_root))
     with pytest.raises(ValueError, match="dataset='cub200': it has no re-ID protocol"):
-        check_parameters("cub200", str(attribute_root), "smoke", "cpu", 0)
+        BookParameters(dataset="cub200", data_root=str(attribute_root), scale="smoke")
 
 
 def test_arn_and_apr_train_on_cub_and_peta_and_fill_tables_6_and_7(attribute_root):
     build = {"arn": fake_build_runs([0.70, 0.72], attribute_root), "apr": fake_build_runs([0.75, 0.78], attribute_root)}
-    measured = attribute_recognition_runs("synthetic", build, "smoke", 0, "cpu", str(attribute_root), 2, progress=False)
+    parameters = BookParameters(scale="smoke", device="cpu", data_root=str(attribute_root), seeds=2)
+    measured = attribute_recognition_runs(parameters, build, progress=False)
     assert set(measured) == {"synthetic", "peta", "cub200"}
     cub_apr = measured["cub200"]["apr"]
     assert [r.config.train_seed for r in cub_apr] == [0, 1] and cub_apr[0].config.dataset == "cub200"
@@ -100,8 +100,7 @@ def test_arn_and_apr_train_on_cub_and_peta_and_fill_tables_6_and_7(attribute_roo
     assert table.loc[("Market-1501", "Table 4"), "ran on"] == "synthetic stand-in"
     assert table.loc[("DukeMTMC-reID", "Table 5"), "verdict"] == "not run here"
 
-    rows = {r.claim: r for r in attribute_claims({"dataset": "synthetic", "scale": "smoke", "seed": 0, "device": "cpu",
-                                                  "data_root": str(attribute_root), "seeds": 2})}
+    rows = {r.claim: r for r in attribute_claims(parameters)}
     cub = rows["Attribute recognition: APR above ARN, mean accuracy (Table 7, CUB-200-2011)"]
     assert cub.verdict in VERDICTS and cub.seeds == "2/2 paired" and cub.paper == "+1.81"
     assert rows["Attribute recognition: APR above ARN, mean accuracy (Table 5, DukeMTMC-reID)"].verdict == "not run here"
@@ -123,11 +122,11 @@ def test_a_validation_split_of_peta_follows_its_test_rule(attribute_root):
 def test_the_whole_book_runs_on_peta_and_its_scorecard_holds_tables_3_6_and_7(attribute_root, tmp_path):
     import pandas as pd
 
-    from apr.book import build_book
+    from apr.book.build import build_book
 
     figures = tmp_path / "figures"
-    build_book({"dataset": "peta", "data_root": str(attribute_root), "scale": "smoke", "seeds": 2,
-                "figures_dir": str(figures)}, html=False, root=tmp_path / "site")
+    build_book(BookParameters(dataset="peta", data_root=str(attribute_root), scale="smoke", seeds=2,
+                              figures_dir=str(figures)), html=False, root=tmp_path / "site")
     claims = pd.read_csv(figures / "claims.csv").set_index("claim")
     ide = claims.loc["APR beats IDE (Baseline 1): rank-1"]                      # Table 3
     assert ide["paper"] == "+4.15" and ide["seeds"] == "2/2 paired" and ide["verdict"] != "not run here"

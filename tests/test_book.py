@@ -17,7 +17,8 @@ import pandas as pd
 import papermill
 import pytest
 
-from apr.book import NBVAL_PARAMETERS, SMOKE_SEEDS, build_book, chapter_sources, check_parameters, declared_parameters, run_chapter
+from apr.book.build import NBVAL_PARAMETERS, SMOKE_PARAMETERS, build_book, chapter_sources, declared_parameters, run_chapter
+from apr.experiments import BookParameters
 from apr.data.paths import REPO_ROOT
 
 BASELINES = REPO_ROOT / "tests" / "notebooks"
@@ -36,10 +37,8 @@ def test_nbval_baseline_matches_its_chapter(source):
     injected = [c for c in nbformat.read(baseline, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1, f"{baseline.name}: expected one papermill parameters cell"
     values: dict = {}
-    exec(injected[0].source, values)        # the cell papermill wrote: plain assignments
-    declared = declared_parameters(jupytext.read(source))    # a chapter gets only the parameters it declares
-    assert {k: values.get(k) for k in NBVAL_PARAMETERS if k in declared} == \
-        {k: v for k, v in NBVAL_PARAMETERS.items() if k in declared} and values.get("scale") == "smoke"
+    exec(injected[0].source, values)        # the cell papermill wrote: one assignment of the book's parameters
+    assert BookParameters.from_dict(values["parameters"]) == NBVAL_PARAMETERS and values["parameters"]["scale"] == "smoke"
 
 
 @pytest.mark.parametrize("source", chapter_sources(), ids=lambda p: p.stem)
@@ -63,7 +62,8 @@ SMOKE_FIGURES = "_build/test-smoke-figures"      # relative: the status page mus
 @pytest.fixture(scope="module")
 def smoke_site(tmp_path_factory) -> Path:
     """The smoke-scale book, built once for the tests of its HTML."""
-    index = build_book({"scale": "smoke", "figures_dir": SMOKE_FIGURES, **SMOKE_SEEDS}, root=tmp_path_factory.mktemp("book"))
+    parameters = BookParameters(**(SMOKE_PARAMETERS.to_dict() | {"figures_dir": SMOKE_FIGURES}))
+    index = build_book(parameters, root=tmp_path_factory.mktemp("book"))
     assert index.is_file()
     return index.parent
 
@@ -119,40 +119,44 @@ def test_smoke_book_html_is_complete(smoke_site):
 
 def test_bad_parameter_stops_at_first_cell(tmp_path):
     source = chapter_sources()[0]
-    with pytest.raises(papermill.PapermillExecutionError, match=r"parameter dataset='cuhk03': expected one of"):
-        run_chapter(source, tmp_path / "bad.ipynb", {"dataset": "cuhk03"})
-
-
-def test_build_book_rejects_bad_parameters_before_running(tmp_path):
-    with pytest.raises(ValueError, match="parameter scale='huge'"):
-        build_book({"scale": "huge"}, root=tmp_path)
-    assert not (tmp_path / "book" / "_generated").exists()
+    good = tmp_path / "good.ipynb"
+    run_chapter(source, good, BookParameters(scale="smoke"))       # what a build does; then a bad parameter:
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    with pytest.raises(papermill.PapermillExecutionError, match=r"book parameter dataset='cuhk03': expected one of"):
+        papermill.execute_notebook(notebook, str(tmp_path / "bad.ipynb"), parameters={"parameters": {"dataset": "cuhk03"}},
+                                   cwd=str(source.parent), kernel_name="python3", progress_bar=False)
+    with pytest.raises(papermill.PapermillExecutionError, match=r"unknown book parameter\(s\) epochs"):
+        papermill.execute_notebook(notebook, str(tmp_path / "bad.ipynb"), parameters={"parameters": {"epochs": 3}},
+                                   cwd=str(source.parent), kernel_name="python3", progress_bar=False)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"scale": "huge"}, "parameter scale='huge'"),
-    ({"device": "tpu"}, "parameter device='tpu'"),
-    ({"seed": -1}, "parameter seed=-1"),
-    ({"gallery_multiple": 0.5}, "parameter gallery_multiple=0.5"),
-    ({"seeds": 2, "ablation_seeds": 3}, r"parameter ablation_seeds=3: expected a whole number from 1 to seeds \(2\)"),
-    ({"seeds": 4, "ablation_seeds": 0}, "parameter ablation_seeds=0"),
-    ({"dataset": "market1501", "data_root": "/nonexistent"}, "parameter data_root='/nonexistent'"),
+    ({"scale": "huge"}, "book parameter scale='huge'"),
+    ({"device": "tpu"}, "book parameter device='tpu'"),
+    ({"seed": -1}, "book parameter seed=-1"),
+    ({"gallery_multiple": 0.5}, "book parameter gallery_multiple=0.5"),
+    ({"seeds": 2, "ablation_seeds": 3}, r"book parameter ablation_seeds=3: expected a whole number from 1 to seeds \(2\)"),
+    ({"seeds": 4, "ablation_seeds": 0}, "book parameter ablation_seeds=0"),
+    ({"dataset": "market1501", "data_root": "/nonexistent"}, "book parameter data_root='/nonexistent'"),
 ])
-def test_check_parameters(kwargs, message):
-    params = {"dataset": "synthetic", "data_root": None, "scale": "smoke", "device": "auto", "seed": 0} | kwargs
+def test_book_parameters_name_every_bad_one(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        check_parameters(**params)
+        BookParameters(**({"scale": "smoke"} | kwargs))
+
+
+def test_one_message_names_every_bad_parameter():
+    with pytest.raises(ValueError, match=r"scale='huge'.*; device='tpu'.*; seed=-1"):
+        BookParameters(scale="huge", device="tpu", seed=-1)
 
 
 def test_figures_of_other_builds_do_not_overwrite_the_committed_ones():
-    from apr.book import default_figures_dir
-
-    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0}) is None
-    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "seeds": 8, "ablation_seeds": 3}) is None
-    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "ablation_seeds": 4}) is not None
-    assert default_figures_dir({"dataset": "synthetic", "scale": "quick", "seed": 0, "seeds": 4}) is not None
-    assert default_figures_dir({"dataset": "market1501", "scale": "paper", "seed": 0}).startswith("_build/figures/")
-    assert Path(REPO_ROOT / "figures").is_dir()
+    figures = REPO_ROOT / "figures"
+    assert BookParameters().figures == figures and BookParameters(seeds=8, ablation_seeds=3).figures == figures
+    assert BookParameters(ablation_seeds=4).figures != figures and BookParameters(seeds=4).figures != figures
+    assert BookParameters(dataset="market1501", scale="paper").figures.is_relative_to(REPO_ROOT / "_build" / "figures")
+    assert BookParameters(figures_dir="_build/x").figures == REPO_ROOT / "_build" / "x"
+    assert figures.is_dir()
 
 
 # ----------------------------------------------------------------------------- the book in a browser

@@ -18,8 +18,8 @@ from apr.data import load_dataset, paths
 from apr.data.datasets import DatasetLayoutError
 from apr.data.synthetic import generate_synthetic
 from apr.data.paths import REPO_ROOT
-from apr.results import load_or_train_many
-from apr.runs import load_run
+from apr.experiments.cache import load_or_train_many
+from apr.engine.runs import load_run
 
 from .conftest import TINY
 

@@ -12,13 +12,13 @@ import torch
 
 from apr.data.datasets import DatasetLayoutError, Record
 from apr.data.distractors import MANIFEST, ensure_synthetic_distractors, read_distractors
-from apr.experiments import PAPER_DISTRACTORS, distractor_counts
-from apr.gallery_growth import GrowingGallery, squared_distances
-from apr.metrics import evaluate_per_query
+from apr.experiments.configs import PAPER_DISTRACTORS, distractor_counts
+from apr.evaluation.gallery_growth import GrowingGallery, squared_distances
+from apr.evaluation.metrics import evaluate_per_query
 
 from .conftest import write_jpeg
 
-real_model = __import__("apr.results", fromlist=["RunRecord"]).RunRecord.model
+real_model = __import__("apr.experiments.cache", fromlist=["RunRecord"]).RunRecord.model
 
 REAL_NAMES = ["0000_c1s1_000451_03.jpg", "0000_c2s1_000301_01.jpg", "0000_c6s2_010000_02.jpg",
               "-1_c3s1_000100_01.jpg", "0123_c5s3_001234_01.jpg"]
@@ -97,12 +97,14 @@ def test_synthetic_distractors_need_a_synthetic_set(tmp_path):
 
 
 def test_distractor_counts_follow_a_log_axis_or_the_papers_sizes():
-    assert distractor_counts("synthetic", "quick", 1000, 8.0) == [0, 1000, 3000, 7000]
-    assert distractor_counts("market1501", "paper", 19_732) == list(PAPER_DISTRACTORS)
-    counts = distractor_counts("synthetic", "quick", 3679, 20.0)
+    from apr.experiments import BookParameters
+
+    assert distractor_counts(BookParameters(gallery_multiple=8.0), 1000) == [0, 1000, 3000, 7000]
+    assert distractor_counts(BookParameters(dataset="market1501", scale="paper"), 19_732) == list(PAPER_DISTRACTORS)
+    counts = distractor_counts(BookParameters(gallery_multiple=20.0), 3679)
     assert 3679 + counts[-1] >= 20 * 3679 - 1 and len(counts) == 4     # 20 times the test gallery is reachable
-    with pytest.raises(ValueError, match="gallery_multiple=1.0"):
-        distractor_counts("synthetic", "quick", 1000, 1.0)
+    with pytest.raises(ValueError, match="gallery_multiple=1.5, points=1"):
+        distractor_counts(BookParameters(gallery_multiple=1.5), 1000, points=1)
 
 
 def _random_test_set(seed=0, queries=120, gallery=400, dim=8):
@@ -127,7 +129,7 @@ def test_growing_gallery_gives_the_full_evaluation_at_every_size_without_a_full_
         largest.append(len(a) * len(b))
         return squared_distances(a, b)
 
-    monkeypatch.setattr("apr.gallery_growth.squared_distances", tracked)
+    monkeypatch.setattr("apr.evaluation.gallery_growth.squared_distances", tracked)
     growing = GrowingGallery(q, q_pids, q_cams, g, g_pids, g_cams, block_cells=block)
     for size in (0, 700, 3000):
         growing.add(d[growing.distractors:size])
@@ -153,11 +155,11 @@ def test_a_distractor_tied_with_a_match_ranks_after_it():
 
 
 def test_distractor_outcomes_equal_the_dense_evaluation_and_are_cached(tmp_path, monkeypatch):
-    import apr.distractor_runs as distractor_runs
+    import apr.experiments.distractors as distractor_runs
     from apr.config import from_params
-    from apr.data.training import load_run_dataset
-    from apr.experiments import seeded_configs
-    from apr.results import RunRecord, load_or_train_many
+    from apr.engine.run_data import load_run_dataset
+    from apr.experiments.configs import seeded_configs
+    from apr.experiments.cache import RunRecord, load_or_train_many
 
     config = from_params("smoke", device="cpu", epochs=1)
     runs = load_or_train_many(seeded_configs(config, 2), cache=tmp_path, progress=False, workers=1)
@@ -211,18 +213,16 @@ def test_distractor_outcomes_equal_the_dense_evaluation_and_are_cached(tmp_path,
 
 
 def test_book_parameter_gallery_multiple_is_checked():
-    from apr.book import check_parameters
+    from apr.experiments import BookParameters
 
-    with pytest.raises(ValueError, match="parameter gallery_multiple=0.5: expected"):
-        check_parameters("synthetic", None, "smoke", "cpu", 0, 1, 0.5)
-    check_parameters("synthetic", None, "smoke", "cpu", 0, 1, 26.34)
+    with pytest.raises(ValueError, match="book parameter gallery_multiple=0.5: expected"):
+        BookParameters(scale="smoke", gallery_multiple=0.5)
+    assert BookParameters(scale="smoke", gallery_multiple=26.34).gallery_multiple == 26.34
 
 
-def test_chapters_get_only_the_parameters_they_declare():
+def test_every_chapter_takes_the_books_parameters_whole():
     import jupytext
 
-    from apr.book import NOTEBOOKS, declared_parameters
+    from apr.book.build import chapter_sources, declared_parameters
 
-    assert "gallery_multiple" in declared_parameters(jupytext.read(NOTEBOOKS / "05_acceleration.py"))
-    assert "gallery_multiple" not in declared_parameters(jupytext.read(NOTEBOOKS / "02_baselines.py"))
-    assert {"dataset", "seeds", "figures_dir"} <= declared_parameters(jupytext.read(NOTEBOOKS / "02_baselines.py"))
+    assert all(declared_parameters(jupytext.read(source)) == {"parameters"} for source in chapter_sources())

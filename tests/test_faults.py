@@ -27,9 +27,10 @@ from apr.config import from_params
 from apr.data.attributes import MARKET_SCHEMA, load_attribute_annotations
 from apr.data.datasets import DatasetLayoutError, load_dataset
 from apr.data.download import RemoteFile, fetch
-from apr.results import COMPLETE, load_or_train, run_dir_for
-from apr.runs import load_run, remove_dead_temporaries
-from apr.train import PAUSE_ENV, TrainingDiverged, fit
+from apr.engine.store import COMPLETE_FILE as COMPLETE
+from apr.experiments.cache import load_or_train, run_dir_for
+from apr.engine.runs import load_run, remove_dead_temporaries
+from apr.engine.train import PAUSE_ENV, TrainingDiverged, fit
 
 from .conftest import PausePoint, write_jpeg
 
@@ -43,7 +44,7 @@ POOL_DRIVER = textwrap.dedent("""
     # them, with SIGINT ignored, and the test must not depend on how it was started).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from apr.config import from_params
-    from apr.results import load_or_train_many
+    from apr.experiments.cache import load_or_train_many
     configs = [from_params("smoke", device="cpu", epochs=2, variant=v) for v in ("ide", "apr", "arn", "apr_no_arm")]
     load_or_train_many(configs, cache=sys.argv[1], workers=2, progress=False)
 """)

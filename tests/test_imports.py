@@ -10,21 +10,18 @@ from pathlib import Path
 
 APR = Path(__file__).resolve().parents[1] / "apr"
 
-# The layers, lowest first. A module may import modules of its own layer or of a lower one only.
+# The layers, lowest first: a module may import modules of its own layer or of a lower one only. Each folder of the
+# package is one layer; the method (settings, network, loss) sits between the data and the evaluation.
 LAYERS: list[tuple[str, ...]] = [
-    ("apr.data",),                                        # the data package (readers, synthetic set, tensors)
-    ("apr.config", "apr.paper", "apr.runs", "apr.device"),  # settings, the paper's numbers, run folders
-    ("apr.model",),
-    ("apr.losses", "apr.metrics", "apr.stats", "apr.features", "apr.attribute_stats", "apr.retrieval",
-     "apr.gallery_growth"),
-    ("apr.train",),
-    ("apr.evaluate",),
-    ("apr.pretrain", "apr.experiments"),
-    ("apr.results",),
-    ("apr.distractor_runs", "apr.attribute_runs"),
-    ("apr.report", "apr.plots", "apr.claims"),
-    ("apr.book", "apr.cli", "apr.__main__"),
+    ("apr.data",),                                   # readers, the synthetic set, tensors
+    ("apr.config", "apr.model", "apr.losses"),       # the method
+    ("apr.evaluation",),                             # metrics, retrieval, statistics
+    ("apr.engine",),                                 # one run: data, training, features, evaluation, its folder
+    ("apr.experiments",),                            # what the book trains, the job pool, cached runs
+    ("apr.book",),                                   # build, pages, scorecard, tables, plots
+    ("apr", "apr.cli", "apr.__main__", "apr.metrics", "apr.retrieval"),   # the faces: CLI and public aliases
 ]
+FOLDERS = ["data", "evaluation", "engine", "experiments", "book"]   # bottom to top
 
 
 def module_name(path: Path) -> str:
@@ -98,7 +95,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def layer_of(module: str) -> int:
     for i, layer in enumerate(LAYERS):
-        if any(module == m or module.startswith(m + ".") for m in layer):
+        if any(module == m or (m != "apr" and module.startswith(m + ".")) for m in layer):
             return i
     raise AssertionError(f"{module} is in no layer of tests/test_imports.py; add it to LAYERS")
 
@@ -113,6 +110,21 @@ def test_imports_only_go_down_the_layers():
     upward = [f"{m} (layer {layer_of(m)}) imports {d} (layer {layer_of(d)})"
               for m, deps in sorted(import_graph().items()) for d in sorted(deps) if layer_of(d) > layer_of(m)]
     assert not upward, "imports against the layers:\n" + "\n".join(upward)
+
+
+def test_every_folder_is_a_layer_in_order():
+    folders = sorted(p.name for p in APR.iterdir() if p.is_dir() and (p / "__init__.py").is_file())
+    assert folders == sorted(FOLDERS), f"folders of apr/ {folders}; tests/test_imports.py knows {FOLDERS}"
+    assert [layer_of(f"apr.{f}") for f in FOLDERS] == sorted(layer_of(f"apr.{f}") for f in FOLDERS)
+    top_level = sorted(module_name(p) for p in APR.glob("*.py"))
+    assert all(layer_of(m) in (1, len(LAYERS) - 1) for m in top_level), \
+        "a module directly in apr/ is the method or a face; everything else lives in a folder"
+
+
+def test_each_folder_says_what_it_holds():
+    for folder in FOLDERS:
+        doc = ast.get_docstring(ast.parse((APR / folder / "__init__.py").read_text()))
+        assert doc and len(doc.splitlines()) <= 3, f"apr/{folder}/__init__.py: a docstring of one to three lines"
 
 
 def test_the_cycle_finder_finds_a_cycle():

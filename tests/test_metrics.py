@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from apr.data.attributes import MARKET_SCHEMA, PETA_SCHEMA
-from apr.metrics import attribute_accuracy, evaluate_ranking, evaluate_ranking_modes, group_predictions, pairwise_distances
+from apr.evaluation.metrics import attribute_accuracy, evaluate_ranking, evaluate_ranking_modes, group_predictions, pairwise_distances
 
 
 def reference_evaluate(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=50, ap_mode="official"):
@@ -67,10 +67,10 @@ def binning(request, monkeypatch):
     """Run a test through both ways evaluate_ranking bins a block: only the items near the
     matches (a trained model), or the whole block (an untrained one); and through the torch
     ops that a GPU runs as well as the numpy ones used on the CPU."""
-    import apr.metrics
+    import apr.evaluation.metrics
 
-    monkeypatch.setattr(apr.metrics, "DENSE_FROM", 2.0 if request.param.startswith("sparse") else -1.0)
-    monkeypatch.setattr(apr.metrics, "NUMPY_ON_CPU", not request.param.endswith("torch"))
+    monkeypatch.setattr(apr.evaluation.metrics, "DENSE_FROM", 2.0 if request.param.startswith("sparse") else -1.0)
+    monkeypatch.setattr(apr.evaluation.metrics, "NUMPY_ON_CPU", not request.param.endswith("torch"))
     return request.param
 
 
@@ -226,7 +226,7 @@ def test_matches_reference_with_dropped_items_and_float64(seed, binning):
 
 
 def test_modes_from_one_pass_equal_separate_calls():
-    from apr.metrics import evaluate_ranking_modes
+    from apr.evaluation.metrics import evaluate_ranking_modes
 
     case = random_case(21, n_q=40, n_g=250)
     cmc, maps = evaluate_ranking_modes(*case, max_rank=15)
@@ -239,7 +239,7 @@ def test_modes_from_one_pass_equal_separate_calls():
 
 
 def test_per_query_results_average_to_cmc_and_map():
-    from apr.metrics import evaluate_per_query
+    from apr.evaluation.metrics import evaluate_per_query
 
     rng = np.random.default_rng(3)
     d = rng.random((80, 300))
@@ -252,17 +252,6 @@ def test_per_query_results_average_to_cmc_and_map():
     assert per["AP_step"].mean() == pytest.approx(maps["step"])
     has_match = [((gp == qp[i]) & (gc != qc[i])).any() for i in range(80)]
     assert per.index.tolist() == [i for i in range(80) if has_match[i]]
-
-
-def test_paired_bootstrap_interval():
-    from apr.metrics import paired_bootstrap
-
-    a = np.r_[np.ones(60), np.zeros(40)]
-    mean, low, high = paired_bootstrap(a, np.zeros(100), seed=1)
-    assert mean == pytest.approx(0.6) and 0.45 < low < 0.6 < high < 0.75
-    assert paired_bootstrap(a, a) == (0.0, 0.0, 0.0)
-    with pytest.raises(ValueError, match="equal-length"):
-        paired_bootstrap(a, a[:10])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

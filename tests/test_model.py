@@ -151,7 +151,7 @@ def test_missing_pretrained_weights_are_reported(tmp_path, monkeypatch):
 
 
 def test_head_lr_factor_scales_only_the_new_layers():
-    from apr.train import _parameter_groups
+    from apr.engine.train import _parameter_groups
 
     model = make("apr")
     backbone_group, head_group = _parameter_groups(model, from_params("smoke", head_lr_factor=10))
@@ -183,7 +183,7 @@ def test_a_later_setting_at_its_default_keeps_the_cache_key():
 
 
 def test_training_seeds_share_the_data_not_the_pretraining():
-    from apr.pretrain import pretrain_config
+    from apr.engine.pretrain import pretrain_config
 
     first, second = from_params("quick"), from_params("quick", train_seed=1)
     assert first.training_seed == first.seed                      # seed 0: what runs did before the split
@@ -196,7 +196,7 @@ def test_training_seeds_share_the_data_not_the_pretraining():
 
 
 def test_training_seed_changes_the_initialisation_only():
-    from apr.train import build_model
+    from apr.engine.train import build_model
 
     classes = MARKET_CLASSES
     a = build_model(from_params("smoke", train_seed=0), 5, classes).state_dict()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from apr.metrics import evaluate_ranking
-from apr.retrieval import (AttributeIndex, AttributePredictions, acceleration_curve, acceleration_per_query, encode,
+from apr.evaluation.metrics import evaluate_ranking
+from apr.evaluation.retrieval import (AttributeIndex, AttributePredictions, acceleration_curve, acceleration_per_query, encode,
                            exhaustive_search, keep_mask)
 
 NUM_CLASSES = (2, 4, 2, 2, 3) + (2,) * 70   # several bit words, multi-class attributes
@@ -122,7 +122,7 @@ def test_per_query_outcomes_average_to_the_curve():
 
 
 def test_index_backend_errors(monkeypatch):
-    import apr.retrieval
+    import apr.evaluation.retrieval
 
     pred = random_predictions(20, 0)
     feats = np.zeros((20, 4), np.float32)
@@ -130,7 +130,7 @@ def test_index_backend_errors(monkeypatch):
         AttributeIndex(feats, pred, 0.8, backend="annoy")
     with pytest.raises(ValueError, match=r"features must be \(G, D\) with G = 20"):
         AttributeIndex(feats[:5], pred, 0.8)
-    monkeypatch.setattr(apr.retrieval, "_import_faiss", lambda: None)
+    monkeypatch.setattr(apr.evaluation.retrieval, "_import_faiss", lambda: None)
     with pytest.raises(ImportError, match="apr\\[faiss\\]"):
         AttributeIndex(feats, pred, 0.8, backend="faiss")
     assert AttributeIndex(feats, pred, 0.8).backend == "numpy"      # auto without FAISS

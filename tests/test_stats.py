@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from apr.stats import Interval, claim_verdict, seed_query_interval, seed_summary, verdict_agreement
+from apr.evaluation.stats import Interval, claim_verdict, seed_query_interval, seed_summary, verdict_agreement
 
 
 def simulate(rng: np.random.Generator, truth: float, seeds: int, queries: int, binary: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +79,7 @@ def test_verdicts():
 
 
 def test_run_interval_is_welch():
-    from apr.stats import run_interval
+    from apr.evaluation.stats import run_interval
 
     interval = run_interval([86.0, 87.0, 88.0], [85.0, 85.5, 86.0])
     assert interval.mean == pytest.approx(1.5)
@@ -123,7 +123,7 @@ def simulate_shared_start(rng: np.random.Generator, truth: float, seeds: int, qu
 
 @pytest.mark.parametrize("seeds", [3, 5])
 def test_paired_seeds_cover_95_percent_and_are_narrower_when_runs_share_their_start(seeds):
-    from apr.stats import paired_seed_interval
+    from apr.evaluation.stats import paired_seed_interval
 
     rng = np.random.default_rng(5)
     experiments, truth = 2000, 0.03
@@ -143,7 +143,7 @@ def test_paired_seeds_cover_95_percent_and_are_narrower_when_runs_share_their_st
 
 
 def test_paired_seeds_need_matching_runs():
-    from apr.stats import paired_seed_interval
+    from apr.evaluation.stats import paired_seed_interval
 
     with pytest.raises(ValueError, match="paired runs"):
         paired_seed_interval(np.zeros((3, 5)), np.zeros((2, 5)))
@@ -152,7 +152,7 @@ def test_paired_seeds_need_matching_runs():
 def test_a_once_trained_pair_borrowing_the_spread_of_other_pairs_covers_95_percent():
     """Fig. 6: one removal and APR of the same seed, the spread of their difference taken from two other pairs
     (APR − w/o ARM, APR − w/o attri) trained with 3 seeds each, all sharing a per-seed start."""
-    from apr.stats import borrowed_paired_interval
+    from apr.evaluation.stats import borrowed_paired_interval
 
     rng = np.random.default_rng(8)
     experiments, truth = 2000, 0.03

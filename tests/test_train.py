@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from apr.config import from_params
-from apr.runs import load_run
-from apr.train import PAUSE_ENV
+from apr.engine.runs import load_run
+from apr.engine.train import PAUSE_ENV
 
 from .conftest import PausePoint
 
@@ -54,7 +54,7 @@ def test_resume_after_kill_gives_the_same_weights(tmp_path):
     assert state["epoch"] == 0                 # epoch 1 saved, epoch 2 cut off in its middle
     assert not (tmp_path / "killed" / "model.pt").exists()
     with pytest.raises(FileExistsError, match="already holds a run"):
-        from apr.train import fit
+        from apr.engine.train import fit
         fit(from_params("smoke", device="cpu", epochs=3, lr_decay_epoch=2), tmp_path / "killed", progress=False)
     finish(apr_cli("train", *ARGS, "--out", str(tmp_path / "killed"), "--no-eval", "--resume"))
     a, b = weights(tmp_path / "straight"), weights(tmp_path / "killed")
@@ -78,7 +78,7 @@ def test_two_gloo_processes_train(tmp_path):
     assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
     # both processes stepped: the final weights moved away from the (seeded) initial ones
     from apr.config import config_from_dict
-    from apr.train import build_model
+    from apr.engine.train import build_model
 
     config = config_from_dict(info["config"])
     from apr.data import MARKET_SCHEMA

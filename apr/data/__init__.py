@@ -1,8 +1,5 @@
-"""Data: attribute annotations, real dataset layouts, the synthetic stand-in, tensors.
-
-The public entry points are re-exported here, e.g. ``apr.data.load_attribute_annotations``
-and ``apr.data.load_dataset``; each lives in the module named in its docstring.
-"""
+"""Data: attribute annotations, real dataset layouts, the synthetic stand-in, tensors (``apr.data.load_dataset`` ...).
+The bottom layer: it imports nothing else of ``apr``."""
 
 from .attributes import (
     DUKE_SCHEMA,

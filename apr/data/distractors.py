@@ -4,7 +4,7 @@ The released Market-1501+500k distractors are read as the common toolboxes read 
 ``Market1501(market1501_500k=True)``): the images of an ``images/`` folder inside the Market-1501 folder,
 named like Market-1501 files (``PPPP_cCsS_FFFFFF_BB.jpg``). Whatever id a name carries, every one of them
 is a distractor: it never matches a query and is never junk, so its record has pid ``0``
-(:data:`apr.data.datasets.DISTRACTOR_PID`), the convention :func:`apr.metrics.evaluate_ranking` keeps
+(:data:`apr.data.datasets.DISTRACTOR_PID`), the convention :func:`apr.evaluation.metrics.evaluate_ranking` keeps
 as a negative.
 
 :func:`ensure_synthetic_distractors` writes the same layout beside a synthetic set: pedestrians who are

@@ -19,7 +19,7 @@ import threading
 
 def die_with_parent(parent: int) -> None:
     """Worker initializer: end this process when the book's process dies, however it dies (kill -9 too),
-    and leave Ctrl-C to the parent, which then kills the workers (``apr.results.stop_pool``).
+    and leave Ctrl-C to the parent, which then kills the workers (``apr.experiments.jobs.ProcessExecutor.shutdown``).
 
     On Linux the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``); elsewhere a
     daemon thread notices that the parent is gone.

@@ -175,10 +175,8 @@ Window = tuple[slice, slice]
 
 
 # Each shape is drawn in a window of the frame: the rows and columns its soft edge can reach. Outside it the
-# shape's alpha is 0, which leaves a pixel as it was, so the image is the one a whole-frame pass gives. Measured
-# when the windows came in: every image of the quick set, its pretraining population and the smoke set, and a
-# third of the quick set's distractors, came out byte for byte the same, and the quick set took 89 s instead of
-# 132 s to generate (tests/test_synthetic.py holds each shape against its whole-frame drawing).
+# shape's alpha is 0, which leaves a pixel as it was, so the image is the one a whole-frame pass gives, at a
+# fraction of the cost (tests/test_synthetic.py holds each shape against its whole-frame drawing).
 def _window(top: float, bottom: float, left: float, right: float) -> Window | None:
     """The frame's rows and columns that hold every pixel from ``top`` to ``bottom`` and ``left`` to ``right``,
     with a pixel to spare; None when none is in the frame."""

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import shutil
 import tempfile
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -40,11 +40,12 @@ from .paths import REPO_ROOT, find_annotation_file
 from .render import Identity, make_cameras, make_duke_identity, make_identity, render, render_background
 
 DEFAULT_ROOT = REPO_ROOT / "data" / "synthetic"
+SYNTHETIC_MANIFEST = "synthetic.json"   # written last: a folder without it is not a finished set
 
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """Sizes and seed of a synthetic dataset (defaults: about 2,600 images in ~15 s)."""
+    """Sizes and seed of a synthetic dataset (defaults: about 2,600 images)."""
 
     num_train_ids: int = 150
     num_test_ids: int = 150
@@ -83,11 +84,8 @@ class SynthConfig:
 
 # Dataset sizes matched to the book's scales: "smoke" for CI (seconds), "quick" for the
 # default CPU book, "paper" roughly Market-1501's size (751/750 identities, ~17 images each).
-# Quick tests on nine times as many identities as it trains on: the test split costs only
-# evaluation, and its ~2,000 queries narrow every interval of the book. A comparison's spread from
-# one training seed to the next is almost all "which queries this run happens to get right", which
-# shrinks as 1/sqrt(queries): with 671 queries (450 identities) APR − IDE rank-1 was ±3.3 points with
-# 4 seeds, and its verdict still changed with the CPU's kernels at 6 seeds.
+# Quick tests on nine times as many identities as it trains on: the test split costs only evaluation,
+# and a comparison's seed-to-seed spread is mostly which queries a run gets right, which more queries shrink.
 SYNTH_PRESETS = {
     "smoke": SynthConfig(num_train_ids=24, num_test_ids=24, max_images_per_camera=2, max_cameras=4),
     "quick": SynthConfig(num_test_ids=1350),
@@ -349,7 +347,7 @@ def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, 
         "attribute_source": source, "attribute_rows": _rows_tag(rows_file), "counts": counts,
         "seconds": round(time.perf_counter() - start, 2),
     }
-    (out / "synthetic.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / SYNTHETIC_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
@@ -437,7 +435,7 @@ def ensure_synthetic(root: str | Path | None = None, config: SynthConfig = Synth
     """
     tag = attribute_rows_tag(config, layout, data_root)
     root = _default_root(config, layout, tag) if root is None else Path(root)
-    manifest = root / "synthetic.json"
+    manifest = root / SYNTHETIC_MANIFEST
     if manifest.is_file():
         recorded = json.loads(manifest.read_text())
         if (recorded.get("config") == asdict(config) and recorded.get("layout", "Market-1501") == LAYOUT_NAMES[layout]
@@ -456,7 +454,7 @@ def ensure_synthetic(root: str | Path | None = None, config: SynthConfig = Synth
         try:
             os.rename(staging, root)
         except OSError:
-            if not (root / "synthetic.json").is_file():   # not another process's finished copy
+            if not (root / SYNTHETIC_MANIFEST).is_file():   # not another process's finished copy
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

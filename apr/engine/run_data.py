@@ -8,20 +8,17 @@ decodes the training split once into a uint8 tensor (:class:`apr.data.tensors.De
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .datasets import ReidData, is_synthetic, load_dataset, stands_for
-from .synthetic import ensure_synthetic, synthetic_config, synthetic_root
-from .tensors import DecodedSplit, label_map
-from .validation import hold_out_validation
-
-if TYPE_CHECKING:   # the settings live above the data layer; only their fields are read here
-    from ..config import APRConfig
+from ..config import APRConfig
+from ..data.datasets import ReidData, is_synthetic, load_dataset, stands_for
+from ..data.synthetic import ensure_synthetic, synthetic_config, synthetic_root
+from ..data.tensors import DecodedSplit, label_map
+from ..data.validation import hold_out_validation
 
 
 @dataclass

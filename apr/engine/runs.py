@@ -1,5 +1,7 @@
 """Run folders: ``run.json`` (configuration, provenance, timings, history, metrics),
 ``checkpoint.pt`` (written atomically after every epoch) and ``model.pt`` (final weights).
+
+The file names are constants here; every module that reads or writes a run folder uses them.
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ from typing import Any
 import torch
 import torchvision
 
-from .data.paths import REPO_ROOT
+from ..config import APRConfig, config_from_dict
+from ..data.paths import REPO_ROOT
+from ..model import APR
 
 RUNS = REPO_ROOT / "runs"
 TEMPORARY_SUFFIX = ".tmp"
+RUN_FILE = "run.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+MODEL_FILE = "model.pt"
 
 
 class CorruptRunFile(ValueError):
@@ -123,10 +130,22 @@ def provenance(device: torch.device) -> dict[str, Any]:
 
 def load_run(run_dir: str | Path) -> dict[str, Any]:
     """The ``run.json`` of a run folder (clear error when it is not one)."""
-    path = Path(run_dir) / "run.json"
+    path = Path(run_dir) / RUN_FILE
     if not path.is_file():
         raise FileNotFoundError(f"'{run_dir}' is not a run folder: no run.json (train one with `python -m apr train`)")
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CorruptRunFile(f"'{path}' is not valid JSON (truncated or damaged: {exc})") from None
+
+
+def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[APR, APRConfig]:
+    """The final model of a run folder (``model.pt``) and its configuration."""
+    run_dir = Path(run_dir)
+    load_run(run_dir)                     # a clear error when it is not a run folder
+    state = torch.load(run_dir / MODEL_FILE, map_location=device, weights_only=False)
+    config = config_from_dict(state["config"])
+    model = APR(state["num_ids"], state["attribute_classes"], config.variant, config.backbone, "none",
+                config.embed_dim, config.dropout)
+    model.load_state_dict(state["model"])
+    return model.to(device), config

@@ -9,18 +9,19 @@ paper found under the data root is trained here too, ARN and APR with the build'
 * CUB-200-2011 (:mod:`apr.data.cub`): the 200 classes play the identities of APR's ID loss, and the 28
   attribute groups are its attributes; it has no re-ID protocol, so only attribute accuracy is measured.
 
-A dataset that is absent is reported as such by :func:`apr.report.attribute_recognition_table`.
+A dataset that is absent is reported as such by :func:`apr.book.report.attribute_recognition_table`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .data.cub import find_cub_folder
-from .data.datasets import find_dataset_folder, stands_for
-from .data.paths import resolve_data_root
-from .experiments import main_config, seeded_configs
-from .results import RunRecord, load_or_train_many
+from ..data.cub import find_cub_folder
+from ..data.datasets import find_dataset_folder, stands_for
+from ..data.paths import resolve_data_root
+from .cache import RunRecord, load_or_train_many, stored_runs
+from .configs import seeded_configs
+from .parameters import BookParameters
 
 # The datasets of the paper's attribute tables (Tables 4, 5, 6 and 7), in the paper's order.
 PAPER_ATTRIBUTE_DATASETS = ("market1501", "dukemtmc", "peta", "cub200")
@@ -40,16 +41,17 @@ def dataset_present(dataset: str, data_root: str | None) -> bool:
     return True
 
 
-def other_attribute_runs(dataset: str, scale: str, seed: int, device: str, data_root: str | None, seeds: int, *,
-                         progress: bool = True) -> dict[str, dict[str, list[RunRecord]]]:
-    """``{paper dataset: {"arn": runs, "apr": runs}}`` for every paper dataset but the one ``dataset`` is or stands
-    for whose images are under the data root, trained (or read from the cache) with ``seeds`` training runs of
-    ARN and APR each; empty when none is there."""
+def other_attribute_runs(parameters: BookParameters, *, progress: bool = True,
+                         train: bool = True) -> dict[str, dict[str, list[RunRecord]]]:
+    """``{paper dataset: {"arn": runs, "apr": runs}}`` for every paper dataset but the one the build's dataset is or
+    stands for whose images are under the data root, trained (or read from the store) with ``seeds`` training runs
+    of ARN and APR each; empty when none is there. ``train=False``: read from the store only."""
     others = [key for key in PAPER_ATTRIBUTE_DATASETS
-              if key != stands_for(dataset) and dataset_present(key, data_root)]
-    configs = {(key, v): seeded_configs(main_config(key, scale, seed, device, data_root, variant=v), seeds)
+              if key != stands_for(parameters.dataset) and dataset_present(key, parameters.data_root)]
+    configs = {(key, v): seeded_configs(parameters.config_on(key, variant=v), parameters.seeds)
                for key in others for v in ATTRIBUTE_VARIANTS}
-    records = load_or_train_many([c for group in configs.values() for c in group], progress=progress) if configs else []
+    wanted = [c for group in configs.values() for c in group]
+    records = (load_or_train_many(wanted, progress=progress) if train else stored_runs(wanted)) if wanted else []
     measured: dict[str, dict[str, list[RunRecord]]] = {}
     start = 0
     for (key, variant), group in configs.items():
@@ -58,10 +60,9 @@ def other_attribute_runs(dataset: str, scale: str, seed: int, device: str, data_
     return measured
 
 
-def attribute_recognition_runs(dataset: str, build_runs: Mapping[str, Sequence[RunRecord]], scale: str, seed: int,
-                               device: str, data_root: str | None, seeds: int, *, progress: bool = True
-                               ) -> dict[str, dict[str, list[RunRecord]]]:
-    """``{dataset run: {"arn": runs, "apr": runs}}``: the build's ``dataset`` with its own ``build_runs``, then
+def attribute_recognition_runs(parameters: BookParameters, build_runs: Mapping[str, Sequence[RunRecord]], *,
+                               progress: bool = True) -> dict[str, dict[str, list[RunRecord]]]:
+    """``{dataset run: {"arn": runs, "apr": runs}}``: the build's dataset with its own ``build_runs``, then
     :func:`other_attribute_runs`."""
-    return ({dataset: {v: list(build_runs[v]) for v in ATTRIBUTE_VARIANTS}}
-            | other_attribute_runs(dataset, scale, seed, device, data_root, seeds, progress=progress))
+    return ({parameters.dataset: {v: list(build_runs[v]) for v in ATTRIBUTE_VARIANTS}}
+            | other_attribute_runs(parameters, progress=progress))

@@ -38,6 +38,7 @@ simulated experiments whose true difference is known.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -218,10 +219,24 @@ def seed_summary(values: np.ndarray) -> tuple[float, float, int]:
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else float("nan"), int(values.size)
 
 
-VERDICTS = ("reproduces", "contradicts", "cannot tell at this precision")
+class Verdict(enum.StrEnum):
+    """What a build's interval says about one of the paper's claims."""
+
+    REPRODUCES = "reproduces"
+    CONTRADICTS = "contradicts"
+    CANNOT_TELL = "cannot tell at this precision"
+    NOT_RUN = "not run here"
+
+    def __repr__(self) -> str:   # shown as the plain word in notebooks and tables
+        return repr(self.value)
+
+    __hash__ = str.__hash__       # equal to its word, so it must hash like it (Enum hashes the member's name)
 
 
-def claim_verdict(paper_sign: float, interval: Interval) -> str:
+VERDICTS = (Verdict.REPRODUCES, Verdict.CONTRADICTS, Verdict.CANNOT_TELL)   # the verdicts of a measured claim
+
+
+def claim_verdict(paper_sign: float, interval: Interval) -> Verdict:
     """A paper's claim of a difference with sign ``paper_sign``, against this build's interval.
 
     "reproduces": same sign, interval excludes 0; "contradicts": opposite sign, interval excludes 0;
@@ -229,17 +244,17 @@ def claim_verdict(paper_sign: float, interval: Interval) -> str:
     once and borrowed no training variance (it is unknown, so the interval cannot carry it).
     """
     if not interval.excludes_zero() or not interval.carries_training_variance:
-        return VERDICTS[2]
-    return VERDICTS[0] if np.sign(interval.mean) == np.sign(paper_sign) else VERDICTS[1]
+        return Verdict.CANNOT_TELL
+    return Verdict.REPRODUCES if np.sign(interval.mean) == np.sign(paper_sign) else Verdict.CONTRADICTS
 
 
-def every_point_verdict(paper_sign: float, intervals: Sequence[Interval]) -> str:
+def every_point_verdict(paper_sign: float, intervals: Sequence[Interval]) -> Verdict:
     """A claim that holds at every point of a curve (e.g. "ahead at every gallery size"): it reproduces when every
     point reproduces, contradicts when one point contradicts, and otherwise cannot be told."""
     verdicts = [claim_verdict(paper_sign, interval) for interval in intervals]
-    if verdicts and all(v == VERDICTS[0] for v in verdicts):
-        return VERDICTS[0]
-    return VERDICTS[1] if VERDICTS[1] in verdicts else VERDICTS[2]
+    if verdicts and all(v == Verdict.REPRODUCES for v in verdicts):
+        return Verdict.REPRODUCES
+    return Verdict.CONTRADICTS if Verdict.CONTRADICTS in verdicts else Verdict.CANNOT_TELL
 
 
 def run_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95, *, paired: bool = False) -> Interval:

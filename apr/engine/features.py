@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .data.tensors import DecodedSplit
-from .model import APR
+from ..data.tensors import DecodedSplit
+from ..model import APR
 
 
 @dataclass

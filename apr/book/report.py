@@ -1,7 +1,7 @@
 """Tables the chapters show: measured runs next to the paper's reported numbers.
 
-Measured rows come from cached runs (:mod:`apr.results`); reported rows from
-:mod:`apr.paper`, always in a column that says "reported by the paper".
+Measured rows come from cached runs (:mod:`apr.experiments.cache`); reported rows from
+:mod:`apr.book.paper`, always in a column that says "reported by the paper".
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from typing import Hashable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..data.datasets import is_synthetic
+from ..engine.runs import atomic_write_bytes
+from ..evaluation.metrics import pairwise_distances
+from ..evaluation.retrieval import AttributePredictions, acceleration_per_query
+from ..evaluation.stats import (Interval, Verdict, borrowed_paired_interval, claim_verdict, paired_seed_interval,
+                                paired_verdict_agreement, run_interval, seed_query_interval, seed_summary)
+from ..experiments.cache import RunRecord
+from ..experiments.configs import VARIANT_NAMES
+from ..experiments.distractors import GrowthOutcomes
 from . import paper
-from .data.datasets import is_synthetic
-from .distractor_runs import GrowthOutcomes
-from .experiments import VARIANT_NAMES
-from .metrics import pairwise_distances
-from .results import RunRecord
-from .runs import atomic_write_bytes
-from .retrieval import AttributePredictions, acceleration_per_query
-from .stats import (VERDICTS, Interval, borrowed_paired_interval, claim_verdict, paired_seed_interval,
-                    paired_verdict_agreement, run_interval, seed_query_interval, seed_summary)
 
 PAPER_DATASET = {"synthetic": "market1501", "synthetic_duke": "dukemtmc", "market1501": "market1501",
                  "dukemtmc": "dukemtmc", "peta": "peta", "cub200": "cub200"}
@@ -62,7 +62,7 @@ def per_query(record: RunRecord) -> pd.DataFrame:
     Computed once per features file and kept in the run folder: the chapters and the scorecard compare
     each run with many others (Fig. 6 alone asks for ~360 per-query tables of ~40 runs), and one table
     of ~2,000 queries against ~11,000 gallery images takes about a second."""
-    from .metrics import evaluate_per_query
+    from ..evaluation.metrics import evaluate_per_query
 
     info = (record.run_dir / "features.pt").stat()
     stamp = np.array([info.st_mtime_ns, info.st_size], dtype=np.int64)
@@ -100,8 +100,8 @@ def compare_runs(a: Sequence[RunRecord], b: Sequence[RunRecord],
     """``a - b`` in rank-1 and mAP (points) with the 95% interval over training seeds and test queries.
 
     Runs of ``a`` and ``b`` with the same training seeds, in the same order, are compared seed by seed
-    (:func:`apr.stats.paired_seed_interval`); a model trained once borrows the training variance of
-    ``reference`` (see :mod:`apr.stats`)."""
+    (:func:`apr.evaluation.stats.paired_seed_interval`); a model trained once borrows the training variance of
+    ``reference`` (see :mod:`apr.evaluation.stats`)."""
     out = {}
     for name, column in METRIC_COLUMNS:
         x, y = per_query_runs(a, column), per_query_runs(b, column)
@@ -115,7 +115,7 @@ def compare_runs(a: Sequence[RunRecord], b: Sequence[RunRecord],
 def rebuild_agreement(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> dict[str, float]:
     """Per metric of :func:`compare_runs`, the estimated share of rebuilds with the same number of seeds (e.g. on a
     machine with other numerics) whose interval gives this build's verdict again
-    (:func:`apr.stats.paired_verdict_agreement`); empty unless ``a`` and ``b`` are paired runs of two or more seeds."""
+    (:func:`apr.evaluation.stats.paired_verdict_agreement`); empty unless ``a`` and ``b`` are paired runs of two or more seeds."""
     if len(a) < 2 or not same_seeds(a, b):
         return {}
     return {name: paired_verdict_agreement(per_query_runs(a, column), per_query_runs(b, column))
@@ -143,7 +143,7 @@ def versus_same_seed(points: Mapping[Hashable, Sequence[RunRecord]], reference: 
                      spread: Sequence[tuple[Sequence[RunRecord], Sequence[RunRecord]]]) -> dict[Hashable, dict[str, Interval]]:
     """Each once-trained sweep point minus the ``reference`` run of the same training seed (rank-1 and mAP,
     points), the seed-to-seed spread of that difference borrowed from the seeded model pairs ``spread``
-    (:func:`apr.stats.borrowed_paired_interval`; Fig. 6). Without two seeded runs to borrow from, the interval
+    (:func:`apr.evaluation.stats.borrowed_paired_interval`; Fig. 6). Without two seeded runs to borrow from, the interval
     holds the queries only (:func:`compare_runs`)."""
     pairs = [(x, y) for x, y in spread if same_seeds(x, y)]
     out = {}
@@ -163,7 +163,7 @@ def versus_same_seed(points: Mapping[Hashable, Sequence[RunRecord]], reference: 
 
 def acceleration_outcomes(runs: Sequence[RunRecord], taus: Sequence[float]) -> dict[float, dict[str, np.ndarray]]:
     """Per τ, (training runs, queries) arrays of the gallery used, rank-1 hits and APs (%), for Fig. 9's
-    intervals (:func:`apr.retrieval.acceleration_per_query` on each run's saved features)."""
+    intervals (:func:`apr.evaluation.retrieval.acceleration_per_query` on each run's saved features)."""
     out: dict[float, dict[str, list[np.ndarray]]] = {tau: {"gallery_used": [], "rank1": [], "AP": []} for tau in taus}
     for run in runs:
         features = run.features()
@@ -246,7 +246,7 @@ def shown(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
 
 
 
-GROWTH_METRICS = (("rank1", "rank1"), ("mAP", "AP"))   # (metric, per-query outcome of apr.distractor_runs)
+GROWTH_METRICS = (("rank1", "rank1"), ("mAP", "AP"))   # (metric, per-query outcome of apr.experiments.distractors)
 
 
 def _difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> Interval:
@@ -294,7 +294,7 @@ def growth_fall_gap(outcomes: GrowthOutcomes, a: str = "apr", b: str = "ide", me
 
 
 # What a build of each attribute dataset needs, for the rows it did not run. A dataset whose images are under the
-# data root is trained by the attribute-recognition section of any build (apr.attribute_runs).
+# data root is trained by the attribute-recognition section of any build (apr.experiments.attributes).
 ATTRIBUTE_DATASET_NEEDS = {
     "market1501": "Market-1501's images under the data root; run: `make book DATA_ROOT=<folder>` (or the whole book on "
                   "it: `make book DATASET=market1501 DATA_ROOT=<folder>`)",
@@ -319,7 +319,7 @@ def attribute_accuracy_gap(arn: Sequence[RunRecord], apr: Sequence[RunRecord]
 def attribute_recognition_table(measured: Mapping[str, Mapping[str, Sequence[RunRecord]]]) -> pd.DataFrame:
     """Tables 4–7 side by side: per dataset of the paper, its mean attribute accuracy of ARN and APR ("(paper)":
     reported by the paper) and, for each dataset this build ran (``measured``: dataset run -> {"arn": runs,
-    "apr": runs}, e.g. from :func:`apr.attribute_runs.attribute_recognition_runs`), this build's (mean ± SD over
+    "apr": runs}, e.g. from :func:`apr.experiments.attributes.attribute_recognition_runs`), this build's (mean ± SD over
     training runs), APR − ARN with its 95% interval over the runs (paired by seed) and the verdict; every other
     dataset says "not run here" and what it needs. A synthetic stand-in fills the row of the dataset it imitates,
     and the "ran on" column says so."""
@@ -337,7 +337,7 @@ def attribute_recognition_table(measured: Mapping[str, Mapping[str, Sequence[Run
                 row |= {"APR − ARN (this build, 95% interval)": f"{gap.mean:+.2f} ({gap.low:+.2f} to {gap.high:+.2f})",
                         "verdict": claim_verdict(paper_apr - paper_arn, gap)}
             else:
-                row |= {"APR − ARN (this build, 95% interval)": "one run of each: no interval", "verdict": VERDICTS[2]}
+                row |= {"APR − ARN (this build, 95% interval)": "one run of each: no interval", "verdict": Verdict.CANNOT_TELL}
         else:
             row |= {"verdict": "not run here", "needs": ATTRIBUTE_DATASET_NEEDS[key]}
         rows.append(row)

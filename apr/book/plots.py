@@ -16,11 +16,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .data.paths import FIGURES  # noqa: E402
-from .data.render import make_cameras, make_identity, render  # noqa: E402
-from .data.synthetic import sample_from_prior  # noqa: E402
-from .experiments import VARIANT_NAMES  # noqa: E402
-from .runs import atomic_write_bytes  # noqa: E402
+from ..data.paths import FIGURES  # noqa: E402
+from ..data.render import make_cameras, make_identity, render  # noqa: E402
+from ..data.synthetic import sample_from_prior  # noqa: E402
+from ..engine.runs import atomic_write_bytes  # noqa: E402
+from ..experiments.configs import VARIANT_NAMES  # noqa: E402
 
 # (attribute, value A, value B, forced view, caption) for the contrast panel.
 CONTRASTS = (

@@ -8,14 +8,16 @@ from typing import Any
 
 import torch
 
-from .config import APRConfig
-from .data.tensors import DecodedSplit
-from .data.training import TrainingData, load_training_data
+from ..config import APRConfig
+from ..data.tensors import DecodedSplit
+from ..evaluation.metrics import attribute_accuracy, evaluate_ranking_modes, group_predictions, pairwise_distances
+from ..model import APR
 from .device import resolve_device
 from .features import Embeddings, extract
-from .metrics import attribute_accuracy, evaluate_ranking_modes, group_predictions, pairwise_distances
-from .model import APR, load_model
-from .runs import load_run, save_checkpoint, save_json
+from .run_data import TrainingData, load_training_data
+from .runs import RUN_FILE, load_model, load_run, save_checkpoint, save_json
+
+FEATURES_FILE = "features.pt"   # query and gallery embeddings of a run folder's final model
 
 
 def extract_test(model: APR, training: TrainingData, config: APRConfig, device: torch.device,
@@ -72,8 +74,8 @@ def evaluate_run(run_dir: str | Path, *, device: str = "auto", progress: bool = 
     metrics = score(query, gallery, training, dev)
     info["metrics"] = metrics
     info["timings"].update({k: round(v, 3) for k, v in seconds.items()} | {"evaluate_s": round(metrics["evaluate_s"], 3)})
-    save_json(run_dir / "run.json", info)
+    save_json(run_dir / RUN_FILE, info)
     if save_features:
-        save_checkpoint(run_dir / "features.pt", {"query": query.to_dict(), "gallery": gallery.to_dict(),
+        save_checkpoint(run_dir / FEATURES_FILE, {"query": query.to_dict(), "gallery": gallery.to_dict(),
                                                   "attributes": training.attribute_names})
     return metrics

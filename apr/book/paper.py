@@ -141,14 +141,14 @@ def headline(dataset: str) -> dict[str, tuple[float, float]]:
             "apr": rows["APR"]}
 
 # Fig. 3 bars: positive training identities per non-colour attribute value (PAPER.md §7, exact to ±1 ID).
-# Keys are this package's value names (apr.attribute_stats.positive_counts).
+# Keys are this package's value names (apr.book.annotation_stats.positive_counts).
 FIG3_MARKET = {"female": 320, "long hair": 245, "long sleeve": 39, "long lower-body": 294, "dress": 110, "young": 14,
                "teenager": 569, "adult": 160, "old": 8, "backpack": 199, "handbag": 86, "other bag": 185, "hat": 20}
 FIG3_DUKE = {"female": 308, "boots": 191, "bright shoes": 104, "long coat": 107, "backpack": 455, "handbag": 30,
              "other bag": 118, "hat": 104}
 
 # Fig. 4: the numbers printed in the cells, P(column | row) over training identities (PAPER.md §7), rows and
-# columns in apr.attribute_stats.FIG4_ATTRIBUTES order; the last two of each are colour attributes.
+# columns in apr.book.annotation_stats.FIG4_ATTRIBUTES order; the last two of each are colour attributes.
 FIG4_MARKET = (
     (1.0, 0.0, 0.01, 0.73, 0.3, 0.15, 0.0, 0.44, 0.97, 0.11, 0.45),
     (0.0, 1.0, 0.75, 0.79, 0.22, 0.38, 0.34, 0.33, 0.91, 0.19, 0.38),

@@ -4,13 +4,13 @@ A distractor (id 0) never matches a query, so it changes a query's CMC and AP on
 matches down. Match j of a query, at 0-based rank r_j among the valid images of the dataset's own
 gallery, sits at r_j + c_j once distractors join, where c_j counts the distractors strictly nearer than
 it. (A distractor exactly as near comes after the match: distractors follow the dataset's gallery, and
-:func:`apr.metrics.evaluate_ranking` breaks ties by gallery position.) So the matches' ranks in the
+:func:`apr.evaluation.metrics.evaluate_ranking` breaks ties by gallery position.) So the matches' ranks in the
 dataset's gallery are found once, and each block of distractors only adds to the counts c_j:
 
 * memory is one block of queries × one block of distractors, whatever the gallery size (no dense
   matrix: a 500k gallery of Market's 3,368 queries would take 6.7 GB as float32);
 * nested gallery sizes come out of one pass: read the metrics, add more distractors, read again;
-* the result is exact, the same CMC and AP as :func:`apr.metrics.evaluate_ranking` on the whole
+* the result is exact, the same CMC and AP as :func:`apr.evaluation.metrics.evaluate_ranking` on the whole
   gallery's distances (``tests/test_distractors.py`` checks it), unlike a top-k nearest-neighbour search, which
   cannot give the rank of a match beyond k and so cannot give mAP.
 """
@@ -38,7 +38,7 @@ class GrowingGallery:
 
     ``add(features)`` appends distractors; :meth:`per_query` gives each query's first-match rank, rank-1
     hit and official AP at the current size. Queries without a valid match are left out, as
-    :func:`apr.metrics.evaluate_per_query` leaves them out.
+    :func:`apr.evaluation.metrics.evaluate_per_query` leaves them out.
     """
 
     def __init__(self, query_features: torch.Tensor, query_pids, query_camids, gallery_features: torch.Tensor,

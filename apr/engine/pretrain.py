@@ -8,27 +8,26 @@ then fine-tuned and evaluated on. All configurations that differ only in what th
 varies (variant, λ, attributes, epochs, validation split) share one pretraining run per training
 seed: training seed k starts from the backbone of pretraining run k. The starting point is part of
 what a training seed varies because this pretraining is ours and short, and its run-to-run spread
-moves every model built on it (measured: one shared pretraining moved the IDE level by 9 rank-1
-points between two floating-point settings of one machine, outside every interval that held only
-the fine-tuning seeds). ImageNet weights, by contrast, are one fixed download for everybody.
+moves every model built on it. ImageNet weights, by contrast, are one fixed download for everybody.
 
-This module says *what* that run is (:func:`pretrain_config`); the results cache trains it
-once and hands its backbone to every run that needs it (:func:`apr.results.pretrained_backbone`).
+This module says *what* that run is (:func:`pretrain_config`); the store of trained runs trains it
+once and hands its backbone to every run that needs it (:func:`apr.engine.store.pretrained_backbone`).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from .config import APRConfig
-from .data.synthetic import SYNTH_PRESETS
+from ..config import APRConfig
+from ..data.synthetic import SYNTH_PRESETS
 
-# Changing these changes what pretrained="synthetic" means: bump apr.results.CACHE_VERSION.
+# Changing these changes what pretrained="synthetic" means: bump apr.engine.store.CACHE_VERSION.
 PRETRAIN_EPOCHS = 20
 PRETRAIN_SEED_OFFSET = 1000   # the pretraining population: synthetic seed + this offset
 # The population's test split only checks that the pretraining learned something (its run is evaluated like any
 # other); the scale's large test split would cost rendering and evaluation for nothing.
 PRETRAIN_TEST_IDS = 50
+BACKBONE_FILE = "backbone.pt"   # the pretraining entry's backbone weights, derived from its model.pt
 
 
 def pretrain_config(config: APRConfig) -> APRConfig:

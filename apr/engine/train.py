@@ -26,14 +26,14 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .config import APRConfig
-from .data.tensors import BatchAugment, ReidImageDataset, train_transform
-from .data.training import TrainingData, load_training_data
+from ..config import RETIRED_SETTINGS, APRConfig
+from ..data.tensors import BatchAugment, ReidImageDataset, train_transform
+from ..losses import apr_loss
+from ..model import APR
 from .device import resolve_device
-from .losses import apr_loss
-from .model import APR
-from .runs import (CorruptRunFile, load_checkpoint, load_run, provenance, remove_dead_temporaries, save_checkpoint,
-                   save_json)
+from .run_data import TrainingData, load_training_data
+from .runs import (CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, CorruptRunFile, load_checkpoint, load_run, provenance,
+                   remove_dead_temporaries, save_checkpoint, save_json)
 
 # Initial backbone weights given to fit(): a state dict file or the state dict itself.
 BackboneWeights = str | Path | dict[str, torch.Tensor]
@@ -44,8 +44,8 @@ def build_model(config: APRConfig, num_ids: int, attribute_classes: list[int],
     """The network of ``config`` (seeded initialisation).
 
     ``backbone_weights`` replaces ``config.pretrained`` as the backbone's starting point. It
-    is required for ``pretrained="synthetic"``, whose weights come from a pretraining run that
-    the results layer owns (:func:`apr.results.pretrained_backbone`).
+    is required for ``pretrained="synthetic"``, whose weights come from a pretraining run of the
+    store of trained runs (:func:`apr.engine.store.initial_backbone`).
     """
     pretrained = config.pretrained
     if isinstance(backbone_weights, (str, Path)):
@@ -54,7 +54,7 @@ def build_model(config: APRConfig, num_ids: int, attribute_classes: list[int],
         pretrained = "none"
     elif pretrained == "synthetic":
         raise ValueError("pretrained='synthetic' needs the pretrained backbone's weights: pass "
-                         "backbone_weights=apr.results.pretrained_backbone(config) (the CLI and the book do this)")
+                         "backbone_weights=apr.engine.store.initial_backbone(config) (the CLI and the book do this)")
     torch.manual_seed(config.training_seed)
     model = APR(num_ids, attribute_classes if config.uses_attributes else [], config.variant, config.backbone,
                 pretrained, config.embed_dim, config.dropout)
@@ -224,7 +224,7 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
     device = resolve_device(config.device, local_rank)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    checkpoint_path = run_dir / "checkpoint.pt"
+    checkpoint_path = run_dir / CHECKPOINT_FILE
     if rank == 0:
         remove_dead_temporaries(run_dir)    # what a killed earlier run of this folder was writing
     if checkpoint_path.exists() and not resume:
@@ -243,20 +243,18 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
     first_epoch = 0
     if resume and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, device)
-        if state["config"] != config.to_dict():
+        if {k: v for k, v in state["config"].items() if k not in RETIRED_SETTINGS} != config.to_dict():
             raise ValueError(f"'{run_dir}' was trained with another configuration; cannot resume it with this one")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history, first_epoch = state["history"], state["epoch"] + 1
     trainable = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    epoch_seconds = []
     for epoch in range(first_epoch, config.epochs):
         t = time.perf_counter()
         stats = train_one_epoch(trainable, optimizer, training, config, epoch, device, rank, world, progress)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t
-        epoch_seconds.append(seconds)
         history.append({"epoch": epoch + 1, **stats, "seconds": round(seconds, 3)})
         if progress and rank == 0:
             print(f"epoch {epoch + 1}/{config.epochs}: loss {stats['loss']:.4f} id_acc {stats['id_acc']:.3f} "
@@ -269,7 +267,7 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
                                               "epoch": epoch, "history": history, "config": config.to_dict()})
     timings["train_s"] = round(sum(h["seconds"] for h in history), 3)
     timings["total_s"] = round(time.perf_counter() - start, 3)
-    finished_before = first_epoch >= config.epochs and (run_dir / "run.json").is_file()
+    finished_before = first_epoch >= config.epochs and (run_dir / RUN_FILE).is_file()
     info = {
         "config": config.to_dict(), "key": config.key(), "provenance": provenance(device), "world_size": world,
         "initialisation": model.init_note, "num_ids": len(training.labels), "attributes": training.attribute_names,
@@ -282,10 +280,10 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
             previous = {}    # a damaged run.json is written again from what this run knows
         info = previous | {k: v for k, v in info.items() if k not in previous}
     if rank == 0:
-        save_checkpoint(run_dir / "model.pt", {"model": model.state_dict(), "config": config.to_dict(),
+        save_checkpoint(run_dir / MODEL_FILE, {"model": model.state_dict(), "config": config.to_dict(),
                                                "num_ids": len(training.labels),
                                                "attribute_classes": training.attribute_classes})
-        save_json(run_dir / "run.json", info)
+        save_json(run_dir / RUN_FILE, info)
     if world > 1:
         dist.barrier()
     return RunResult(run_dir, model, history, info)

@@ -1,7 +1,7 @@
 """Fig. 8's experiment over cached runs: each model's accuracy as distractors join its test gallery.
 
 :func:`distractor_outcomes` embeds the distractor images once per model, a block at a time (each block
-decoded once for every model), and feeds them to one :class:`apr.gallery_growth.GrowingGallery` per run,
+decoded once for every model), and feeds them to one :class:`apr.evaluation.gallery_growth.GrowingGallery` per run,
 reading the per-query outcomes at each gallery size on the way: one pass serves every size. The outcomes
 of a run are cached in its folder (``distractors-<digest>.npz``, the digest covering the distractor
 images and the sizes), so a rebuild of the book embeds nothing again.
@@ -23,19 +23,20 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .config import APRConfig
-from .data.datasets import Record, find_dataset_folder
-from .data.distractors import ensure_synthetic_distractors, read_distractors
-from .data.processes import usable_cores
-from .data.synthetic import ensure_synthetic, synthetic_config
-from .data.tensors import DecodedSplit
-from .device import resolve_device
-from .experiments import distractor_counts, main_config, seeded_configs, variant_configs
-from .features import extract
-from .gallery_growth import GrowingGallery
-from .model import APR
-from .results import FollowUp, RunRecord, load_or_train_many
-from .runs import atomic_write_bytes
+from ..config import APRConfig
+from ..data.datasets import Record, find_dataset_folder
+from ..data.distractors import ensure_synthetic_distractors, read_distractors
+from ..data.processes import usable_cores
+from ..data.synthetic import ensure_synthetic, synthetic_config
+from ..data.tensors import DecodedSplit
+from ..engine.device import resolve_device
+from ..engine.features import extract
+from ..engine.runs import atomic_write_bytes
+from ..evaluation.gallery_growth import GrowingGallery
+from ..model import APR
+from .cache import FollowUp, RunRecord, load_or_train_many, stored_runs
+from .configs import distractor_counts, seeded_configs, variant_configs
+from .parameters import BookParameters
 
 OUTCOMES = ("rank1", "AP")
 SECONDS = ("decode_s", "extract_s", "search_s")
@@ -180,14 +181,16 @@ def distractor_outcomes(runs: Mapping[str, Sequence[RunRecord]], distractors: Se
     return GrowthOutcomes(sizes, values, timing)
 
 
-def distractor_set(dataset: str, scale: str, seed: int, data_root: str | None, counts: Sequence[int], *,
-                   progress: bool = True, workers: int | None = None) -> tuple[list[Record], dict | None]:
-    """The distractors Fig. 8 adds to ``dataset``'s gallery, in the order they join, and (synthetic only) the
+def distractor_set(parameters: BookParameters, counts: Sequence[int], *, progress: bool = True,
+                   workers: int | None = None) -> tuple[list[Record], dict | None]:
+    """The distractors Fig. 8 adds to the build's gallery, in the order they join, and (synthetic only) the
     generation manifest. A synthetic set's distractors are generated on first use, one size after the
     other, so that the manifest times each size's share; the real Market-1501 reads ``images/`` (see
     :mod:`apr.data.distractors`)."""
+    dataset, data_root = parameters.dataset, parameters.data_root
     if dataset == "synthetic":
-        folder = ensure_synthetic(config=synthetic_config(scale, seed), data_root=data_root, progress=progress)
+        folder = ensure_synthetic(config=synthetic_config(parameters.scale, parameters.seed), data_root=data_root,
+                                  progress=progress)
         manifest = None
         for count in sorted(counts):
             manifest = ensure_synthetic_distractors(folder, count, data_root=data_root, workers=workers,
@@ -197,52 +200,50 @@ def distractor_set(dataset: str, scale: str, seed: int, data_root: str | None, c
     else:
         raise ValueError(f"dataset={dataset!r}: the paper's distractor set (Market-1501+500k) joins Market-1501 only; "
                          "Fig. 8 runs on market1501 or synthetic")
-    return read_distractors(folder, max(counts), seed=seed), manifest
+    return read_distractors(folder, max(counts), seed=parameters.seed), manifest
 
 
 # The datasets Fig. 8 runs on: the paper's distractors join Market-1501; the synthetic set renders its own.
 FIG8_DATASETS = ("synthetic", "market1501")
 
 
-def book_distractor_configs(dataset: str, scale: str, seed: int, device: str, data_root: str | None,
-                            seeds: int) -> dict[str, list[APRConfig]]:
-    """The runs of Fig. 8 in a book build: APR and IDE, each with training seeds 0 .. ``seeds`` - 1."""
-    variants = variant_configs(main_config(dataset, scale, seed, device, data_root))
-    return {name: seeded_configs(variants[name], seeds) for name in ("apr", "ide")}
+def book_distractor_configs(parameters: BookParameters) -> dict[str, list[APRConfig]]:
+    """The runs of Fig. 8 in a book build: APR and IDE, each with the ablations' training seeds (every run embeds
+    every distractor)."""
+    variants = variant_configs(parameters.main_config(), ("apr", "ide"))
+    return {name: seeded_configs(config, parameters.ablation_runs) for name, config in variants.items()}
 
 
-def book_distractor_outcomes(dataset: str, scale: str, seed: int, device: str, data_root: str | None, seeds: int,
-                             gallery_multiple: float | None = None, *, progress: bool = True,
-                             workers: int | None = None) -> tuple[GrowthOutcomes, dict | None]:
-    """Fig. 8 of a book build: APR and IDE, each with ``seeds`` training runs, at the gallery sizes of
-    :func:`apr.experiments.distractor_counts`; and the synthetic distractors' generation manifest.
-    ``workers``: processes rendering distractors and models embedding them side by side (default: the cores)."""
-    runs = {name: load_or_train_many(configs, progress=progress)
-            for name, configs in book_distractor_configs(dataset, scale, seed, device, data_root, seeds).items()}
+def book_distractor_outcomes(parameters: BookParameters, *, progress: bool = True, workers: int | None = None,
+                             train: bool = True) -> tuple[GrowthOutcomes, dict | None]:
+    """Fig. 8 of a book build: APR and IDE at the gallery sizes of :func:`apr.experiments.configs.distractor_counts`;
+    and the synthetic distractors' generation manifest. ``workers``: processes rendering distractors and models
+    embedding them side by side (default: the cores); ``train=False``: the runs must be in the store already."""
+    runs = {name: load_or_train_many(configs, progress=progress) if train else stored_runs(configs)
+            for name, configs in book_distractor_configs(parameters).items()}
     gallery = len(runs["apr"][0].features()["gallery"]["pids"])
-    counts = distractor_counts(dataset, scale, gallery, gallery_multiple)
-    records, manifest = distractor_set(dataset, scale, seed, data_root, counts, progress=progress, workers=workers)
-    return (distractor_outcomes(runs, records, counts, device=device, progress=progress, workers=workers),
+    counts = distractor_counts(parameters, gallery)
+    records, manifest = distractor_set(parameters, counts, progress=progress, workers=workers)
+    return (distractor_outcomes(runs, records, counts, device=parameters.device, progress=progress, workers=workers),
             manifest)
 
 
-def book_distractor_follow_up(dataset: str, scale: str, seed: int, device: str, data_root: str | None, seeds: int,
-                              gallery_multiple: float | None = None) -> FollowUp | None:
-    """Fig. 8 of a book build as work for the training pool (:class:`apr.results.FollowUp`): once its runs are
-    trained, one worker renders the distractors and embeds them with each run, with one torch thread, while
+def book_distractor_follow_up(parameters: BookParameters) -> FollowUp | None:
+    """Fig. 8 of a book build as work for the training pool (:class:`apr.experiments.cache.FollowUp`): once its runs
+    are trained, one worker renders the distractors and embeds them with each run, with one torch thread, while
     the others train, and caches the outcomes that chapter 05 then reads. None where Fig. 8 does not run."""
-    if dataset not in FIG8_DATASETS:
+    if parameters.dataset not in FIG8_DATASETS:
         return None
-    configs = book_distractor_configs(dataset, scale, seed, device, data_root, seeds)
-    return FollowUp(_cache_book_distractor_outcomes, (dataset, scale, seed, device, data_root, seeds, gallery_multiple),
-                    tuple(c for runs in configs.values() for c in runs), "Fig. 8 distractors")
+    configs = book_distractor_configs(parameters)
+    return FollowUp(_cache_book_distractor_outcomes, (parameters,), tuple(c for runs in configs.values() for c in runs),
+                    "Fig. 8 distractors")
 
 
-def _cache_book_distractor_outcomes(*arguments: Any) -> None:
+def _cache_book_distractor_outcomes(parameters: BookParameters) -> None:
     """A job of the training pool: :func:`book_distractor_outcomes` in this process alone, with one thread."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        book_distractor_outcomes(*arguments, progress=False, workers=1)
+        book_distractor_outcomes(parameters, progress=False, workers=1)
     finally:
         torch.set_num_threads(threads)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..data.attributes import NO_YES, UNLABELLED, AttributeSchema
 from . import paper
-from .data.attributes import NO_YES, UNLABELLED, AttributeSchema
 
 # How one value of a two-valued attribute reads on its own ("long hair", not "hair=long").
 _VALUE_NAMES = {"hair": "{} hair", "down": "{} lower-body", "top": "{} coat", "shoes": "{} shoes"}
@@ -98,7 +98,7 @@ def split_differences(tables: dict[str, pd.DataFrame], schema: AttributeSchema) 
 
 def quirk_summary(tables: dict[str, pd.DataFrame], schema: AttributeSchema) -> pd.DataFrame:
     """How many identities per split break the one-colour rule or have unlabelled values."""
-    from .data.attributes import annotation_quirks
+    from ..data.attributes import annotation_quirks
 
     rows = {}
     for split, frame in tables.items():
@@ -116,7 +116,7 @@ def attribute_correlation(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def fig4_differences(train: pd.DataFrame, schema: AttributeSchema, dataset: str) -> pd.DataFrame:
-    """Fig. 4 recomputed from the released identities minus the matrix the paper printed (``apr.paper``):
+    """Fig. 4 recomputed from the released identities minus the matrix the paper printed (``apr.book.paper``):
     P(column | row) over the paper's attributes, in the paper's order. The last two rows and columns are the
     colour cells (red upper-body, black lower-body)."""
     printed = {"market1501": paper.FIG4_MARKET, "dukemtmc": paper.FIG4_DUKE}[dataset]

@@ -1,0 +1,2 @@
+"""Evaluation: ranking metrics (CMC, mAP), attribute accuracy, attribute-filtered retrieval, intervals over
+training seeds and queries, and galleries that grow. Imports only :mod:`apr.data` and the method modules."""

@@ -1,0 +1,128 @@
+"""``BookParameters``: the settings of one book build, with their defaults in one place.
+
+The Makefile, the CLI (``python -m apr book``) and every chapter take their defaults from here. A build makes one
+``BookParameters`` and passes it whole: to the chapters as the papermill parameter ``parameters`` (a dict, see
+:meth:`BookParameters.to_dict`), to everything that decides what the book trains
+(:mod:`apr.experiments.configs`), to the status page and the scorecard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import PRESETS, APRConfig, from_params
+from ..data.datasets import ATTRIBUTE_ONLY_DATASETS, REID_DATASETS, is_synthetic
+from ..data.paths import FIGURES, REPO_ROOT, resolve_data_root
+
+# APR's ablations, the sweeps' seeded points and Fig. 8's runs get this many training seeds unless
+# ``ablation_seeds`` says otherwise, but never more than ``seeds``: they are compared with APR's first runs.
+DEFAULT_ABLATION_SEEDS = 3
+TABLE1_VARIANTS = ("ide", "arn", "apr")   # the models trained with ``seeds`` training seeds
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class BookParameters:
+    """Every setting of one book build. The defaults build the committed book (``figures/``)."""
+
+    dataset: str = "synthetic"           # market1501, dukemtmc, peta, synthetic or synthetic_duke
+    data_root: str | None = None         # folder of the datasets and annotation files (None: the default data root)
+    scale: str = "quick"                 # smoke (CI), quick (2 CPU cores), paper (GPU, real data)
+    device: str = "auto"                 # auto, cpu, cuda or cuda:N
+    seed: int = 0                        # data seed: the synthetic set, its pretraining population, PETA's split
+    seeds: int = 8                       # training seeds of IDE, ARN and APR (Table 1); intervals include them
+    ablation_seeds: int | None = None    # training seeds of the ablations, seeded sweep points, Fig. 8 (None: 3)
+    gallery_multiple: float | None = None   # largest Fig. 8 gallery, times the test gallery (None: the scale's)
+    figures_dir: str | None = None       # where figures go (None: figures/ for the defaults, else _build/figures/...)
+
+    def __post_init__(self) -> None:
+        bad = []
+        if self.dataset in ATTRIBUTE_ONLY_DATASETS:
+            bad.append(f"dataset={self.dataset!r}: it has no re-ID protocol for the book to run on; the attribute-"
+                       "recognition section trains on it when it is under the data root (DATA_ROOT)")
+        elif self.dataset not in REID_DATASETS:
+            bad.append(f"dataset={self.dataset!r}: expected one of {', '.join(REID_DATASETS)}")
+        if self.scale not in PRESETS:
+            bad.append(f"scale={self.scale!r}: expected one of {', '.join(PRESETS)}")
+        if not isinstance(self.device, str) or not (self.device in ("auto", "cpu", "cuda")
+                                                    or (self.device.startswith("cuda:") and self.device[5:].isdigit())):
+            bad.append(f"device={self.device!r}: expected auto, cpu, cuda or cuda:N")
+        if not _whole(self.seed) or self.seed < 0:
+            bad.append(f"seed={self.seed!r}: expected a non-negative integer")
+        if not _whole(self.seeds) or self.seeds < 1:
+            bad.append(f"seeds={self.seeds!r}: expected a whole number of training seeds, at least 1")
+        elif self.ablation_seeds is not None and (not _whole(self.ablation_seeds)
+                                                  or not 1 <= self.ablation_seeds <= self.seeds):
+            bad.append(f"ablation_seeds={self.ablation_seeds!r}: expected a whole number from 1 to seeds "
+                       f"({self.seeds}), or None for the default")
+        if self.gallery_multiple is not None and (isinstance(self.gallery_multiple, bool) or not isinstance(
+                self.gallery_multiple, int | float) or not 1 < self.gallery_multiple <= 1000):
+            bad.append(f"gallery_multiple={self.gallery_multiple!r}: expected the largest Fig. 8 gallery as a multiple "
+                       "of the test gallery, above 1 (26.34 is the paper's 500k), or None")
+        if self.data_root is not None and not isinstance(self.data_root, str | Path):
+            bad.append(f"data_root={self.data_root!r}: expected a folder or None")
+        elif self.dataset in REID_DATASETS and not is_synthetic(self.dataset):
+            try:
+                resolve_data_root(self.data_root)
+            except FileNotFoundError as exc:
+                bad.append(f"data_root={self.data_root!r}: {exc}")
+        if bad:
+            raise ValueError("book parameter " + "; ".join(bad))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None = None) -> BookParameters:
+        """The parameters a chapter was given (papermill's ``parameters``); an unknown name is an error."""
+        values = dict(values or {})
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ValueError(f"unknown book parameter(s) {', '.join(unknown)}; expected {', '.join(names)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every parameter by name (what a chapter receives)."""
+        return dataclasses.asdict(self)
+
+    @property
+    def ablation_runs(self) -> int:
+        """Training seeds of APR's ablations, of the sweeps' seeded points and of Fig. 8's runs."""
+        return self.ablation_seeds if self.ablation_seeds is not None else min(DEFAULT_ABLATION_SEEDS, self.seeds)
+
+    def runs_for(self, variant: str) -> int:
+        """How many training seeds ``variant`` gets: ``seeds`` for Table 1's IDE, ARN and APR, else
+        :attr:`ablation_runs`."""
+        return self.seeds if variant in TABLE1_VARIANTS else self.ablation_runs
+
+    def main_config(self, **overrides: Any) -> APRConfig:
+        """The scale's preset on this build's dataset (APR unless ``variant=`` says otherwise)."""
+        return self.config_on(self.dataset, **overrides)
+
+    def config_on(self, dataset: str, **overrides: Any) -> APRConfig:
+        """The scale's preset on ``dataset`` (another dataset of the data root, for the attribute tables)."""
+        return from_params(self.scale, dataset=dataset, seed=self.seed, device=self.device, data_root=self.data_root,
+                           **overrides)
+
+    @property
+    def is_default(self) -> bool:
+        """Whether this is the build whose figures are committed (``figures/``)."""
+        ours = {k: v for k, v in self.to_dict().items() if k != "figures_dir"}
+        return ours == {k: v for k, v in BookParameters().to_dict().items() if k != "figures_dir"} or \
+            ours == {k: v for k, v in BookParameters(ablation_seeds=DEFAULT_ABLATION_SEEDS).to_dict().items()
+                     if k != "figures_dir"}
+
+    @property
+    def figures(self) -> Path:
+        """Where this build's figures and their data go: ``figures/`` for the defaults, else a folder of its own
+        under ``_build/figures/`` (``figures_dir`` overrides both; a relative one is taken from the checkout)."""
+        if self.figures_dir is not None:
+            path = Path(self.figures_dir)
+            return path if path.is_absolute() else REPO_ROOT / path
+        if self.is_default:
+            return FIGURES
+        return REPO_ROOT / "_build" / "figures" / f"{self.dataset}-{self.scale}-seed{self.seed}"
