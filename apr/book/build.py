@@ -7,11 +7,15 @@ in ``book/_generated/`` (not committed), with the scorecard and the status page.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -40,10 +44,12 @@ def chapter_sources() -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
 
 
-def run_chapter(source: Path, output: Path, parameters: BookParameters) -> float:
+def run_chapter(source: Path, output: Path, parameters: BookParameters, scratch: Path | None = None) -> float:
     """Execute one jupytext chapter with papermill into ``output``; returns seconds taken.
 
-    The chapter gets the build's parameters whole, as the papermill parameter ``parameters``."""
+    The chapter gets the build's parameters whole, as the papermill parameter ``parameters``. Its partial notebook,
+    the kernel's connection file and its sockets live in one temporary folder, made inside ``scratch`` when given
+    (the caller then removes whatever an interrupted chapter leaves)."""
     import jupytext
     import papermill
 
@@ -53,12 +59,12 @@ def run_chapter(source: Path, output: Path, parameters: BookParameters) -> float
     start = time.perf_counter()
     # papermill writes its output cell by cell: run into a temporary folder and move the finished
     # notebook into place, so an interrupted build leaves no half-executed chapter behind.
-    with tempfile.TemporaryDirectory(prefix="apr-chapter-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="apr-chapter-", dir=scratch) as tmp:
         partial = Path(tmp) / output.name
         papermill.execute_notebook(notebook, str(partial), parameters={"parameters": parameters.to_dict()},
                                    cwd=str(source.parent),
                                    kernel_name="python3", progress_bar=False, log_output=False,
-                                   kernel_manager_class=_ipc_kernel_manager())
+                                   kernel_manager_class=_ipc_kernel_manager(Path(tmp)))
         atomic_write_bytes(output, lambda h: h.write(partial.read_bytes()))
     return time.perf_counter() - start
 
@@ -74,8 +80,12 @@ def run_chapters(chapters: list[Path], generated: Path, parameters: BookParamete
 
     seconds: dict[Path, float] = {}
     pool = worker_pool(max(1, min(usable_cores(), len(chapters))))
+    # The chapters' temporary files, removed here whatever ends the build: an interrupted chapter's worker is
+    # killed with it and cleans up nothing itself. SIGTERM is made an exit so that this cleanup runs for it too.
+    scratch = Path(tempfile.mkdtemp(prefix="apr-book-"))
+    previous = _exit_on_sigterm()
     try:
-        jobs = {pool.submit(run_chapter, source, generated / f"{source.stem}.ipynb", parameters): source
+        jobs = {pool.submit(run_chapter, source, generated / f"{source.stem}.ipynb", parameters, scratch): source
                 for source in reversed(chapters)}
         for job in as_completed(jobs):
             source = jobs[job]
@@ -83,8 +93,16 @@ def run_chapters(chapters: list[Path], generated: Path, parameters: BookParamete
             tidy_for_readers(generated / f"{source.stem}.ipynb")
             print(f"[book] {source.stem} done in {seconds[source]:.1f} s ({len(seconds)}/{len(chapters)} chapters)",
                   flush=True)
+    except BaseException as exc:
+        if not isinstance(exc, Exception):     # interrupted: the running chapters are not waited for
+            for worker in multiprocessing.active_children():
+                worker.kill()
+        raise
     finally:   # after a failed chapter, start no other (the running ones finish: their kernels stop with them)
         pool.shutdown(cancel_futures=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return [{"chapter": source.stem, "seconds": round(seconds[source], 1)} for source in chapters]
 
 
@@ -107,7 +125,10 @@ def tidy_for_readers(path: Path) -> None:
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.pop("papermill", None)        # it names the build machine's temporary files
     for cell in notebook.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
         tags = cell.metadata.setdefault("tags", [])
@@ -119,8 +140,20 @@ def tidy_for_readers(path: Path) -> None:
     atomic_write_bytes(path, lambda h: h.write(nbformat.writes(notebook).encode()))
 
 
-def _ipc_kernel_manager() -> type:
-    """A kernel manager that talks to the chapter's kernel over local IPC sockets instead of TCP.
+def _exit_on_sigterm():
+    """Make SIGTERM raise SystemExit in this (main) thread; the handler it replaced, or None off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _ipc_kernel_manager(folder: Path) -> type:
+    """A kernel manager that talks to the chapter's kernel over local IPC sockets in ``folder`` instead of TCP,
+    with its connection file there too.
 
     The kernel is local anyway; over TCP it prints a transport warning into every build's output.
     """
@@ -137,7 +170,11 @@ def _ipc_kernel_manager() -> type:
             # The sockets' path prefix. jupyter_client's default ("kernel-ipc" in the working folder) picks socket
             # numbers by which files exist, so two kernels started at once there (two builds, or a build and the
             # nbval baselines) could take the same ones.
-            return os.path.join(tempfile.gettempdir(), f"apr-kernel-{uuid.uuid4().hex}-ipc")
+            return os.path.join(str(folder), f"k{uuid.uuid4().hex[:12]}-ipc")   # short: a socket path has 107 bytes
+
+        @default("connection_file")
+        def _default_connection_file(self) -> str:
+            return os.path.join(str(folder), f"kernel-{uuid.uuid4().hex}.json")
 
         async def _async_interrupt_kernel(self) -> None:
             # jupyter_client interrupts a kernel before it asks it to shut down; when that SIGINT lands while the
@@ -152,14 +189,13 @@ def _ipc_kernel_manager() -> type:
 
 def book_sources(root: Path) -> Path:
     """Copy the book's configuration and hand-written pages into ``root`` (to build elsewhere)."""
-    import shutil
-
     (root / "book").mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(REPO_ROOT / name, root / name)
     for page in (REPO_ROOT / "book").glob("*.md"):
         shutil.copy2(page, root / "book" / page.name)
-    shutil.copytree(REPO_ROOT / "_static", root / "_static", dirs_exist_ok=True)   # the book's CSS
+    shutil.copytree(REPO_ROOT / "_static", root / "_static", dirs_exist_ok=True)   # the book's CSS and JS
+    shutil.copytree(REPO_ROOT / "book" / "_ext", root / "book" / "_ext", dirs_exist_ok=True)   # its Sphinx extension
     return root
 
 

@@ -3,6 +3,7 @@ device it ran with, each chapter's run time, and every model with its metrics.""
 
 from __future__ import annotations
 
+import html
 import os
 import platform
 from pathlib import Path
@@ -32,11 +33,11 @@ def write_status_page(status: dict, records: list[RunRecord], generated: Path) -
     lines = ["# Status of this build", "",
              "Written by `python -m apr book` after it ran every chapter; everything here was measured by that run.", "",
              "## Parameters", "", "| parameter | value |", "|---|---|"]
-    lines += [f"| {k} | `{v}` |" for k, v in status["parameters"].items()]
-    lines += [f"| images read from | `{_repo_relative(root)}` |" for root in status["images_from"]]
+    lines += [f"| {k} | {cell(v)} |" for k, v in status["parameters"].items()]
+    lines += [f"| images read from | {cell(_repo_relative(root))} |" for root in status["images_from"]]
     lines += ["", "## Versions and device", "", "| what | value |", "|---|---|"]
-    lines += [f"| {k} | `{v}` |" for k, v in versions.items()]
-    lines += [f"| device | `{status['device'].get('device')}` ({status['device'].get('device_name')}) |",
+    lines += [f"| {k} | {cell(v)} |" for k, v in versions.items()]
+    lines += [f"| device | {cell(status['device'].get('device'))} ({cell(status['device'].get('device_name'))}) |",
               f"| CPU cores / torch threads per training process | {status['cpu_cores']} / {status['device'].get('torch_threads')} |"]
     lines += ["", "## Run time", "", f"Models trained or reused: {status['models']}, in {status['training_s']:.0f} s "
               "(0 s when all came from the cache).", "", "| chapter | seconds |", "|---|---|"]
@@ -54,11 +55,23 @@ def write_status_page(status: dict, records: list[RunRecord], generated: Path) -
         c, m = rec.config, rec.metrics
         lam = f"{c.lambda_id:g}" if c.variant in ("apr", "apr_no_arm") else "–"    # the others train one loss: no λ
         split = "validation" if c.validation_ids else "test"
-        lines.append(f"| `{rec.run_dir.name.rsplit('-', 1)[-1]}` | {c.variant} | {c.train_seed} | {lam} | {_left_out(c)} | {split} | "
+        lines.append(f"| `{rec.run_dir.name.rsplit('-', 1)[-1]}` | {c.variant} | {c.train_seed} | {lam} | {cell(_left_out(c))} | {split} | "
                      f"{100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | {rec.info['timings']['train_s']:.0f} |")
     path = generated / "status.md"
     atomic_write_bytes(path, lambda h: h.write(("\n".join(lines) + "\n").encode()))
     return path
+
+
+# Characters that Markdown may read as markup, escaped with a backslash (HTML's are made entities).
+MARKDOWN_PUNCTUATION = set("\\`*_[]{}()#+!~$")
+
+
+def cell(value: object) -> str:
+    """``value`` as the text of one Markdown table cell, shown as written: the folder names and versions on this page
+    come from run folders and the user's settings, so neither HTML nor Markdown in them may take effect, and a ``|``
+    must not end the cell."""
+    text = "".join("\\" + ch if ch in MARKDOWN_PUNCTUATION else ch for ch in str(value).replace("\n", " "))
+    return html.escape(text, quote=False).replace("|", "&#124;")
 
 
 def _left_out(config) -> str:

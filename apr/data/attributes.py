@@ -27,6 +27,7 @@ Quirks of the real files, handled explicitly (see :func:`annotation_quirks`):
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,12 +193,61 @@ PETA_SCHEMA = AttributeSchema(
 SCHEMAS = {"market1501": MARKET_SCHEMA, "dukemtmc": DUKE_SCHEMA, "peta": PETA_SCHEMA}
 
 
+# The released files hold a few hundred kilobytes; a file that is, or unpacks to, far more is not one (a
+# compressed element can unpack to gigabytes from a small file).
+MAX_MAT_BYTES = 16 << 20
+MAX_UNPACKED_BYTES = 64 << 20
+_MI_COMPRESSED = 15
+
+
+def check_mat_size(path: Path) -> None:
+    """Refuse a ``.mat`` file larger than :data:`MAX_MAT_BYTES` or whose compressed elements unpack to more than
+    :data:`MAX_UNPACKED_BYTES`, before anything is unpacked into memory."""
+    size = path.stat().st_size
+    if size > MAX_MAT_BYTES:
+        raise ValueError(f"'{path}' holds {size:,} bytes; an attribute file holds at most {MAX_MAT_BYTES:,}")
+    with open(path, "rb") as handle:
+        header = handle.read(128)
+        if len(header) < 128:
+            raise ValueError(f"'{path}' is not a MATLAB v5 attribute file: {len(header)} bytes, shorter than its header")
+        order = "<" if header[126:128] == b"IM" else ">"
+        unpacked = 0
+        while tag := handle.read(8):
+            if len(tag) < 8:
+                break
+            kind, nbytes = np.frombuffer(tag, dtype=f"{order}u4")
+            if kind >> 16:                  # a small element: its data sits in the tag
+                continue
+            if int(kind) != _MI_COMPRESSED:
+                handle.seek(int(nbytes) + (-int(nbytes) % 8), 1)
+                continue
+            stream, left = zlib.decompressobj(), int(nbytes)
+            while left > 0:
+                chunk = handle.read(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                unpacked += len(stream.decompress(chunk, MAX_UNPACKED_BYTES + 1 - unpacked))
+                while stream.unconsumed_tail and unpacked <= MAX_UNPACKED_BYTES:
+                    unpacked += len(stream.decompress(stream.unconsumed_tail, MAX_UNPACKED_BYTES + 1 - unpacked))
+                if unpacked > MAX_UNPACKED_BYTES:
+                    raise ValueError(f"'{path}' unpacks to more than {MAX_UNPACKED_BYTES:,} bytes; an attribute file "
+                                     "unpacks to a few hundred kilobytes")
+
+
 def _read_struct(path: Path) -> tuple[str, dict[str, np.ndarray]]:
     """Load a released ``.mat`` and return its top-level key and ``{split: struct}``."""
     try:
+        check_mat_size(path)
         mat = scipy.io.loadmat(str(path))
     except FileNotFoundError:
         raise FileNotFoundError(f"attribute file not found: '{path}'") from None
+    except MemoryError:
+        raise MemoryError(f"'{path}': not enough memory to read it as an attribute file") from None
+    except ValueError as exc:
+        if str(exc).startswith(f"'{path}'"):
+            raise
+        raise ValueError(f"'{path}' is not a readable MATLAB v5 attribute file: {exc}") from exc
     except Exception as exc:  # scipy raises several types for a file that is not a .mat
         raise ValueError(f"'{path}' is not a readable MATLAB v5 attribute file: {exc}") from exc
     keys = [k for k in mat if not k.startswith("__")]
@@ -214,6 +264,10 @@ def _read_struct(path: Path) -> tuple[str, dict[str, np.ndarray]]:
 def detect_schema(path: str | Path) -> AttributeSchema:
     """Return the schema (Market-1501 or DukeMTMC-reID) of a released attribute file."""
     key, _ = _read_struct(Path(path))
+    return _schema_of_key(path, key)
+
+
+def _schema_of_key(path: str | Path, key: str) -> AttributeSchema:
     for schema in (MARKET_SCHEMA, DUKE_SCHEMA):
         if schema.mat_key == key:
             return schema
@@ -248,8 +302,8 @@ def load_attribute_annotations(path: str | Path) -> dict[str, pd.DataFrame]:
         attributes, 0..3 for Market ``age`` and -1 where the file holds 0 (unlabelled).
     """
     path = Path(path)
-    schema = detect_schema(path)
-    _, structs = _read_struct(path)
+    key, structs = _read_struct(path)           # read once: the file is unpacked a single time
+    schema = _schema_of_key(path, key)
     tables: dict[str, pd.DataFrame] = {}
     for split, struct in structs.items():
         fields = set(struct.dtype.names)

@@ -31,6 +31,8 @@ Bad input stops with one line that names the file and, where there is one, the l
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,11 +124,25 @@ def read_cub(root: str | Path) -> CubData:
     schema, position = cub_schema(_names_file(folder))
     images_file = folder / "images.txt"
     paths: dict[int, tuple[Path, int]] = {}
+    line_of: dict[str, int] = {}     # each image file once: the same bird in train and test would be a leak
     for number, (key, relative) in _rows(images_file, 2):
         path = folder / "images" / relative
+        # Judged on the text, not the resolved path: a data set may be a tree of links, but not name files outside it.
+        resolved = os.path.normpath(relative)
+        if os.path.isabs(relative) or resolved == ".." or resolved.startswith(".." + os.sep):
+            raise ValueError(f"'{images_file}' line {number}: image path '{relative}' leads outside "
+                             f"'{folder / 'images'}'; expected a path under it")
         if not path.is_file():
             raise DatasetLayoutError(f"'{images_file}' line {number}: image '{path}' is listed but absent")
-        paths[_integer(images_file, number, key, "image id")] = (path, number)
+        if resolved in line_of:
+            raise ValueError(f"'{images_file}' line {number}: image '{relative}' is already listed on line "
+                             f"{line_of[resolved]}; each image may appear once")
+        line_of[resolved] = number
+        image_id = _integer(images_file, number, key, "image id")
+        if image_id in paths:
+            raise ValueError(f"'{images_file}' line {number}: image id {image_id} is already used on line "
+                             f"{paths[image_id][1]}")
+        paths[image_id] = (path, number)
     labels_file, split_file = folder / "image_class_labels.txt", folder / "train_test_split.txt"
     classes = {_integer(labels_file, n, k, "image id"): _integer(labels_file, n, c, "class id")
                for n, (k, c) in _rows(labels_file, 2)}

@@ -328,6 +328,12 @@ def load_dataset(dataset: str, root: str | Path | None = None, *, attributes: bo
                  data_root: str | Path | None = None, seed: int = 0) -> ReidData:
     """Load any supported dataset by name (``market1501``, ``dukemtmc``, ``peta``, ``synthetic``, ``synthetic_duke``,
     ``cub200``)."""
+    if is_synthetic(dataset) and root is not None:
+        from .synthetic import SYNTHETIC_MANIFEST   # written last: without it the set is unfinished or not ours
+
+        if not (Path(root) / SYNTHETIC_MANIFEST).is_file():
+            raise DatasetLayoutError(f"'{root}' is not a finished synthetic dataset (no {SYNTHETIC_MANIFEST}); draw it "
+                                     "again with apr synth into an empty folder")
     if dataset in ("market1501", "synthetic"):
         return read_market1501(root, attributes=attributes, data_root=data_root, dataset=dataset)
     if dataset in ("dukemtmc", "synthetic_duke"):

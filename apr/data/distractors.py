@@ -42,7 +42,7 @@ from .render import make_cameras, make_identity, render, render_background
 from .attributes import load_attribute_annotations
 from .paths import find_annotation_file
 from .processes import worker_pool
-from .synthetic import _save, sample_from_prior
+from .synthetic import SYNTHETIC_MANIFEST, _save, read_synthetic_manifest, sample_from_prior
 
 DISTRACTOR_FOLDER = "images"          # <Market-1501>/images/, as torchreid's market1501_500k option reads it
 MARKET_500K_COUNT = 500_000           # images in the released distractor set
@@ -118,11 +118,10 @@ class _Source:
 
     @classmethod
     def of(cls, dataset_folder: Path, data_root: str | Path | None) -> _Source:
-        manifest = dataset_folder / "synthetic.json"
-        if not manifest.is_file():
-            raise DatasetLayoutError(f"'{dataset_folder}' is not a synthetic dataset (no synthetic.json); synthetic "
-                                     "distractors join only a set made by apr synth")
-        config = json.loads(manifest.read_text())["config"]
+        if not (dataset_folder / SYNTHETIC_MANIFEST).is_file():
+            raise DatasetLayoutError(f"'{dataset_folder}' is not a synthetic dataset (no {SYNTHETIC_MANIFEST}); "
+                                     "synthetic distractors join only a set made by apr synth")
+        config = read_synthetic_manifest(dataset_folder)["config"]
         cameras = make_cameras(config["num_cameras"], np.random.default_rng([config["seed"], 10_000]))
         # The same source of attribute rows as the set's identities (apr.data.synthetic.sample_identity_attributes).
         path = None

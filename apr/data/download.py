@@ -6,8 +6,8 @@ Only this module touches the network, and only when called; nothing in the tests
 from __future__ import annotations
 
 import hashlib
-import shutil
 import tempfile
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +50,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(remote: RemoteFile, dest_root: str | Path, timeout: float = 60.0) -> Path:
+def _copy_before(response, out, deadline: float, url: str) -> None:
+    """Copy ``response`` to ``out`` in blocks, giving up at ``deadline`` (time.monotonic()): the socket's timeout
+    bounds each read only, and a server that trickles a byte per read would otherwise never time out."""
+    read = getattr(response, "read1", response.read)   # read1: what has arrived, so no read waits for a full block
+    while block := read(1 << 16):
+        out.write(block)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not finish within its total deadline")
+
+
+def fetch(remote: RemoteFile, dest_root: str | Path, timeout: float = 60.0, deadline_s: float = 600.0) -> Path:
     """Download ``remote`` under ``dest_root`` unless a file with the right hash is there.
 
     The download goes to a temporary file first and is moved into place only when its
-    sha256 matches, so an interrupted or tampered download never looks complete.
+    sha256 matches, so an interrupted or tampered download never looks complete. ``timeout`` bounds each
+    network read, ``deadline_s`` the whole download.
     """
     target = Path(dest_root) / remote.relative_path
     if target.is_file() and sha256_of(target) == remote.sha256:
@@ -65,8 +76,9 @@ def fetch(remote: RemoteFile, dest_root: str | Path, timeout: float = 60.0) -> P
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".part") as tmp:
             tmp_path = Path(tmp.name)
             try:
-                with urllib.request.urlopen(remote.url, timeout=timeout) as response:
-                    shutil.copyfileobj(response, tmp)
+                deadline = time.monotonic() + deadline_s
+                with urllib.request.urlopen(remote.url, timeout=min(timeout, deadline_s)) as response:
+                    _copy_before(response, tmp, deadline, remote.url)
             except Exception as exc:
                 tmp_path.unlink(missing_ok=True)
                 raise OSError(f"could not download {remote.url} to '{target}': {exc}") from None

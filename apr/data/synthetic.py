@@ -37,10 +37,14 @@ from tqdm.auto import tqdm
 from .attributes import (DUKE_DOWN_COLOURS, DUKE_SCHEMA, DUKE_UP_COLOURS, MARKET_DOWN_COLOURS, MARKET_SCHEMA,
                          MARKET_UP_COLOURS, AttributeSchema, load_attribute_annotations)
 from .paths import REPO_ROOT, find_annotation_file
+from .records import DatasetLayoutError
 from .render import Identity, make_cameras, make_duke_identity, make_identity, render, render_background
 
 DEFAULT_ROOT = REPO_ROOT / "data" / "synthetic"
 SYNTHETIC_MANIFEST = "synthetic.json"   # written last: a folder without it is not a finished set
+# Bump when the drawing of the images changes: it enters the default folder's name, so old images are not reused.
+# 2: bags drawn as objects (rim, flap, wider straps; a backpack's top shows over the shoulders from the front).
+RENDER_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class SynthConfig:
 # and a comparison's seed-to-seed spread is mostly which queries a run gets right, which more queries shrink.
 SYNTH_PRESETS = {
     "smoke": SynthConfig(num_train_ids=24, num_test_ids=24, max_images_per_camera=2, max_cameras=4),
-    "quick": SynthConfig(num_test_ids=1350),
+    "quick": SynthConfig(num_train_ids=450, num_test_ids=1350),
     "paper": SynthConfig(num_train_ids=751, num_test_ids=750, max_cameras=6, max_images_per_camera=6,
                          junk_per_test_id=5.0, distractors_per_test_id=3.5),
 }
@@ -101,14 +105,18 @@ DUKE_GALLERY_ONLY_PER_TEST_ID = 408 / 702
 DUKE_CHANGES = {"num_cameras": 8, "junk_per_test_id": 0.0, "distractors_per_test_id": 0.0}
 
 
-def synthetic_config(scale: str, seed: int = 0, layout: str = "market1501", test_ids: int = 0) -> SynthConfig:
-    """The synthetic dataset size for a book scale (``smoke``, ``quick``, ``paper``) and layout; ``test_ids`` > 0
-    replaces the scale's number of test identities."""
+def synthetic_config(scale: str, seed: int = 0, layout: str = "market1501", test_ids: int = 0,
+                     train_ids: int = 0) -> SynthConfig:
+    """The synthetic dataset size for a book scale (``smoke``, ``quick``, ``paper``) and layout; ``test_ids`` and
+    ``train_ids`` > 0 replace the scale's numbers of test and training identities."""
     if scale not in SYNTH_PRESETS:
         raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SYNTH_PRESETS)}")
     if layout not in LAYOUT_NAMES:
         raise ValueError(f"layout={layout!r}: expected one of {', '.join(LAYOUT_NAMES)}")
-    config = replace(SYNTH_PRESETS[scale], seed=seed, **({"num_test_ids": test_ids} if test_ids else {}))
+    sizes = {"num_test_ids": test_ids} if test_ids else {}
+    if train_ids:
+        sizes["num_train_ids"] = train_ids
+    config = replace(SYNTH_PRESETS[scale], seed=seed, **sizes)
     return replace(config, **DUKE_CHANGES) if layout == "dukemtmc" else config
 
 
@@ -274,8 +282,27 @@ def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, 
     if layout == "market1501" and config.num_cameras > 6:
         raise ValueError(f"num_cameras={config.num_cameras}: the Market-1501 layout has at most 6 cameras")
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"'{out}' is not empty; choose a new folder for the synthetic dataset")
+    # Drawn beside ``out`` and renamed into place when complete: a full disk or a kill leaves no half set there.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        staging.chmod(0o755)
+        manifest = _draw_set(staging, config, layout, data_root, progress)
+        os.rename(staging, out)     # replaces an empty folder
+    except OSError as exc:
+        if exc.filename is None or exc.strerror is None:
+            raise
+        raise OSError(exc.errno, f"could not write the synthetic set to '{out}': {exc.strerror} ('{exc.filename}')") \
+            from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _draw_set(out: Path, config: SynthConfig, layout: str, data_root: str | Path | None, progress: bool) -> dict:
+    """Draw the set into the (empty) folder ``out``; its manifest, written last."""
     duke = layout == "dukemtmc"
     start = time.perf_counter()
     rng = np.random.default_rng(config.seed)
@@ -343,11 +370,29 @@ def generate_synthetic(out: str | Path, config: SynthConfig = SynthConfig(), *, 
         _market_extras(out, config, identities, pids[is_test], cameras, folders, namer, counts)
         write_market_attribute_mat(out / "market_attribute.mat", attrs[~is_test], attrs[is_test])
     manifest = {
-        "generator": "apr.data.synthetic", "layout": LAYOUT_NAMES[layout], "config": asdict(config),
+        "generator": "apr.data.synthetic", "render_version": RENDER_VERSION, "layout": LAYOUT_NAMES[layout],
+        "config": asdict(config),
         "attribute_source": source, "attribute_rows": _rows_tag(rows_file), "counts": counts,
         "seconds": round(time.perf_counter() - start, 2),
     }
     (out / SYNTHETIC_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def read_synthetic_manifest(folder: str | Path) -> dict:
+    """The ``synthetic.json`` of a finished synthetic set, checked to be a JSON object with its configuration."""
+    path = Path(folder) / SYNTHETIC_MANIFEST
+    if not path.is_file():
+        raise DatasetLayoutError(f"'{folder}' is not a finished synthetic dataset (no {SYNTHETIC_MANIFEST}); make one "
+                                 "with apr synth")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"'{path}' is not valid JSON ({str(exc)[:80]}); delete the folder to draw the set again") \
+            from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        raise ValueError(f"'{path}': expected a JSON object with a 'config' object; delete the folder to draw the set "
+                         "again")
     return manifest
 
 
@@ -412,6 +457,8 @@ def attribute_rows_tag(config: SynthConfig, layout: str = "market1501", data_roo
 
 def _default_root(config: SynthConfig, layout: str, tag: str) -> Path:
     settings = asdict(config) | {"attribute_rows": tag}
+    if RENDER_VERSION > 1:                      # version 1's folders keep their names
+        settings["render_version"] = RENDER_VERSION
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
     prefix = "" if layout == "market1501" else "duke-"
     return DEFAULT_ROOT / f"{prefix}{config.num_train_ids}x{config.num_test_ids}-seed{config.seed}-{digest}"
@@ -435,27 +482,20 @@ def ensure_synthetic(root: str | Path | None = None, config: SynthConfig = Synth
     """
     tag = attribute_rows_tag(config, layout, data_root)
     root = _default_root(config, layout, tag) if root is None else Path(root)
-    manifest = root / SYNTHETIC_MANIFEST
-    if manifest.is_file():
-        recorded = json.loads(manifest.read_text())
+    if (root / SYNTHETIC_MANIFEST).is_file():
+        recorded = read_synthetic_manifest(root)
         if (recorded.get("config") == asdict(config) and recorded.get("layout", "Market-1501") == LAYOUT_NAMES[layout]
-                and recorded.get("attribute_rows", tag) == tag):
+                and recorded.get("attribute_rows", tag) == tag and recorded.get("render_version", 1) == RENDER_VERSION):
             return root
         raise FileExistsError(f"'{root}' holds a synthetic dataset with other settings ({recorded.get('layout')}, "
-                              f"{recorded.get('config')}, attribute rows from {recorded.get('attribute_source')}); "
+                              f"{recorded.get('config')}, attribute rows from {recorded.get('attribute_source')}, "
+                              f"drawing version {recorded.get('render_version', 1)}); "
                               f"delete it or pick another folder")
     # Generate beside the target and rename into place, so that a reader (or a second process
     # generating the same set) never sees a half-written folder.
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-    staging.chmod(0o755)
     try:
-        generate_synthetic(staging, config, layout=layout, data_root=data_root, progress=progress)
-        try:
-            os.rename(staging, root)
-        except OSError:
-            if not (root / SYNTHETIC_MANIFEST).is_file():   # not another process's finished copy
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        generate_synthetic(root, config, layout=layout, data_root=data_root, progress=progress)
+    except OSError:
+        if not (root / SYNTHETIC_MANIFEST).is_file():   # not another process's finished copy
+            raise
     return root

@@ -6,12 +6,17 @@ The file names are constants here; every module that reads or writes a run folde
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import pickle
 import platform
+import shutil
+import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,48 +29,88 @@ from ..model import APR
 
 RUNS = REPO_ROOT / "runs"
 TEMPORARY_SUFFIX = ".tmp"
+HOST_ENV = "APR_HOST"             # this machine's name in claims and temporary files (tests pretend to be two hosts)
+# A temporary file of another host is removed only once it is this old: its writer's liveness cannot be seen.
+FOREIGN_TEMPORARY_SECONDS = 6 * 3600
 RUN_FILE = "run.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 MODEL_FILE = "model.pt"
 
 
 class CorruptRunFile(ValueError):
-    """A run folder's file exists but cannot be read (cut short by a crash, or damaged)."""
+    """A run folder's file exists but cannot be read (cut short by a crash, damaged, or not a plain data file)."""
+
+
+def host_name() -> str:
+    """This machine's name (``$APR_HOST`` overrides it), with the characters a file name cannot hold replaced."""
+    name = os.environ.get(HOST_ENV) or socket.gethostname() or "host"
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def _disk_full(path: Path, exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    try:                                    # torch's writer reports a full disk as "unexpected pos ..."
+        return shutil.disk_usage(path.parent).free < (1 << 20)
+    except OSError:
+        return False
 
 
 def atomic_write_bytes(path: Path, write: Any) -> None:
     """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place.
 
-    A reader (or a resumed run after ``kill -9``) sees the old file or the new one, never half.
+    A reader (or a resumed run after ``kill -9``) sees the old file or the new one, never half. A write that fails
+    says which file it was; on a full disk, that the disk is full.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The writer's pid is in the name, so that a later run can tell a dead writer's leftover.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMPORARY_SUFFIX)
+    # The writer's host and pid are in the name, so that a later run can tell a dead writer's leftover.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{host_name()}@{os.getpid()}.",
+                               suffix=TEMPORARY_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, Exception) and _disk_full(path, exc):
+            raise OSError(errno.ENOSPC, f"could not write '{path}': no space left on its disk") from None
         raise
+
+
+def _writer(tmp: Path) -> tuple[str | None, int | None]:
+    """(host, pid) of a temporary file's writer, from its name; (None, pid) for names without a host."""
+    parts = tmp.name.split(".")        # "", name..., [host@]pid, random, "tmp"
+    if len(parts) < 4:
+        return None, None
+    host, _, pid = parts[-3].rpartition("@")
+    return (host or None, int(pid)) if pid.isdigit() else (None, None)
 
 
 def remove_dead_temporaries(folder: Path) -> list[Path]:
     """Delete the temporary files of :func:`atomic_write_bytes` in ``folder`` whose writer is no longer alive
-    (killed by a signal before it could clean up); returns what it deleted."""
+    (killed by a signal before it could clean up): a writer of this host that has ended, or a file of another host
+    older than :data:`FOREIGN_TEMPORARY_SECONDS`; returns what it deleted."""
     removed = []
+    here = host_name()
     for tmp in folder.glob(f".*{TEMPORARY_SUFFIX}") if folder.is_dir() else []:
-        parts = tmp.name.split(".")        # "", name..., pid, random, "tmp"
-        pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
-        if pid is None or not _alive(pid):
+        host, pid = _writer(tmp)
+        if host is not None and host != here:
+            try:
+                dead = time.time() - tmp.stat().st_mtime > FOREIGN_TEMPORARY_SECONDS
+            except FileNotFoundError:
+                continue
+        else:
+            dead = pid is None or not pid_alive(pid)
+        if dead:
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is running."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -97,13 +142,22 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict:
-    """A checkpoint written by :func:`save_checkpoint`; one error naming the file when it cannot be read."""
+    """A checkpoint, model or features file written by :func:`save_checkpoint`, read without running code: tensors,
+    numbers, strings and containers only (``weights_only``). One error naming the file when it cannot be read."""
     try:
-        return torch.load(path, map_location=device, weights_only=False)
+        state = torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
         raise
-    except Exception as exc:   # a cut-short or damaged file: torch raises OSError, RuntimeError, EOFError or a pickle error
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+            raise CorruptRunFile(f"'{path}' is not a plain weights file (it asks to load Python objects or run "
+                                 "code); it was not loaded") from None
         raise CorruptRunFile(f"'{path}' cannot be read (truncated or corrupt: {exc}); delete it to start again") from None
+    except Exception as exc:   # a cut-short or damaged file: torch raises OSError, RuntimeError, EOFError ...
+        raise CorruptRunFile(f"'{path}' cannot be read (truncated or corrupt: {exc}); delete it to start again") from None
+    if not isinstance(state, dict):
+        raise CorruptRunFile(f"'{path}' holds a {type(state).__name__}, not the dictionary apr writes")
+    return state
 
 
 def git_version() -> dict[str, Any]:
@@ -134,18 +188,30 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"'{run_dir}' is not a run folder: no run.json (train one with `python -m apr train`)")
     try:
-        return json.loads(path.read_text())
+        info = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CorruptRunFile(f"'{path}' is not valid JSON (truncated or damaged: {exc})") from None
+    except RecursionError:
+        raise CorruptRunFile(f"'{path}' nests too deep to be a run.json") from None
+    if not isinstance(info, dict):
+        raise CorruptRunFile(f"'{path}' holds a JSON {type(info).__name__}, not the object a run.json is")
+    return info
 
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[APR, APRConfig]:
     """The final model of a run folder (``model.pt``) and its configuration."""
     run_dir = Path(run_dir)
     load_run(run_dir)                     # a clear error when it is not a run folder
-    state = torch.load(run_dir / MODEL_FILE, map_location=device, weights_only=False)
-    config = config_from_dict(state["config"])
-    model = APR(state["num_ids"], state["attribute_classes"], config.variant, config.backbone, "none",
-                config.embed_dim, config.dropout)
-    model.load_state_dict(state["model"])
+    path = run_dir / MODEL_FILE
+    state = load_checkpoint(path, device)
+    missing = [k for k in ("model", "config", "num_ids", "attribute_classes") if k not in state]
+    if missing:
+        raise CorruptRunFile(f"'{path}' lacks {', '.join(missing)}: not a model file written by apr")
+    try:
+        config = config_from_dict(state["config"])
+        model = APR(state["num_ids"], state["attribute_classes"], config.variant, config.backbone, "none",
+                    config.embed_dim, config.dropout)
+        model.load_state_dict(state["model"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise CorruptRunFile(f"'{path}' does not describe an APR model: {exc}") from None
     return model.to(device), config

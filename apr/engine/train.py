@@ -10,10 +10,13 @@ with the same thread count).
 Several processes: started by ``torchrun --nproc_per_node N -m apr train ...``; each
 process trains on its shard of every epoch's permutation with DistributedDataParallel
 (gloo on CPU, nccl on GPU); only rank 0 writes files.
+
+A run folder has one writer: rank 0 claims it (:mod:`apr.engine.folder_claim`) for the whole training.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -31,6 +34,7 @@ from ..data.tensors import BatchAugment, ReidImageDataset, train_transform
 from ..losses import apr_loss
 from ..model import APR
 from .device import resolve_device
+from .folder_claim import claim_folder
 from .run_data import TrainingData, load_training_data
 from .runs import (CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, CorruptRunFile, load_checkpoint, load_run, provenance,
                    remove_dead_temporaries, save_checkpoint, save_json)
@@ -224,6 +228,13 @@ def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progres
     device = resolve_device(config.device, local_rank)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    # One writer per folder: a second training started into it refuses at once instead of overwriting this one.
+    with claim_folder(run_dir) if rank == 0 else contextlib.nullcontext():
+        return _fit(config, run_dir, resume, progress, training, backbone_weights, device, rank, world)
+
+
+def _fit(config: APRConfig, run_dir: Path, resume: bool, progress: bool, training: TrainingData | None,
+         backbone_weights: BackboneWeights | None, device: torch.device, rank: int, world: int) -> RunResult:
     checkpoint_path = run_dir / CHECKPOINT_FILE
     if rank == 0:
         remove_dead_temporaries(run_dir)    # what a killed earlier run of this folder was writing

@@ -20,6 +20,7 @@ that have such ties are re-ranked with a stable sort.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,20 @@ JUNK_PID = -1
 def _as_tensor(x: ArrayLike, device: torch.device | None = None) -> torch.Tensor:
     t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     return t.to(device) if device is not None else t
+
+
+def _ids(x: ArrayLike, name: str, device: torch.device) -> torch.Tensor:
+    """Person or camera ids as int64; a float id must be a whole number (7.9 is not id 7, NaN is no id)."""
+    ids = _as_tensor(x, device)
+    if ids.is_floating_point():
+        bad = ~torch.isfinite(ids) | (ids != torch.round(ids))
+        if bool(bad.any()):
+            value = ids[bad][0].item()
+            raise ValueError(f"{name}: expected whole-number ids, got {value} at position "
+                             f"{int(torch.nonzero(bad.flatten())[0])}")
+    elif ids.dtype == torch.bool or ids.is_complex():
+        raise ValueError(f"{name}: expected integer ids, got {ids.dtype}")
+    return ids.long()
 
 
 def pairwise_distances(query: ArrayLike, gallery: ArrayLike, *, squared: bool = True, device: str | torch.device | None = None,
@@ -197,6 +212,18 @@ def _binned_items(d: torch.Tensor, limit: torch.Tensor, scale: torch.Tensor, bia
     return torch.bincount(key, minlength=c * ROW_WIDTH).view(c, ROW_WIDTH), flat // g, d.reshape(-1)[flat]
 
 
+def _in_grid_range(d: torch.Tensor) -> torch.Tensor:
+    """``d`` times a power of two that brings its largest finite magnitude near 1, when it is far from it: the
+    grid's scale (cells per distance) must not overflow. A power of two changes no order and no tie."""
+    finite = d[torch.isfinite(d)]
+    if finite.numel() == 0:
+        return d
+    largest = float(finite.abs().max())
+    if largest == 0 or 2.0**-60 < largest < 2.0**60:
+        return d
+    return torch.ldexp(d, torch.tensor(-math.frexp(largest)[1], device=d.device))
+
+
 def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r: torch.Tensor, ign_c: torch.Tensor,
                 scratch: _Scratch) -> tuple[torch.Tensor, torch.Tensor]:
     """Ranks of each row's matches among its valid items, for one chunk of queries.
@@ -316,11 +343,13 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
     """
     dist = _as_tensor(distmat)
     dev = dist.device
-    q_pids, g_pids = _as_tensor(q_pids, dev).long(), _as_tensor(g_pids, dev).long()
-    q_camids, g_camids = _as_tensor(q_camids, dev).long(), _as_tensor(g_camids, dev).long()
+    q_pids, g_pids = _ids(q_pids, "q_pids", dev), _ids(g_pids, "g_pids", dev)
+    q_camids, g_camids = _ids(q_camids, "q_camids", dev), _ids(g_camids, "g_camids", dev)
     _validate(dist, q_pids, g_pids, q_camids, g_camids, max_rank, ap_modes)
     if not dist.is_floating_point():
         dist = dist.double()
+    elif dist.dtype in (torch.float16, torch.bfloat16):   # too short for the grid's scale: rank in float32
+        dist = dist.float()
     # Junk gallery images are ignored for every query: drop their columns (per chunk).
     keep_cols = torch.nonzero(g_pids != JUNK_PID).flatten()
     has_junk = keep_cols.numel() < g_pids.numel()
@@ -361,6 +390,7 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
             raise ValueError(f"distmat contains NaN distances (query rows {s}..{e - 1})")
         if smallest == -float("inf"):
             raise ValueError(f"distmat contains -inf distances (query rows {s}..{e - 1})")
+        d = _in_grid_range(d)
         if has_junk:
             d = torch.index_select(d, 1, keep_cols, out=scratch.get("d", (e - s) * n_g, d.dtype, dev).view(e - s, n_g))
         else:

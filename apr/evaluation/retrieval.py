@@ -49,8 +49,15 @@ class AttributePredictions:
     def from_probs(cls, probs: Sequence[np.ndarray | torch.Tensor]) -> AttributePredictions:
         """From one (N, C_a) class-probability array per attribute."""
         arrays = [np.asarray(p.detach().cpu() if isinstance(p, torch.Tensor) else p, dtype=np.float32) for p in probs]
-        if not arrays or len({a.shape[0] for a in arrays}) != 1:
-            raise ValueError("probs must be a non-empty list of (N, C) arrays with the same N")
+        if not arrays or any(a.ndim != 2 or a.shape[1] < 2 for a in arrays) or len({a.shape[0] for a in arrays}) != 1:
+            raise ValueError("probs must be a non-empty list of (N, C) arrays, C >= 2, with the same N; got shapes "
+                             f"{[a.shape for a in arrays]}")
+        for index, a in enumerate(arrays):
+            # Logits or scores here would make every confidence test against τ meaningless, silently.
+            if not np.isfinite(a).all() or a.min(initial=0.0) < -1e-4 or a.max(initial=0.0) > 1 + 1e-4 \
+                    or not np.allclose(a.sum(1), 1.0, atol=1e-3):
+                raise ValueError(f"probs[{index}]: expected class probabilities (each row in [0, 1], summing to 1); "
+                                 "apply softmax to logits first")
         return cls(np.stack([a.argmax(1) for a in arrays], 1), np.stack([a.max(1) for a in arrays], 1),
                    tuple(a.shape[1] for a in arrays))
 
@@ -102,6 +109,16 @@ def keep_mask(q_code: tuple[np.ndarray, np.ndarray], g_code: tuple[np.ndarray, n
     return keep
 
 
+def _as_distances(distmat: np.ndarray | torch.Tensor, q_pred: AttributePredictions,
+                  g_pred: AttributePredictions) -> torch.Tensor:
+    """The (Q, G) distance matrix as a tensor, checked against the numbers of query and gallery predictions."""
+    dist = torch.as_tensor(np.asarray(distmat)) if not isinstance(distmat, torch.Tensor) else distmat
+    if dist.ndim != 2 or tuple(dist.shape) != (len(q_pred), len(g_pred)):
+        raise ValueError(f"distmat has shape {tuple(dist.shape)}; expected (queries, gallery) = "
+                         f"({len(q_pred)}, {len(g_pred)}) from the query and gallery predictions")
+    return dist
+
+
 def acceleration_curve(distmat: np.ndarray | torch.Tensor, q_pred: AttributePredictions, g_pred: AttributePredictions,
                        q_pids, g_pids, q_camids, g_camids, taus: Sequence[float], ap_mode: str = "official") -> pd.DataFrame:
     """Rank-1, mAP and fraction of the gallery compared, per τ (the data of Fig. 9).
@@ -111,7 +128,7 @@ def acceleration_curve(distmat: np.ndarray | torch.Tensor, q_pred: AttributePred
     queries of the kept fraction of the non-junk gallery. A row for τ = 1 (no filtering)
     is always included.
     """
-    dist = torch.as_tensor(np.asarray(distmat)) if not isinstance(distmat, torch.Tensor) else distmat
+    dist = _as_distances(distmat, q_pred, g_pred)
     g_pids_np = np.asarray(g_pids)
     counted = g_pids_np != -1
     rows = []
@@ -135,7 +152,7 @@ def acceleration_per_query(distmat: np.ndarray | torch.Tensor, q_pred: Attribute
     Their means are the row of :func:`acceleration_curve` at τ; per query they let the book put
     intervals over training runs and queries on Fig. 9."""
     _check_tau(tau)
-    dist = torch.as_tensor(np.asarray(distmat)) if not isinstance(distmat, torch.Tensor) else distmat
+    dist = _as_distances(distmat, q_pred, g_pred)
     keep = keep_mask(encode(q_pred, tau), encode(g_pred, tau))
     filtered = dist.masked_fill(~torch.as_tensor(keep, device=dist.device), float("inf"))
     frame = evaluate_per_query(filtered, q_pids, g_pids, q_camids, g_camids, ap_modes=(ap_mode,))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+import warnings
+import zipfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -72,10 +74,17 @@ def _load_cached(run: RunRecord, digest: str) -> dict[str, np.ndarray] | None:
     path = _cache_path(run, digest)
     if not path.is_file():
         return None
-    with np.load(path) as data:
-        if str(data["key"]) != run.info.get("key") or set(OUTCOMES + SECONDS) - set(data.files):
-            return None   # written for another model, or by an older version of this module
-        return {name: data[name] for name in OUTCOMES + SECONDS}
+    try:
+        # Opened here: np.load leaves the file open when the archive is cut short.
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
+            if "key" not in data.files or str(data["key"]) != run.info.get("key") \
+                    or set(OUTCOMES + SECONDS) - set(data.files):
+                return None   # written for another model, or by an older version of this module
+            return {name: np.asarray(data[name]) for name in OUTCOMES + SECONDS}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        # Derived from the model and the distractors alone: computed again and written over.
+        warnings.warn(f"'{path}' is damaged ({exc}); computing its distractor results again", stacklevel=2)
+        return None
 
 
 def _save_cached(run: RunRecord, digest: str, outcomes: dict[str, np.ndarray]) -> None:
