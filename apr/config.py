@@ -27,6 +27,7 @@ class APRConfig:
     dataset: str = "synthetic"            # market1501, dukemtmc, peta, synthetic, synthetic_duke, cub200
     data_root: str | None = None          # None: $APR_DATA_ROOT, then ../shared/data
     synthetic_scale: str = "quick"        # size of the generated set when dataset == "synthetic"
+    synthetic_train_ids: int = 0          # > 0: that many training identities instead of the scale's
     synthetic_test_ids: int = 0           # > 0: that many test identities instead of the scale's (the pretraining
                                           # population, whose test split only checks the pretraining, uses few)
     image_size: tuple[int, int] = (256, 128)  # not in the paper; the usual re-ID input (H, W)
@@ -78,6 +79,7 @@ class APRConfig:
             (self.train_seed >= 0, f"train_seed={self.train_seed}: must be a non-negative integer"),
             (self.validation_ids >= 0, f"validation_ids={self.validation_ids}: must be a non-negative integer"),
             (self.synthetic_test_ids >= 0, f"synthetic_test_ids={self.synthetic_test_ids}: must be a non-negative integer"),
+            (self.synthetic_train_ids >= 0, f"synthetic_train_ids={self.synthetic_train_ids}: must be a non-negative integer"),
             (self.lr_decay_epoch is None or 0 <= self.lr_decay_epoch <= self.epochs,
              f"lr_decay_epoch={self.lr_decay_epoch}: must be in 0..epochs ({self.epochs}) or none"),
             (self.attributes is None or len(set(self.attributes)) == len(self.attributes),
@@ -138,7 +140,8 @@ class APRConfig:
 # Settings that change how a run executes, not the model it trains.
 NOT_IN_CACHE_KEY: tuple[str, ...] = ("device", "loader_workers", "eval_batch_size", "data_path")
 # Settings added after runs were first cached, with the default that means "as before".
-LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0, "train_seed": 0, "validation_ids": 0, "synthetic_test_ids": 0}
+LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0, "train_seed": 0, "validation_ids": 0, "synthetic_test_ids": 0,
+                                  "synthetic_train_ids": 0}
 # Training seed k of data seed s seeds the training with s + k * this (a prime far above the data seeds in use).
 TRAINING_SEED_STRIDE = 7919
 
@@ -152,7 +155,7 @@ PRESETS: dict[str, APRConfig] = {
     # pretrained on a disjoint synthetic population (apr.engine.pretrain). Dropout 0.1: the paper's 0.5 kept
     # the ID classifier from fitting in a short schedule without ImageNet weights.
     "quick": APRConfig(synthetic_scale="quick", backbone="mobilenet_v3_small", pretrained="synthetic",
-                       image_size=(96, 48), epochs=8, batch_size=32, lr=0.05, dropout=0.1, eval_batch_size=128),
+                       image_size=(96, 48), epochs=10, batch_size=32, lr=0.05, dropout=0.1, eval_batch_size=128),
     # The paper's schedule: ResNet-50 at 256x128, 60 epochs, batch 32 (GPU, real data).
     "paper": APRConfig(synthetic_scale="paper"),
 }

@@ -1,9 +1,9 @@
-"""The paper's objective (Eq. 6): L = λ·L_ID + (1 − λ)·mean_j L_attr^j.
+"""The paper's objectives: APR's L = λ·L_ID + (1 − λ)·mean_j L_attr^j (Eq. 6), and its baselines'.
 
-Variants: ``ide`` uses L_ID alone; ``arn`` the mean attribute loss alone (Eq. 6 at λ = 0;
-the paper's Eq. 2 writes a sum, which differs only by the factor m); ``apr_no_attr_loss``
-uses L_ID alone on APR's network. Every loss is a softmax cross-entropy; labels -1
-(unlabelled) are ignored.
+Variants: ``ide`` uses L_ID alone (Eq. 1); ``arn`` the *sum* of the attribute losses (Eq. 2: the
+paper's Baseline 2 sums over the m attributes, which with SGD is m times the step of a mean);
+``apr_no_attr_loss`` uses L_ID alone on APR's network. Every loss is a softmax cross-entropy;
+labels -1 (unlabelled) are ignored.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def apr_loss(out: APROutput, labels: torch.Tensor, attrs: torch.Tensor, variant:
     """Eq. 6 for ``variant`` given a forward pass, ID labels (B,) and attribute labels (B, m)."""
     check_lambda(lambda_id)
     id_loss = F.cross_entropy(out.id_logits.float(), labels) if out.id_logits is not None else None
-    attr = attribute_loss(out.attr_logits, attrs) if out.attr_logits is not None else None
+    reduction = "sum" if variant == "arn" else "mean"
+    attr = attribute_loss(out.attr_logits, attrs, reduction) if out.attr_logits is not None else None
     if variant in ("ide", "apr_no_attr_loss"):
         total = id_loss
     elif variant == "arn":

@@ -152,9 +152,14 @@ class ARM(nn.Module):
 
 def attribute_scores(logits: Sequence[torch.Tensor]) -> torch.Tensor:
     """ã (B, m) from the m attribute heads' logits (see the module docstring)."""
+    return scores_from_probs([logit.float().softmax(1) for logit in logits])
+
+
+def scores_from_probs(probs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """ã (B, m) from each attribute's class probabilities (B, C_j): P(second class) for a binary attribute, the
+    expected class index scaled to [0, 1] for a multi-class one; a one-hot label gives the label's score."""
     cols = []
-    for logit in logits:
-        p = logit.float().softmax(1)
+    for p in probs:
         c = p.shape[1]
         if c == 2:
             cols.append(p[:, 1])
@@ -303,14 +308,19 @@ class APR(nn.Module):
         return APROutput(pool5, embedding, logits, scores, weighted, id_logits)
 
 
-def attribute_loss(logits: Sequence[torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
-    """Mean over attributes of each attribute's cross-entropy (labels -1 ignored).
+def attribute_loss(logits: Sequence[torch.Tensor], targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Each attribute's cross-entropy (labels -1 ignored), averaged (Eq. 6) or summed (Eq. 2) over attributes.
 
-    An attribute with no labelled image in the batch is left out of the mean.
+    An attribute with no labelled image in the batch is left out.
     """
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction={reduction!r}: expected mean or sum")
     losses = []
     for j, logit in enumerate(logits):
         t = targets[:, j]
         if (t >= 0).any():
             losses.append(F.cross_entropy(logit.float(), t, ignore_index=-1))
-    return torch.stack(losses).mean() if losses else logits[0].sum() * 0.0
+    if not losses:
+        return logits[0].sum() * 0.0
+    stacked = torch.stack(losses)
+    return stacked.mean() if reduction == "mean" else stacked.sum()

@@ -112,14 +112,15 @@ def compare_runs(a: Sequence[RunRecord], b: Sequence[RunRecord],
     return out
 
 
-def rebuild_agreement(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> dict[str, float]:
+def rebuild_agreement(a: Sequence[RunRecord], b: Sequence[RunRecord], paper_effect: float) -> dict[str, float]:
     """Per metric of :func:`compare_runs`, the estimated share of rebuilds with the same number of seeds (e.g. on a
-    machine with other numerics) whose interval gives this build's verdict again
-    (:func:`apr.evaluation.stats.paired_verdict_agreement`); empty unless ``a`` and ``b`` are paired runs of two or more seeds."""
+    machine with other numerics) whose interval gives this build's verdict on ``paper_effect`` (points) again
+    (:func:`apr.evaluation.stats.paired_verdict_agreement`); empty unless ``a`` and ``b`` are paired runs of two or
+    more seeds."""
     if len(a) < 2 or not same_seeds(a, b):
         return {}
-    return {name: paired_verdict_agreement(per_query_runs(a, column), per_query_runs(b, column))
-            for name, column in METRIC_COLUMNS}
+    return {name: paired_verdict_agreement(100 * per_query_runs(a, column), 100 * per_query_runs(b, column),
+                                           paper_effect) for name, column in METRIC_COLUMNS}
 
 
 def same_seeds(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> bool:
@@ -344,3 +345,124 @@ def attribute_recognition_table(measured: Mapping[str, Mapping[str, Sequence[Run
     table = pd.DataFrame(rows)
     order = [c for c in table.columns if c not in ("verdict", "needs")] + [c for c in ("verdict", "needs") if c in table]
     return table[order].set_index(["dataset", "table"]).fillna("–")
+
+
+# ----------------------------------------------------------------------------- what the attributes could add
+
+def _one_hot_scores(labels: np.ndarray, classes: Sequence[int]) -> np.ndarray:
+    """ã of true labels (N, m): the score a perfect prediction would have; an unlabelled value (−1, junk and
+    distractors) sits in the middle, 0.5, and tells nothing."""
+    import torch
+
+    from ..model import scores_from_probs
+
+    probs = []
+    for j, c in enumerate(classes):
+        column = labels[:, j]
+        hot = np.zeros((len(column), c), dtype=np.float32)
+        known = column >= 0
+        hot[np.flatnonzero(known), column[known]] = 1
+        hot[~known] = 1 / c if c > 2 else 0.5
+        probs.append(torch.from_numpy(hot))
+    scores = scores_from_probs(probs).numpy()
+    return np.where(labels >= 0, scores, 0.5)
+
+
+def _predicted_scores(attr_probs: Sequence) -> np.ndarray:
+    from ..model import scores_from_probs
+
+    return scores_from_probs([p.float() for p in attr_probs]).numpy()
+
+
+def _unit(features) -> np.ndarray:
+    f = np.asarray(features, dtype=np.float32)
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+
+
+def _with_attributes(features, scores: np.ndarray, weight: float) -> np.ndarray:
+    """[f / |f|, sqrt(weight / m) * ã]: squared distances add ``weight`` times the attributes' mean squared
+    difference to the unit features' squared distance (at most 4)."""
+    return np.hstack([_unit(features), np.sqrt(weight / scores.shape[1]) * scores.astype(np.float32)])
+
+
+def _rank1_map(query: np.ndarray, gallery: np.ndarray, q: dict, g: dict) -> tuple[float, float]:
+    from ..evaluation.metrics import evaluate_ranking
+
+    dist = pairwise_distances(query, gallery, device="cpu")
+    cmc, mean_ap = evaluate_ranking(dist, q["pids"], g["pids"], q["camids"], g["camids"], max_rank=1)
+    return 100 * float(cmc[0]), 100 * float(mean_ap)
+
+
+def attribute_headroom(ide: Sequence[RunRecord], apr: Sequence[RunRecord], arn: Sequence[RunRecord],
+                       true_labels: tuple[np.ndarray, np.ndarray], classes: Sequence[int],
+                       weights: Sequence[float] = (0.3, 1.0)) -> pd.DataFrame:
+    """What attributes could add to IDE's retrieval in this build: rank-1 and mAP (%, mean ± SD over training runs,
+    IDE's run k with APR's and ARN's run k) of IDE's unit pool5 features alone, with the *true* attributes of every
+    image (the oracle), and with APR's or ARN's *predicted* attributes, each at ``weights`` (the share of the
+    attributes' mean squared difference next to the unit features' squared distance). ``true_labels``: (query,
+    gallery) labels, −1 unlabelled."""
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for k, ide_run in enumerate(ide):
+        base = ide_run.features()
+        q, g = base["query"], base["gallery"]
+        rows.setdefault("IDE alone (unit pool5)", []).append(_rank1_map(_unit(q["features"]), _unit(g["features"]), q, g))
+        sources = {"true attributes (oracle)": tuple(_one_hot_scores(t, classes) for t in true_labels)}
+        for name, runs in (("APR's predicted attributes", apr), ("ARN's predicted attributes", arn)):
+            if k < len(runs):
+                feats = runs[k].features()
+                sources[name] = (_predicted_scores(feats["query"]["attr_probs"]),
+                                 _predicted_scores(feats["gallery"]["attr_probs"]))
+        for name, (qa, ga) in sources.items():
+            for w in weights:
+                rows.setdefault(f"IDE + {name}, weight {w:g}", []).append(
+                    _rank1_map(_with_attributes(q["features"], qa, w), _with_attributes(g["features"], ga, w), q, g))
+    table = pd.DataFrame([{"retrieval": name, "training runs": len(values),
+                           "R-1": mean_sd([v[0] for v in values]), "mAP": mean_sd([v[1] for v in values])}
+                          for name, values in rows.items()])
+    return table.set_index("retrieval")
+
+
+def attribute_distance_share(runs: Sequence[RunRecord], attributes: int) -> list[float]:
+    """Per run, the share (%) of the mean squared query–gallery distance of APR's test feature that its last
+    ``attributes`` dimensions (the re-weighted attributes) carry."""
+    shares = []
+    for run in runs:
+        feats = run.features()
+        q, g = (np.asarray(feats[s]["features"], dtype=np.float64) for s in ("query", "gallery"))
+
+        def mean_squared(a: np.ndarray, b: np.ndarray) -> float:   # mean over all pairs of |a_i - b_j|^2
+            return float((a**2).sum(1).mean() + (b**2).sum(1).mean() - 2 * a.mean(0) @ b.mean(0))
+
+        whole = mean_squared(q, g)
+        part = mean_squared(q[:, -attributes:], g[:, -attributes:])
+        shares.append(100 * part / whole if whole > 0 else float("nan"))
+    return shares
+
+
+def test_feature_table(runs: Sequence[RunRecord]) -> tuple[pd.DataFrame, dict[str, Interval]]:
+    """APR's retrieval with the paper's test feature ([embedding, re-weighted attributes]) and with pool5: rank-1
+    and mAP (%, mean ± SD over its training runs), and pool5 − concat with its interval over the runs (paired)."""
+    per_run = {"concat": [], "pool5": []}
+    for run in runs:
+        feats = run.features()
+        q, g = feats["query"], feats["gallery"]
+        per_run["concat"].append(_rank1_map(q["features"], g["features"], q, g))
+        if "pool5" not in q:
+            raise ValueError(f"'{run.run_dir}' has no pool5 features: evaluate it again (python -m apr extract)")
+        per_run["pool5"].append(_rank1_map(q["pool5"], g["pool5"], q, g))
+    names = {"concat": "APR, [embedding, re-weighted attributes] (the paper's test feature)", "pool5": "APR, pool5"}
+    table = pd.DataFrame([{"test feature": names[k], "R-1": mean_sd([v[0] for v in values]),
+                           "mAP": mean_sd([v[1] for v in values])} for k, values in per_run.items()])
+    gaps = {}
+    if len(runs) >= 2:
+        for m, name in ((0, "rank1"), (1, "mAP")):
+            gaps[name] = run_interval([v[m] for v in per_run["pool5"]], [v[m] for v in per_run["concat"]], paired=True)
+    return table.set_index("test feature"), gaps
+
+
+def fig8_paper_effects(outcomes: GrowthOutcomes) -> list[float]:
+    """The paper's APR − Baseline 1 rank-1 gap (Fig. 8, reported by the paper) at each of this build's gallery
+    sizes: the gap at the paper's size nearest in multiples of its test gallery."""
+    reported = [a - b for a, b in zip(paper.FIG8["APR"]["rank1"], paper.FIG8["Baseline 1"]["rank1"])]
+    multiples = np.array(paper.FIG8_GALLERY) / paper.FIG8_GALLERY[0]
+    return [reported[int(np.argmin(np.abs(multiples - size / outcomes.sizes[0])))] for size in outcomes.sizes]

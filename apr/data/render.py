@@ -10,8 +10,8 @@ An image is drawn from three independent layers of randomness:
 * per image: viewpoint (front, back, left, right), walking phase, position, scale jitter,
   background clutter and occlusion.
 
-Viewpoint matters the way it does in real data: a backpack is a big patch seen from behind,
-two straps from the front and a bump from the side; a handbag hangs on one side and can be
+Viewpoint matters the way it does in real data: a backpack is a big bag seen from behind,
+two straps and its edges from the front and a bump from the side; a handbag hangs on one side and can be
 hidden by the body; a logo shows only from the front; long hair covers the back of the head.
 
 Everything is numpy on a ``(H, W, 3)`` float canvas with soft (anti-aliased) shape edges.
@@ -84,6 +84,16 @@ def _jitter_colour(rgb: tuple[float, float, float] | np.ndarray, rng: np.random.
     return np.clip(base + rng.normal(0, amount, 3), 0, 1).astype(np.float32)
 
 
+BAG_COLOURS = ("black", "brown", "gray", "blue", "red")
+
+
+def _bag_colour(upper: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A bag's colour, one that stands out from the top it is worn over: in a flat drawing a bag of the shirt's
+    colour vanishes, where a photograph still shows its edges, shading and texture."""
+    options = [c for c in BAG_COLOURS if np.abs(np.asarray(COLOUR_RGB[c]) - upper).sum() > 0.45] or list(BAG_COLOURS)
+    return _jitter_colour(COLOUR_RGB[str(rng.choice(options))], rng, 0.06)
+
+
 def _marked(attrs: dict[str, int], prefix: str, colours: tuple[str, ...]) -> list[str]:
     return [c for c in colours if attrs.get(f"{prefix}{c}", 0) == 1]
 
@@ -119,7 +129,7 @@ def make_identity(pid: int, attrs: dict[str, int], rng: np.random.Generator,
         skin_rgb=_jitter_colour(SKIN_RGB[rng.integers(len(SKIN_RGB))], rng, 0.02),
         hair_rgb=_jitter_colour(hair, rng, 0.03),
         shoe_rgb=_jitter_colour(COLOUR_RGB[str(rng.choice(["black", "white", "brown", "gray", "blue"]))], rng, 0.05),
-        bag_rgb=_jitter_colour(COLOUR_RGB[str(rng.choice(["black", "brown", "gray", "blue", "red"]))], rng, 0.06),
+        bag_rgb=_bag_colour(upper, rng),
         hat_rgb=_jitter_colour(COLOUR_RGB[str(rng.choice(["black", "white", "red", "blue", "gray"]))], rng, 0.05),
         height=float(height), build=float(rng.uniform(0.85, 1.2)), bag_side=int(rng.choice([-1, 1])),
     )
@@ -291,6 +301,18 @@ def _background(camera: Camera, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
+def _pack(img: np.ndarray, top: float, bottom: float, left: float, right: float, colour: np.ndarray) -> None:
+    """A bag seen flat: a dark rim, the body in ``colour``, and a lighter flap across its top third."""
+    colour = np.asarray(colour, dtype=np.float32)
+    rim = min(1.6, (right - left) / 4, (bottom - top) / 4)
+    polygon(img, [(top, left), (top, right), (bottom, right), (bottom, left)], colour * 0.3)
+    polygon(img, [(top + rim, left + rim), (top + rim, right - rim), (bottom - rim, right - rim),
+                  (bottom - rim, left + rim)], colour)
+    flap = top + (bottom - top) * 0.35
+    polygon(img, [(top + rim, left + rim), (top + rim, right - rim), (flap, right - rim), (flap, left + rim)],
+            np.clip(colour * 0.7 + 0.18, 0, 1))
+
+
 def _torso_texture(ident: Identity, view: str, top: float, cx: float) -> np.ndarray:
     base = np.broadcast_to(ident.upper_rgb, (HEIGHT, WIDTH, 3)).astype(np.float32)
     second = ident.upper_rgb2
@@ -343,10 +365,12 @@ def render(ident: Identity, camera: Camera, rng: np.random.Generator, *, partial
     stoop = facing * H * 0.025 if (a.get("age") == 3 and side) else 0.0
     step = rng.uniform(-1, 1) * width * (0.09 if side else 0.03)  # walking phase
 
-    # Behind the body: backpack seen from the side, long hair from the back.
+    # Behind the body: backpack seen from the side or peeking over the shoulders from the front, long hair.
     if a.get("backpack") == 1 and side:
-        bx = cx - facing * sh * 1.1
-        polygon(img, [(y(0.18), bx - sh * 0.55), (y(0.18), bx + sh * 0.55), (y(0.42), bx + sh * 0.55), (y(0.42), bx - sh * 0.55)], ident.bag_rgb)
+        bx = cx - facing * sh * 1.35
+        _pack(img, y(0.16), y(0.46), bx - sh * 0.7, bx + sh * 0.7, ident.bag_rgb)
+    if a.get("backpack") == 1 and view == "front":
+        _pack(img, y(0.085), y(0.3), cx - sh * 1.05, cx + sh * 1.05, ident.bag_rgb)
 
     # Legs and shoes.
     leg_w = width * 0.04
@@ -401,18 +425,22 @@ def render(ident: Identity, camera: Camera, rng: np.random.Generator, *, partial
         arm(-sh, -step * 0.5)
         arm(sh, step * 0.5)
 
-    # Bags on the body.
+    # Bags on the body. A bag is drawn as an object, with a dark rim and a flap, so that it does not read as
+    # another colour of the clothes; its straps are two pixels wide at the book's input size.
+    strap = max(2.0, arm_w * 1.6)
     if a.get("backpack") == 1 and view == "back":
-        polygon(img, [(y(0.18), cx - sh * 0.75), (y(0.18), cx + sh * 0.75), (y(0.44), cx + sh * 0.8), (y(0.44), cx - sh * 0.8)], ident.bag_rgb)
+        _pack(img, y(0.16), y(0.47), cx - sh * 0.8, cx + sh * 0.8, ident.bag_rgb)
     if a.get("backpack") == 1 and view == "front":
         for s in (-1, 1):
-            segment(img, (neck_y, cx + s * sh * 0.55), (y(0.36), cx + s * sh * 0.6), max(1.0, arm_w), ident.bag_rgb)
+            segment(img, (neck_y, cx + s * sh * 0.5), (y(0.38), cx + s * sh * 0.62), strap, ident.bag_rgb * 0.6)
+            polygon(img, [(y(0.19), cx + s * sh * 1.02 - 0.5), (y(0.19), cx + s * sh * 1.02 + 0.5),
+                          (y(0.41), cx + s * sh * 1.02 + 0.5), (y(0.41), cx + s * sh * 1.02 - 0.5)], ident.bag_rgb)
     if a.get("bag") == 1:  # messenger bag: strap across the chest, bag on the hip
         hip_side = ident.bag_side if view != "back" else -ident.bag_side
         if not side:
-            segment(img, (neck_y, cx - hip_side * sh * 0.7), (y(0.43), cx + hip_side * hip), max(1.0, arm_w * 0.8), ident.bag_rgb)
-        bx = cx + (hip_side * hip * 1.1 if not side else -facing * hip * 0.3)
-        polygon(img, [(y(0.42), bx - hip * 0.6), (y(0.42), bx + hip * 0.6), (y(0.55), bx + hip * 0.6), (y(0.55), bx - hip * 0.6)], ident.bag_rgb * 0.9)
+            segment(img, (neck_y, cx - hip_side * sh * 0.75), (y(0.44), cx + hip_side * hip), strap, ident.bag_rgb * 0.8)
+        bx = cx + (hip_side * hip * 1.25 if not side else -facing * hip * 0.3)
+        _pack(img, y(0.41), y(0.57), bx - hip * 0.85, bx + hip * 0.85, ident.bag_rgb * 0.9)
     if a.get("handbag") == 1:
         hand_side = ident.bag_side if view != "back" else -ident.bag_side
         visible = not side or (hand_side == facing) or rng.random() < 0.3

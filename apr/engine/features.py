@@ -18,9 +18,11 @@ class Embeddings:
     attr_probs: list[torch.Tensor]    # m tensors (N, C_j); empty for IDE
     pids: torch.Tensor                # (N,)
     camids: torch.Tensor              # (N,)
+    pool5: torch.Tensor | None = None   # (N, F): the backbone's pooled feature, when ``features`` is another one
 
     def to_dict(self) -> dict:
-        return {"features": self.features, "attr_probs": self.attr_probs, "pids": self.pids, "camids": self.camids}
+        out = {"features": self.features, "attr_probs": self.attr_probs, "pids": self.pids, "camids": self.camids}
+        return out | ({"pool5": self.pool5} if self.pool5 is not None else {})
 
     @classmethod
     def empty(cls) -> Embeddings:
@@ -34,25 +36,29 @@ def extract(model: APR, split: DecodedSplit, *, feature: str = "concat", batch_s
     """Run ``model`` (eval mode) over a decoded split.
 
     ``feature`` is ``"concat"`` ([embedding, re-weighted attributes], the paper's test
-    feature) or ``"pool5"``. On CUDA, bf16 autocast and channels-last are used when asked.
+    feature) or ``"pool5"``; a model whose test feature is not pool5 gives its pool5 too (``Embeddings.pool5``),
+    so that a run can be evaluated both ways. On CUDA, bf16 autocast and channels-last are used when asked.
     """
     device = split.images.device
     was_training = model.training
     model.eval()
     cuda = device.type == "cuda"
-    feats, probs = [], None
+    feats, pooled, probs = [], [], None
     for batch in split.batches(batch_size):
         x = batch["image"]
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and amp):
             out = model(x)
-        feats.append(out.test_feature(feature).float().cpu())
+        feat = out.test_feature(feature)
+        feats.append(feat.float().cpu())
+        if feat is not out.pool5:
+            pooled.append(out.pool5.float().cpu())
         if out.attr_logits is not None:
             batch_probs = [logit.float().softmax(1).cpu() for logit in out.attr_logits]
             probs = [[p] for p in batch_probs] if probs is None else [acc + [p] for acc, p in zip(probs, batch_probs)]
     model.train(was_training)
     return Embeddings(
         features=torch.cat(feats), attr_probs=[torch.cat(p) for p in probs] if probs is not None else [],
-        pids=split.pids.cpu(), camids=split.camids.cpu(),
+        pids=split.pids.cpu(), camids=split.camids.cpu(), pool5=torch.cat(pooled) if pooled else None,
     )

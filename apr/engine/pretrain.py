@@ -27,6 +27,8 @@ PRETRAIN_SEED_OFFSET = 1000   # the pretraining population: synthetic seed + thi
 # The population's test split only checks that the pretraining learned something (its run is evaluated like any
 # other); the scale's large test split would cost rendering and evaluation for nothing.
 PRETRAIN_TEST_IDS = 50
+# Training identities of the pretraining population, per scale, where it differs from the fine-tuning set's.
+PRETRAIN_TRAIN_IDS: dict[str, int] = {}
 BACKBONE_FILE = "backbone.pt"   # the pretraining entry's backbone weights, derived from its model.pt
 
 
@@ -35,4 +37,5 @@ def pretrain_config(config: APRConfig) -> APRConfig:
     return replace(config, dataset="synthetic", data_root=None, variant="ide", attributes=None, pretrained="none",
                    seed=config.seed + PRETRAIN_SEED_OFFSET, train_seed=config.train_seed, epochs=PRETRAIN_EPOCHS,
                    synthetic_test_ids=min(PRETRAIN_TEST_IDS, SYNTH_PRESETS[config.synthetic_scale].num_test_ids),
+                   synthetic_train_ids=PRETRAIN_TRAIN_IDS.get(config.synthetic_scale, 0),
                    lambda_id=0.9, lr_decay_epoch=None, head_lr_factor=1.0, validation_ids=0)

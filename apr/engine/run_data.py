@@ -16,7 +16,7 @@ import torch
 
 from ..config import APRConfig
 from ..data.datasets import ReidData, is_synthetic, load_dataset, stands_for
-from ..data.synthetic import ensure_synthetic, synthetic_config, synthetic_root
+from ..data.synthetic import SynthConfig, ensure_synthetic, synthetic_config, synthetic_root
 from ..data.tensors import DecodedSplit, label_map
 from ..data.validation import hold_out_validation
 
@@ -41,11 +41,15 @@ class TrainingData:
         return full[:, self.attribute_columns]
 
 
+def synthetic_set_of(config: APRConfig) -> SynthConfig:
+    """The sizes and seed of the synthetic set ``config`` trains on (``config.dataset`` must be a synthetic one)."""
+    return synthetic_config(config.synthetic_scale, config.seed, stands_for(config.dataset), config.synthetic_test_ids,
+                            config.synthetic_train_ids)
+
+
 def synthetic_root_of(config: APRConfig) -> Path:
     """The folder of the synthetic set ``config`` trains on (``config.dataset`` must be a synthetic one)."""
-    layout = stands_for(config.dataset)
-    return synthetic_root(synthetic_config(config.synthetic_scale, config.seed, layout, config.synthetic_test_ids),
-                          layout, config.data_root)
+    return synthetic_root(synthetic_set_of(config), stands_for(config.dataset), config.data_root)
 
 
 def load_run_dataset(config: APRConfig, *, progress: bool = True) -> ReidData:
@@ -53,8 +57,8 @@ def load_run_dataset(config: APRConfig, *, progress: bool = True) -> ReidData:
     or a real one read from ``config.data_root`` (``$APR_DATA_ROOT`` and the defaults only when it is None)."""
     if is_synthetic(config.dataset):
         layout = stands_for(config.dataset)
-        root = ensure_synthetic(config=synthetic_config(config.synthetic_scale, config.seed, layout, config.synthetic_test_ids), layout=layout,
-                                data_root=config.data_root, progress=progress)
+        root = ensure_synthetic(config=synthetic_set_of(config), layout=layout, data_root=config.data_root,
+                                progress=progress)
         return load_dataset(config.dataset, root)
     data = load_dataset(config.dataset, data_root=config.data_root, seed=config.seed)
     if data.schema is None:

@@ -20,9 +20,9 @@ from tqdm.auto import tqdm
 from ..config import APRConfig
 from ..data.datasets import is_synthetic, stands_for
 from ..data.processes import usable_cores
-from ..data.synthetic import SYNTHETIC_MANIFEST, ensure_synthetic, synthetic_config
+from ..data.synthetic import SYNTHETIC_MANIFEST, ensure_synthetic
 from ..engine.pretrain import pretrain_config
-from ..engine.run_data import load_run_dataset, synthetic_root_of
+from ..engine.run_data import load_run_dataset, synthetic_root_of, synthetic_set_of
 from ..engine.runs import remove_dead_temporaries
 from ..engine.store import RunRecord, load_record, pretrained_backbone, run_dir_for, train_entry, usable
 from ..model import imagenet_state_dict
@@ -88,10 +88,8 @@ def load_or_train(config: APRConfig, *, cache: Path | None = None, progress: boo
 
 def _generate_synthetic_set(config: APRConfig) -> Path:
     """A job: the synthetic set ``config`` reads, generated quietly."""
-    layout = stands_for(config.dataset)
-    return ensure_synthetic(config=synthetic_config(config.synthetic_scale, config.seed, layout,
-                                                    config.synthetic_test_ids),
-                            layout=layout, data_root=config.data_root, progress=False)
+    return ensure_synthetic(config=synthetic_set_of(config), layout=stands_for(config.dataset),
+                            data_root=config.data_root, progress=False)
 
 
 def _pretrain_here(pretraining: Sequence[tuple[Path, APRConfig]]) -> None:
