@@ -24,6 +24,7 @@ book: env
 	$(PY) -m apr book $(BOOK_OPTIONS) $(if $(DATA_ROOT),--data-root "$(DATA_ROOT)")
 
 test: env
+	@bash scripts/setup_browser.sh
 	$(PY) -m pytest
 
 clean:

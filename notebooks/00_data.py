@@ -74,7 +74,7 @@ summary
 # colour cast, viewpoint, scale, clutter, occlusion and blur. Top: one identity across the
 # six cameras; below: the same person, camera and noise with one attribute flipped.
 
-# %%
+# %% mystnb={"figure": {"caption": "Synthetic pedestrians: one identity through the six cameras (top), then pairs of the same person, camera and noise with one attribute flipped.", "name": "fig-synthetic-samples"}, "image": {"alt": "A grid of small synthetic pedestrian images: one person in six cameras, then pairs that differ in one attribute each."}}
 fig = synthetic_samples_figure(book.seed)
 publish(fig, "synthetic_samples", synthetic_samples_table(book.seed), folder=book.figures)
 
@@ -92,5 +92,5 @@ groups = pd.DataFrame(
       ", ".join(g.members) if g.is_colour else " / ".join(schema.attribute(g.members[0]).classes))
      for g in schema.groups],
     columns=["group", "meaning", "classes", "values"],
-)
+).set_index("group")
 groups

@@ -74,6 +74,7 @@ pd.DataFrame([(name, readable(path), what, len(tables[name]["train"]), len(table
              ).set_index("dataset")
 
 # %% [markdown]
+# (attributes-fig3)=
 # ## Fig. 3: how many training identities have each attribute
 #
 # Bars count training identities per value (age by class, the three bag types apart); the
@@ -81,7 +82,7 @@ pd.DataFrame([(name, readable(path), what, len(tables[name]["train"]), len(table
 # its Market lower-colour pie from an earlier version of the annotations (erratum 12), so
 # the pie below, computed from the released file, is the one to trust.
 
-# %%
+# %% mystnb={"figure": {"caption": "Fig. 3, recomputed from each annotation file: training identities per attribute value (bars) and per marked upper- and lower-body colour (pies)."}, "image": {"alt": "A bar chart of training identities per attribute value and two pie charts of upper- and lower-body colours."}}
 # NBVAL_CHECK_OUTPUT
 distribution = {}
 for name, (schema, _, _) in sources.items():
@@ -114,6 +115,7 @@ glue("fig3_no_up", int(up["none marked"]), display=False)
 # {glue:text}`fig3_no_up` training identities have no upper-body colour marked at all, which
 # the README of the annotations does not allow ("only one color is labeled as yes").
 #
+# (attributes-fig4)=
 # ## Fig. 4: which attributes go together
 #
 # The paper defines the correlation of two attributes as "the possibility that they co-occur
@@ -121,7 +123,7 @@ glue("fig3_no_up", int(up["none marked"]), display=False)
 # over the training identities labelled for both. First the paper's attributes, then all of
 # them.
 
-# %%
+# %% mystnb={"figure": {"caption": "Fig. 4, recomputed from each annotation file: P(column | row) over the training identities for the paper's attributes."}, "image": {"alt": "A heat map of conditional co-occurrence probabilities with each cell's value printed."}}
 # NBVAL_CHECK_OUTPUT
 correlations, paper_matrices = {}, {}
 for name, (schema, _, _) in sources.items():
@@ -140,7 +142,7 @@ for name, (schema, _, _) in sources.items():
 for name in sources:                                # the matrices, for the nbval regression check only
     print(paper_matrices[name].round(2).to_string())
 
-# %%
+# %% mystnb={"figure": {"caption": "P(column | row) over the training identities for every attribute value of each annotation file."}, "image": {"alt": "A large heat map of conditional co-occurrence probabilities between every pair of attribute values."}}
 for name, matrix in correlations.items():
     fig = heatmap_figure(matrix, f"{name}: P(column | row), all attribute values", annotate=False, size=(13, 11))
     display(publish(fig, f"fig4_correlation_all_{name}", matrix.round(4), folder=figures))
@@ -164,7 +166,7 @@ glue("p_female_longhair", f"{first_matrix.loc['female', 'long hair']:.2f}", disp
 # paper's Fig. 4 (two decimals, so agreement means a difference under 0.01). The last two rows
 # and columns are the colour attributes.
 
-# %%
+# %% mystnb={"figure": {"caption": "Fig. 4 recomputed from the released file minus Fig. 4 as printed in the paper; the last two rows and columns are the colour attributes."}, "image": {"alt": "A heat map of differences between recomputed and printed probabilities, red above and blue below zero."}}
 released = [name for name in ("market1501", "dukemtmc") if name in sources]
 fig4_rows = []
 for name in released:
@@ -180,6 +182,8 @@ for name in released:
                       "largest |difference|, colour cells": size[colour].max(),
                       "there (row → column)": f"{worst[0]} → {worst[1]}", "recomputed": recomputed.loc[worst],
                       "printed": recomputed.loc[worst] - differences.loc[worst]})
+
+# %%
 if fig4_rows:
     display(shown(pd.DataFrame(fig4_rows).set_index("dataset"), 3))
     plain = max(r["largest |difference|, other cells"] for r in fig4_rows)
@@ -190,7 +194,7 @@ if fig4_rows:
          f"{'differ by up to ' + format(coloured, '.2f') if coloured >= 0.01 else 'agree too'}, and the colour labels "
          "of the released files were revised after the paper was written", display=False)
 else:
-    print("No released annotation file under the data root: nothing to compare with the printed Fig. 4.")
+    display(Markdown("No released annotation file under the data root: nothing to compare with the printed Fig. 4."))
     glue("fig4_verdict", "No released annotation file was found under the data root, so this build compares "
          "nothing with the printed Fig. 4", display=False)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 from apr.book import paper
@@ -64,7 +65,7 @@ ran = stands_for(book.dataset)
 def with_ours(table: pd.DataFrame, name: str, columns: list[str], **extra: str) -> pd.DataFrame:
     """The paper's table, and this build's rows below it when the build ran ``name``'s dataset."""
     if ran != name:
-        print(f"{name}: not run in this build ({book.dataset}); every row below is reported by the paper.")
+        display(Markdown(f"{name}: not run in this build ({book.dataset}); every row below is reported by the paper."))
         return shown(table)
     return shown(pd.concat([table, ours[columns].assign(**extra, backbone=[r[0].config.backbone for r in runs.values()])]))
 
@@ -101,9 +102,9 @@ glue("best_other_r1", f"{best_other['R-1']:.2f}", display=False)
 #
 # A few queries of this build's test set with the ten nearest gallery images under the
 # evaluation protocol, by APR's first training run (same identity from the query's own camera and junk images skipped);
-# green frames are the query's identity, red frames other people.
+# blue frames (and a tick) are the query's identity, orange frames (and a cross) other people.
 
-# %%
+# %% mystnb={"figure": {"caption": "Five queries of this build's test set and the ten gallery images APR's first training run ranks nearest, under the evaluation protocol; a tick marks the query's identity, a cross another person.", "name": "fig-ranked-lists"}, "image": {"alt": "Rows of small pedestrian images: a query, then its ten nearest gallery images framed blue when they show the same person and orange when not."}}
 run = records["apr"]
 features = run.features()
 query, gallery = features["query"], features["gallery"]

@@ -71,11 +71,34 @@ def test_bad_shapes_and_values():
         seed_query_interval(np.array([[0.0, np.nan]]))
 
 
-def test_verdicts():
-    assert claim_verdict(+6.88, Interval(2.0, 0.5, 3.5, (3, 3), 217)) == "reproduces"
-    assert claim_verdict(+6.88, Interval(-2.0, -3.5, -0.5, (3, 3), 217)) == "contradicts"
-    assert claim_verdict(+6.88, Interval(1.8, -3.7, 7.4, (3, 3), 217)) == "cannot tell at this precision"
-    assert claim_verdict(+6.88, Interval(2.0, 0.5, 3.5, (3, 1), 217)) == "cannot tell at this precision"   # one run
+@pytest.mark.parametrize(("low", "high", "verdict"), [
+    (0.5, 7.5, "as large as claimed"),          # excludes 0, reaches the paper's +6.88
+    (7.0, 9.0, "as large as claimed"),          # beyond it
+    (0.5, 3.5, "smaller than claimed"),         # excludes 0 and the paper's effect
+    (-1.69, 0.82, "not seen here"),             # includes 0, excludes the paper's effect
+    (-4.48, -0.55, "not seen here"),            # below 0, but not by half the paper's effect
+    (-9.0, -4.0, "opposite"),                   # beyond half the paper's effect the other way
+    (-3.7, 7.4, "this build cannot tell"),      # includes both
+])
+def test_a_verdict_holds_the_interval_against_the_papers_effect_and_zero(low, high, verdict):
+    assert claim_verdict(+6.88, Interval((low + high) / 2, low, high, (3, 3), 217)) == verdict
+    # the same with the sign of everything turned: the paper's effect is a fall
+    assert claim_verdict(-6.88, Interval(-(low + high) / 2, -high, -low, (3, 3), 217)) == verdict
+
+
+def test_a_comparison_without_training_variance_cannot_tell():
+    assert claim_verdict(+6.88, Interval(2.0, 0.5, 3.5, (3, 1), 217)) == "this build cannot tell"   # one run
+
+
+def test_seeds_needed_shrink_with_the_effect_and_stop_at_the_query_term():
+    from apr.evaluation.stats import seeds_needed
+
+    differences = np.array([-1.0, 0.5, 1.5, -0.5, 0.0, 1.0])     # SD about 0.9 per seed
+    # 2 seeds: t(1) * sqrt(0.8 / 2) = 8.0 > 5; 3 seeds: t(2) * sqrt(0.8 / 3) = 2.2 < 5
+    assert seeds_needed(differences, 5.0) == 3 and seeds_needed(differences, 1.0) > seeds_needed(differences, 2.0)
+    assert seeds_needed(differences, 1.0, query_variance=1.0) is None      # t * sqrt(q) alone is wider than 1
+    with pytest.raises(ValueError, match="2 or more seeds"):
+        seeds_needed(differences[:1], 1.0)
 
 
 def test_run_interval_is_welch():
@@ -109,7 +132,7 @@ def test_borrowed_variance_allows_a_verdict_and_is_checked():
     b = np.array([[0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
     assert not seed_query_interval(a, b).carries_training_variance
     assert seed_query_interval(a, b, reference=b).carries_training_variance
-    assert claim_verdict(+1, Interval(2.0, 0.5, 3.5, (1, 3), 217, borrowed=3)) == "reproduces"
+    assert claim_verdict(+1, Interval(2.0, 0.5, 3.5, (1, 3), 217, borrowed=3)) == "as large as claimed"
     with pytest.raises(ValueError, match="reference: expected at least 2 runs"):
         seed_query_interval(a, b, reference=a)
 
@@ -172,18 +195,22 @@ def test_verdict_agreement_of_a_null_and_of_a_clear_difference():
     rng = np.random.default_rng(7)
     null = rng.normal(0, 1, 200)
     null = null - null.mean()                                        # a mean of exactly 0
-    agreement, shares = verdict_agreement(null, 4, builds=40_000, rng=rng)
-    # With no difference the t interval excludes 0 in 5% of builds, so two builds agree in about 0.95² + 2 * 0.025².
-    assert abs(shares["cannot tell at this precision"] - 0.95) < 0.006, shares
-    assert abs(agreement - (0.95**2 + 2 * 0.025**2)) < 0.01, agreement
-    clear = null + 5                                                 # 5 SDs above 0: every build reproduces
-    agreement, shares = verdict_agreement(clear, 8, rng=rng)
-    assert agreement > 0.999 and shares["reproduces"] > 0.999
+    # A paper effect of 100 SDs: an interval around 0 never reaches it, and excludes 0 in 5% of builds (2.5% on the
+    # paper's side: smaller than claimed; 2.5% below, not far enough to be "opposite": not seen here).
+    agreement, shares = verdict_agreement(null, 4, 100.0, builds=40_000, rng=rng)
+    assert abs(shares["not seen here"] - 0.975) < 0.006 and abs(shares["smaller than claimed"] - 0.025) < 0.006, shares
+    assert abs(agreement - (0.975**2 + 0.025**2)) < 0.01, agreement
+    clear = null + 5                          # 5 SDs above 0, twice the paper's effect: every interval reaches it
+    agreement, shares = verdict_agreement(clear, 8, 2.5, rng=rng)
+    assert agreement > 0.999 and shares["as large as claimed"] > 0.999
+    # Exactly the paper's effect: an interval falls short of it in 2.5% of builds ("smaller than claimed").
+    agreement, shares = verdict_agreement(clear, 8, 5.0, rng=rng)
+    assert abs(shares["smaller than claimed"] - 0.025) < 0.006 and abs(agreement - (0.975**2 + 0.025**2)) < 0.01
     near = null + 1.2                                                # near the line with 4 seeds: a coin toss
-    low, _ = verdict_agreement(near, 4, rng=rng)
-    high, shares = verdict_agreement(near, 16, rng=rng)              # 16 seeds move it well past the line
-    assert low < 0.8 < high and shares["reproduces"] > 0.9
-    _, shares = verdict_agreement(near, 16, query_variance=1.0, rng=rng)   # a large query term: no verdict
-    assert shares["cannot tell at this precision"] > 0.9
+    low, _ = verdict_agreement(near, 4, 1.2, rng=rng)
+    high, shares = verdict_agreement(near, 16, 1.2, rng=rng)         # 16 seeds move it well past the line
+    assert low < 0.8 < high and shares["as large as claimed"] > 0.9
+    _, shares = verdict_agreement(near, 16, 1.2, query_variance=1.0, rng=rng)   # a large query term: no power
+    assert shares["this build cannot tell"] > 0.9
     with pytest.raises(ValueError, match="at least 2"):
         verdict_agreement(near, 1)

@@ -114,12 +114,15 @@ def save_figure(fig: plt.Figure, name: str, data: pd.DataFrame | None = None, fo
     return png
 
 
-# One colour and line style per model variant, in every figure of the book (keyed by the names the tables use).
+# One colour and line style per model variant, in every figure of the book (keyed by the names the tables use), from
+# the Okabe-Ito palette, which readers with the common colour-vision deficiencies tell apart.
 VARIANT_STYLES: dict[str, tuple[str, str]] = {VARIANT_NAMES[v]: style for v, style in {
-    "ide": ("#1f77b4", "-"), "arn": ("#ff7f0e", "--"), "apr": ("#2ca02c", "-"),
-    "apr_no_arm": ("#9467bd", "-."), "apr_no_attr_loss": ("#8c564b", ":")}.items()}
-# Figs. 6, 7 and 9 show APR: this build in APR's colour, the paper's reported values in a colour no variant uses.
-SOURCE_COLOURS = {"this build": VARIANT_STYLES["APR"][0], "paper": "#d62728"}
+    "ide": ("#0072B2", "-"), "arn": ("#E69F00", "--"), "apr": ("#D55E00", "-"),
+    "apr_no_arm": ("#CC79A7", "-."), "apr_no_attr_loss": ("#56B4E9", ":")}.items()}
+# The paper's reported values are black in every figure (dashed lines, square markers); this build's APR in its colour.
+SOURCE_COLOURS = {"this build": VARIANT_STYLES["APR"][0], "paper": "#000000"}
+# Ranked lists: a gallery image of the query's identity, and one of another person.
+MATCH_COLOURS = {"query": "#000000", "same": "#0072B2", "other": "#E69F00"}
 
 # Pie colours for colour-group charts; anything else gets a neutral grey.
 _SWATCHES = {"black": "#222222", "white": "#f4f4f4", "red": "#d62728", "purple": "#9467bd", "gray": "#8c8c8c",
@@ -193,8 +196,9 @@ def ranked_list_figure(query_paths: list[str], ranked_paths: list[list[str]], co
     rows, cols = len(query_paths), 1 + max(len(r) for r in ranked_paths)
     fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 2.3 * rows), squeeze=False)
     for i, (query, ranked, hits) in enumerate(zip(query_paths, ranked_paths, correct)):
-        panels = [(query, "query", "#1f4e99")] + [(p, f"{k + 1}", "#2ca02c" if hit else "#d62728")
-                                                   for k, (p, hit) in enumerate(zip(ranked, hits))]
+        panels = [(query, "query", MATCH_COLOURS["query"])] + [
+            (p, f"{k + 1} {'✓' if hit else '✗'}", MATCH_COLOURS["same" if hit else "other"])
+            for k, (p, hit) in enumerate(zip(ranked, hits))]
         for j, ax in enumerate(axes[i]):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -261,37 +265,41 @@ def delta_bars_figure(deltas: pd.DataFrame, title: str) -> plt.Figure:
 
 
 def acceleration_figure(curve: pd.DataFrame, reported: pd.DataFrame | None, title: str) -> plt.Figure:
-    """Fig. 9: rank-1 and mAP (%) against the percentage of the gallery used, one point per τ: the mean
-    over training runs with ± 1 SD both ways (columns ``<name>`` and ``<name> SD``), and the paper's points."""
+    """Fig. 9: the change of rank-1 and of mAP (points, against the whole gallery) as the share of the gallery used
+    (%) falls, one point per τ, with 95% intervals in both directions (columns ``gallery_used``,
+    ``rank1_change``, ``mAP_change``, each with `` low`` and `` high``); the paper's points (``gallery_pct``,
+    ``rank1_change``) on the same axes: a change is comparable where the two builds' levels are not."""
     with sns.axes_style("whitegrid"):
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        for ax, metric, name in ((axes[0], "rank1", "rank-1"), (axes[1], "mAP", "mAP")):
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for ax, metric, name in ((axes[0], "rank1_change", "rank-1"), (axes[1], "mAP_change", "mAP")):
             x, y = curve["gallery_used"], curve[metric]
-            ax.errorbar(x, y, xerr=curve["gallery_used SD"], yerr=curve[f"{metric} SD"], fmt="o-", capsize=2,
-                        color=SOURCE_COLOURS["this build"], label="this build (mean ± SD over training runs)")
+            xerr = np.vstack([x - curve["gallery_used low"], curve["gallery_used high"] - x])
+            yerr = np.vstack([y - curve[f"{metric} low"], curve[f"{metric} high"] - y])
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o-", capsize=2, color=SOURCE_COLOURS["this build"],
+                        label="this build (95% intervals)")
             labelled: list[tuple[float, float]] = []
             for tau, xi, yi in zip(curve.index, x, y):
                 # Skip a τ whose point sits on one already labelled (0.95/0.98/0.99 keep nearly all the gallery).
-                if any(abs(xi - px) < 4 and abs(yi - py) < 3 for px, py in labelled):
+                if any(abs(xi - px) < 6 and abs(yi - py) < 2 for px, py in labelled):
                     continue
                 labelled.append((xi, yi))
-                ax.annotate(f"τ={tau:g}", (xi, yi), textcoords="offset points", xytext=(4, -11), fontsize=7,
+                ax.annotate(f"τ={tau:g}", (xi, yi), textcoords="offset points", xytext=(4, -11), fontsize=8,
                             color=SOURCE_COLOURS["this build"])
             if reported is not None and metric in reported:
-                ax.plot(reported["gallery_pct"], reported[metric], "s--", color=SOURCE_COLOURS["paper"], alpha=0.8,
+                ax.plot(reported["gallery_pct"], reported[metric], "s--", color=SOURCE_COLOURS["paper"],
                         label="reported by the paper (Market-1501)")
-            ax.set_xlabel("gallery used (%)")
-            ax.set_ylabel(f"{name} (%)")
+            ax.axhline(0, color="#444444", lw=0.8)
+            ax.set_xlabel("gallery used (%)", fontsize=10)
+            ax.set_ylabel(f"change of {name} against the whole gallery (points)", fontsize=10)
             ax.set_xlim(-2, 102)
-            ax.legend(fontsize=8, loc="best")
-        fig.suptitle(title, fontsize=10)
+            ax.legend(fontsize=9, loc="lower right")
+        fig.suptitle(title, fontsize=11)
         fig.tight_layout()
     return fig
 
 
-# Fig. 8: the paper's curves dashed, APR and Baseline 1 (its IDE) in this build's colours for those models.
-_PAPER_FIG8_COLOURS = {"APR": VARIANT_STYLES["APR"][0], "Baseline 1": VARIANT_STYLES[VARIANT_NAMES["ide"]][0],
-                       "2stream": "#7f7f7f"}
+# Fig. 8: the paper's curves in the paper's colour, told apart by their line style and marker.
+_PAPER_FIG8_STYLES = {"APR": ("--", "s"), "Baseline 1": (":", "^"), "2stream": ("-.", "D")}
 
 
 def distractor_figure(levels: pd.DataFrame, reported: dict[str, dict[str, tuple[float, ...]]] | None,
@@ -312,8 +320,9 @@ def distractor_figure(levels: pd.DataFrame, reported: dict[str, dict[str, tuple[
                 ax.errorbar(x, y, yerr=error, fmt="o-", capsize=3, color=VARIANT_STYLES.get(model, ("#7f7f7f", "-"))[0],
                             label=f"{model}, this build (95% interval)")
             for curve, values in (reported or {}).items():
-                ax.plot(reported_gallery, values[metric], "s--", alpha=0.75, color=_PAPER_FIG8_COLOURS.get(curve, "#7f7f7f"),
-                        label=f"{curve}, reported by the paper (Market-1501+500k)")
+                style, marker = _PAPER_FIG8_STYLES.get(curve, ("--", "s"))
+                ax.plot(reported_gallery, values[metric], linestyle=style, marker=marker, color=SOURCE_COLOURS["paper"],
+                        alpha=0.8, label=f"{curve}, reported by the paper (Market-1501+500k)")
             ax.set_xscale("log")
             ax.set_xlabel("gallery images (log scale)")
             ax.set_ylabel(f"{name} (%)")
@@ -322,4 +331,47 @@ def distractor_figure(levels: pd.DataFrame, reported: dict[str, dict[str, tuple[
         fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
         fig.suptitle(title, fontsize=10)
         fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig
+
+
+# The forest plot's axis: the build's effect as a multiple of the paper's, clipped here (arrows mark the rest).
+FOREST_LIMITS = (-2.0, 3.0)
+VERDICT_MARKERS = {"as large as claimed": "o", "smaller than claimed": "o", "not seen here": "s", "opposite": "v",
+                   "this build cannot tell": "D", "untestable here": "x"}
+
+
+def forest_figure(forest: pd.DataFrame) -> plt.Figure:
+    """The scorecard's forest plot: one row per claim about trained models, this build's effect as a multiple of the
+    paper's (column ``multiple``, interval ``low``–``high``) against 0 (no effect) and 1 (the paper's effect), and
+    its verdict on the right."""
+    lo, hi = FOREST_LIMITS
+    rows = len(forest)
+    with sns.axes_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(9, 0.32 * rows + 1.4))
+        ax.axvspan(lo, 0, color="#f2f2f2", zorder=0)
+        ax.axvline(0, color="#444444", lw=1, zorder=1)
+        ax.axvline(1, color=SOURCE_COLOURS["paper"], lw=1.2, ls="--", zorder=1, label="the paper's effect (1)")
+        for y, (_, row) in enumerate(forest.iterrows()):
+            verdict = str(row["verdict"])
+            if pd.isna(row["multiple"]):
+                continue                           # nothing measured: the verdict on the right says why
+            centre, left, right = (float(np.clip(v, lo, hi)) for v in (row["multiple"], row["low"], row["high"]))
+            colour = SOURCE_COLOURS["this build"] if verdict != "untestable here" else "#999999"
+            ax.plot([left, right], [y, y], color=colour, lw=2, solid_capstyle="butt", zorder=2)
+            ax.plot(centre, y, VERDICT_MARKERS.get(verdict, "o"), color=colour, ms=5, zorder=3)
+            for end, value, limit, marker in ((left, row["low"], lo, "<"), (right, row["high"], hi, ">")):
+                if value < lo or value > hi:
+                    ax.plot(limit, y, marker, color=colour, ms=6, zorder=3)
+        ax.set_yticks(range(rows))
+        ax.set_yticklabels(forest["claim"], fontsize=8)
+        ax.set_ylim(rows - 0.5, -0.5)
+        ax.set_xlim(lo, hi)
+        verdicts = ax.twinx()                      # each row's verdict, in words, on the right
+        verdicts.set_ylim(ax.get_ylim())
+        verdicts.set_yticks(range(rows))
+        verdicts.set_yticklabels([str(v) for v in forest["verdict"]], fontsize=8)
+        verdicts.grid(False)
+        ax.set_xlabel("this build's effect ÷ the paper's effect (95% interval)", fontsize=9)
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
     return fig

@@ -1,46 +1,52 @@
-"""The scorecard: the claim rows of :mod:`apr.book.claims` as ``claims.csv`` beside the figures and as the book page
-``claims.md``, one section per kind of evidence."""
+"""The scorecard: the claim rows of :mod:`apr.book.claims` as ``claims.csv`` beside the figures, the forest plot of
+every measured claim, and the book page ``claims.md``.
+
+The page opens with the build (dataset, network, input size, epochs, seeds, device, the absolute rank-1 and mAP of
+IDE and APR next to the paper's) and whether its models learned the attributes; then the forest plot, then the
+rows of each group (claims about trained models, recounts of the released annotation files, claims that need the
+paper's scale or data), each claim linked to the section of the chapter that shows it.
+"""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..engine.runs import atomic_write_bytes
-from ..evaluation.stats import Verdict
+from ..evaluation.stats import MEASURED_VERDICTS, Verdict
+from ..experiments.cache import stored_runs
+from ..experiments.configs import seeded_variant_configs
 from ..experiments.parameters import BookParameters
-from .claims import Section, claim_rows, claims_table
+from . import paper
+from .attribute_check import AttributeCheck
+from .claims import ClaimGroup, as_multiple, build_attribute_check, claim_rows, claims_table
+from .plots import forest_figure, save_figure
 
-SECTIONS = {
-    Section.SEEDED: ("Comparisons over several training runs of each model",
-             "Each interval covers the training runs (*seeds*: runs of the first and second model) and the test "
-             "queries. *paired*: run k of both models shares training seed k, and with it the pretraining run it "
-             "starts from, so the interval rests on the per-seed differences. *Same verdict on a rebuild*: the "
-             "estimated share of rebuilds with as many seeds, on this machine with other seeds or on another one, "
-             "whose interval gives this verdict again (`apr.evaluation.stats.verdict_agreement`, from this build's per-seed "
-             "differences; itself uncertain with few seeds). Near 100%: the verdict is far from the line between "
-             "two; near 50%: an interval end sits close to 0, and a change of machine can move the verdict."),
-    Section.SWEEP: ("Sweeps: one training run per point",
-            "Each point (a λ, an attribute left out) is trained once, with training seed 0, and its interval borrows "
-            "the seed-to-seed spread of its difference to the reference's run of the same seed (*paired*; *spread "
-            "of K*: from K seeded runs). Fig. 7, on the validation split: the spread of λ = 1 − λ = 0.9, which "
-            "are both trained with every seed (λ = 1 itself is compared seed by seed). Fig. 6: the spread of "
-            "APR − APR w/o ARM and APR − APR w/o attri. Both assume the point varies from seed to seed as what it "
-            "borrows from does."),
-    Section.ACCELERATION: ("Large galleries: attribute acceleration and distractors",
-                   "Fig. 9 at the paper's τ = 0.7 over APR's training runs and the test queries, and the measured "
-                   "speed-up. Fig. 8: APR against IDE as distractors join the test gallery, paired by training "
-                   "seed, at every size the build ran."),
-    Section.RECOMPUTED: ("Recomputed from the released attribute files",
-                 "Counted from the annotation files, no training involved: *this build* is the largest difference "
-                 "between a recomputed and a printed value."),
-    Section.NOT_RUN: ("Not run here", "What each claim needs before a build can check it."),
+PAPER_LINK = "[arXiv 1703.07220](https://arxiv.org/abs/1703.07220)"
+FOREST = "claims_forest"
+
+INTRO = {
+    ClaimGroup.TRAINED: (
+        "Each interval is a 95% interval over the training runs (*seeds*: runs of the first and second model; "
+        "*paired*: run k of both shares training seed k, and with it the pretraining it starts from) and the test "
+        "queries, held against the paper's effect and against 0. *Smallest detectable*: the effect this build could "
+        "tell from 0, its interval's half-width; *seeds needed*: the paired training seeds per model a build needs "
+        "for an interval narrower than the paper's effect. *Same verdict on a rebuild*: the estimated share of "
+        "rebuilds with as many seeds, on this machine with other seeds or on another one, that give this verdict "
+        "again (`apr.evaluation.stats.verdict_agreement`; itself uncertain with few seeds). A sweep point (a λ, an "
+        "attribute left out) is trained once and borrows the seed-to-seed spread of seeded pairs."),
+    ClaimGroup.RECOUNT: (
+        "Counted from the annotation files, no training involved: *this build* is the largest difference between "
+        "a recounted and a printed value. Where the paper is known to be wrong, the row says *erratum*."),
+    ClaimGroup.SCALE: ("What each claim needs before a build can check it.", ),
 }
 
 
 def _number(value: float, signed: bool) -> str:
-    if pd.isna(value):
+    if value is None or pd.isna(value):
         return "–"
     value = 0.0 if abs(value) < 5e-4 else value       # a float sum's 1e-15 is a zero, not "+0.000"
     digits = 3 if 0 < abs(value) < 0.1 else 2          # Fig. 4's differences are hundredths
@@ -51,62 +57,146 @@ def _share(value: float | None) -> str:
     return "–" if value is None or pd.isna(value) else f"{100 * value:.0f}%"
 
 
+class Markup(str):
+    """Text that is already Markdown (a cross-reference), put into a table cell as it is."""
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    escape = lambda cell: str(cell).replace("|", "\\|")   # noqa: E731 - a | inside a cell ends it
+    def cell(text: object) -> str:
+        if isinstance(text, Markup):
+            return text
+        return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")   # a | ends a cell
+
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
-        ["| " + " | ".join(escape(c) for c in r) + " |" for r in rows]
+        ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
 
 
-def claims_page(table: pd.DataFrame, parameters: BookParameters) -> str:
-    """The book page (MyST markdown) of the scorecard, one section per kind of evidence."""
-    counts = table["verdict"].value_counts()
-    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in Verdict)
-    lines = ["# Which claims hold: the scorecard", "",
-             "Generated by this build after every chapter ran; each number was computed by it, except the column "
-             "*paper*, which is reported by the paper. **reproduces**: the 95% interval over training runs and test "
-             "queries excludes 0 on the paper's side; **contradicts**: it excludes 0 on the other side; **cannot "
-             "tell at this precision**: it includes 0, or the evidence cannot carry training variance. This build "
-             f"trains IDE, ARN and APR {parameters.seeds} times each, and APR's ablations and the sweeps' "
-             f"seeded points {parameters.ablation_runs} times "
-             "(`make book SEEDS=12 ABLATION_SEEDS=8` for narrower intervals). A training seed varies the whole training: the synthetic pretraining that stands in for "
-             "ImageNet weights, the initialisation, the batch order, the augmentation and the dropout; the data "
-             "seed, and so the synthetic images, stays fixed.",
-             "", f"**This build:** {summary}. The same rows are in `claims.csv` beside the figures.", ""]
-    for number, (title, intro) in SECTIONS.items():
-        part = table[table["section"] == number]
+def _claim_link(row: pd.Series) -> str:
+    """The claim's text, as a link to the section that measures it when it has one."""
+    claim = str(row["claim"])
+    anchor = row.get("anchor")
+    if isinstance(anchor, str) and anchor:
+        # Inside the role the text is literal: only its closing backtick and a "<" that would start the target
+        # need replacing; a "|" still ends the table cell.
+        text = claim.replace("`", "'").replace("<", "‹").replace("|", "\\|")
+        return Markup("{ref}`" + text + f" <{anchor}>`")
+    return claim
+
+
+def _build_summary(parameters: BookParameters) -> list[str]:
+    """The lines that say which build produced the rows, with its absolute level next to the paper's."""
+    config = parameters.main_config()
+    runs = {v: stored_runs(c) for v, c in seeded_variant_configs(parameters, ("ide", "apr")).items()}
+    key = {"synthetic": "market1501", "synthetic_duke": "dukemtmc"}.get(parameters.dataset, parameters.dataset)
+    reported = paper.headline(key) if key in ("market1501", "dukemtmc", "peta") else {}
+
+    def level(variant: str, metric: str) -> str:
+        values = [100 * r.metrics[metric] for r in runs[variant]]
+        return f"{np.mean(values):.1f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.1f}"
+
+    rows = [[name, level(v, "rank1"), level(v, "mAP"),
+             *(f"{x:.2f}" for x in reported.get(v, (np.nan, np.nan)))] for v, name in (("ide", "IDE"), ("apr", "APR"))]
+    stand_in = "a synthetic stand-in of " + paper.DATASET_LABELS[key] if parameters.dataset.startswith("synthetic") \
+        else paper.DATASET_LABELS.get(key, parameters.dataset)
+    pretrained = {"synthetic": "a backbone pretrained on other synthetic people",
+                  "imagenet": "ImageNet weights"}.get(config.pretrained, config.pretrained)
+    return [f"**This build**: `{parameters.dataset}` ({stand_in}); {config.backbone} at {config.image_size[0]}×"
+            f"{config.image_size[1]} from {pretrained}, {config.epochs} epochs; {parameters.seeds} training seeds of "
+            f"IDE, ARN and APR, {parameters.ablation_runs} of APR's ablations and the sweeps' seeded points; device "
+            f"`{parameters.device}`. The paper: ResNet-50 at 256×128 from ImageNet weights, 60 epochs, on the real "
+            f"{paper.DATASET_LABELS.get(key, key)} ({PAPER_LINK}).", "",
+            *_table(["model", "rank-1, this build (%)", "mAP, this build (%)", "rank-1, paper", "mAP, paper"],
+                    [[r[0], r[1], r[2], r[3] if r[3] != "nan" else "–", r[4] if r[4] != "nan" else "–"] for r in rows]),
+            "", "This build's levels are mean ± SD over its training runs; the paper's are reported by the paper. "
+            "The claims below are about differences, which a small build can test even where its levels are far from "
+            "the paper's.", ""]
+
+
+def _attribute_lines(check: AttributeCheck) -> list[str]:
+    if check.learned:
+        return ["**Attributes learned**: yes. APR predicts every group the paper's models learn above its majority "
+                "rate ({ref}`the check <baselines-attribute-check>`), so the claims that rest on the attributes are "
+                "tested.", ""]
+    return [f"**Attributes learned**: no. {check.reason[0].upper() + check.reason[1:]} "
+            "({ref}`the check <baselines-attribute-check>`): every claim that rests on recognised attributes is "
+            "*untestable here*.", ""]
+
+
+def forest_data(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim of the forest plot: the build's effect and interval as multiples of the paper's."""
+    rows = []
+    for _, row in table.iterrows():
+        if row["group"] != ClaimGroup.TRAINED:
+            continue
+        multiple = as_multiple(row)
+        rows.append({"claim": row["claim"], "group": row["group"], "verdict": row["verdict"],
+                     "multiple": multiple[0] if multiple else np.nan, "low": multiple[1] if multiple else np.nan,
+                     "high": multiple[2] if multiple else np.nan, "paper_effect": row["paper_effect"],
+                     "measured": row["measured"], "unit": row["unit"]})
+    return pd.DataFrame(rows)
+
+
+def claims_page(table: pd.DataFrame, parameters: BookParameters, check: AttributeCheck) -> str:
+    """The book page (MyST markdown) of the scorecard."""
+    lines = ["(scorecard)=", "# Which claims hold: the scorecard", "",
+             f"Every quantitative claim of the paper ({PAPER_LINK}), what this build measured and a verdict. Each "
+             "number was computed by this build, except the column *paper*, which is reported by the paper. The "
+             "same rows are in [`claims.csv`](claims.csv) and the forest plot's in "
+             f"[`{FOREST}.csv`]({FOREST}.csv).", ""]
+    lines += _build_summary(parameters) + _attribute_lines(check)
+    trained = table[table["group"] == ClaimGroup.TRAINED]
+    counts = trained["verdict"].value_counts()
+    tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in (*MEASURED_VERDICTS, Verdict.UNTESTABLE) if counts.get(v, 0))
+    lines += [f"**Claims about trained models** ({len(trained)}): {tally}. The recounts of the annotation files and "
+              "the claims this build cannot run are counted apart below.", "",
+              "## At a glance", "",
+              "```{figure} " + f"{FOREST}.png", f":name: fig-{FOREST}",
+              ":alt: One row per claim about trained models: a dot for this build's effect as a multiple of the "
+              "paper's effect, with its 95% interval as a bar; vertical lines at 0 (no effect) and 1 (the paper's "
+              "effect).", "",
+              "Each claim about trained models: this build's effect as a multiple of the paper's (1: as large as "
+              "claimed; 0: no effect; below 0: the other way), with its 95% interval. The verdict follows from where "
+              "the interval lies against 0 and 1; an interval that reaches past the axis ends in an arrow.", "```", ""]
+    for group in ClaimGroup:
+        part = table[table["group"] == group]
         if part.empty:
             continue
-        lines += [f"## {title}", "", intro, ""]
+        lines += [f"## {group[0].upper() + group[1:]}", "", INTRO[group][0], ""]
         rows = []
         for _, r in part.iterrows():
-            claim = f"[{r['claim']}]({r['chapter']}.ipynb)" if isinstance(r["chapter"], str) and r["chapter"] else r["claim"]
             signed = str(r["paper"]).startswith(("+", "-", "−"))
             note = r["note"] if isinstance(r["note"], str) else ""
-            interval = "–" if pd.isna(r["low"]) else f"{_number(r['low'], signed)} to {_number(r['high'], signed)}"
-            if number in (Section.SEEDED, Section.SWEEP, Section.ACCELERATION):
-                rows.append([claim, r["paper"], _number(r["measured"], signed), interval, r["seeds"],
-                             f"**{r['verdict']}**"] + ([note] if number == Section.ACCELERATION else []) +
-                            ([_share(r["agreement"])] if number == Section.SEEDED else []))
-            elif number == Section.RECOMPUTED:
-                rows.append([claim, r["paper"], _number(r["measured"], signed), f"**{r['verdict']}**", note])
+            interval = "–" if pd.isna(r["low"]) or r["low"] == r["high"] else \
+                f"{_number(r['low'], signed)} to {_number(r['high'], signed)}"
+            if group == ClaimGroup.TRAINED:
+                rows.append([_claim_link(r), r["paper"], _number(r["measured"], signed), interval, r["seeds"],
+                             f"**{r['verdict']}**", _number(r["detectable"], False), r["seeds_needed"] or "–",
+                             _share(r["agreement"]), note])
+            elif group == ClaimGroup.RECOUNT:
+                rows.append([_claim_link(r), r["paper"], _number(r["measured"], False), f"**{r['verdict']}**", note])
             else:
                 rows.append([r["claim"], r["paper"], note])
-        header = {Section.SEEDED: ["claim", "paper", "this build", "95% interval", "seeds", "verdict",
-                           "same verdict on a rebuild (est.)"],
-                  Section.SWEEP: ["claim", "paper", "this build", "95% interval", "seeds", "verdict"],
-                  Section.ACCELERATION: ["claim", "paper", "this build", "95% interval", "seeds", "verdict", "note"],
-                  Section.RECOMPUTED: ["claim", "paper", "this build", "verdict", "note"],
-                  Section.NOT_RUN: ["claim", "paper", "needs"]}[number]
+        header = {ClaimGroup.TRAINED: ["claim", "paper", "this build", "95% interval", "seeds", "verdict",
+                                       "smallest detectable", "seeds needed", "same verdict on a rebuild (est.)",
+                                       "note"],
+                  ClaimGroup.RECOUNT: ["claim", "paper", "this build", "verdict", "note"],
+                  ClaimGroup.SCALE: ["claim", "paper", "needs"]}[group]
         lines += _table(header, rows) + [""]
     return "\n".join(lines)
 
 
 def write_scorecard(parameters: BookParameters, generated: Path) -> Path:
-    """The scorecard of a finished build: ``claims.csv`` beside the figures, ``claims.md`` in the book."""
-    table = claims_table(claim_rows(parameters))
+    """The scorecard of a finished build: ``claims.csv`` and the forest plot beside the figures, ``claims.md`` (with
+    copies of the two CSVs and the plot) in the book."""
+    check = build_attribute_check(parameters)
+    table = claims_table(claim_rows(parameters, check))
     figures = parameters.figures
     atomic_write_bytes(figures / "claims.csv", lambda h: h.write(table.to_csv(index=False).encode()))
-    path = generated / "claims.md"
+    forest = forest_data(table)
+    save_figure(forest_figure(forest), FOREST, forest.set_index("claim"), figures)
     generated.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, lambda h: h.write(claims_page(table, parameters).encode()))
+    for name in ("claims.csv", f"{FOREST}.csv", f"{FOREST}.png"):    # the page links them: they travel with it
+        shutil.copyfile(figures / name, generated / name)
+    path = generated / "claims.md"
+    atomic_write_bytes(path, lambda h: h.write(claims_page(table, parameters, check).encode()))
     return path

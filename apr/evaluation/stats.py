@@ -76,6 +76,18 @@ class Interval:
         return min(self.seeds) >= 2 or self.borrowed >= 2
 
 
+def _check_level(level: float) -> None:
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+        raise ValueError(f"level={level!r}: expected a probability between 0 and 1 (0.95, not 95)")
+
+
+def _finite(values: np.ndarray, name: str) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name}: holds NaN or infinite values")
+    return values
+
+
 def _as_runs(values: np.ndarray, name: str) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
@@ -114,6 +126,7 @@ def seed_query_interval(a: np.ndarray, b: np.ndarray | None = None, level: float
     then holds the query term only for that model, and ``seeds`` says so (a caller must not present it
     as more).
     """
+    _check_level(level)
     a = _as_runs(a, "a")
     models = [a]
     if b is not None:
@@ -169,6 +182,7 @@ def seed_query_interval(a: np.ndarray, b: np.ndarray | None = None, level: float
 def paired_seed_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> Interval:
     """95% interval for mean(A) - mean(B) when row k of ``a`` and row k of ``b`` (runs, queries) were trained
     with the same training seed: the interval of the per-seed differences' level (see the module docstring)."""
+    _check_level(level)
     a, b = _as_runs(a, "a"), _as_runs(b, "b")
     if a.shape != b.shape or a.shape[0] < 2:
         raise ValueError(f"paired runs: expected a and b of one shape with at least 2 runs, got {a.shape} and {b.shape}")
@@ -188,6 +202,7 @@ def borrowed_paired_interval(a: np.ndarray, b: np.ndarray, spread: list[np.ndarr
     removal with APR of the same seed this way: the pretraining both start from cancels, as in
     :func:`paired_seed_interval`, instead of adding its whole spread to the interval.
     """
+    _check_level(level)
     a, b = _as_runs(a, "a"), _as_runs(b, "b")
     if a.shape != b.shape or a.shape[0] != 1:
         raise ValueError(f"a and b: expected one run each on the same queries, got {a.shape} and {b.shape}")
@@ -213,6 +228,20 @@ def borrowed_paired_interval(a: np.ndarray, b: np.ndarray, spread: list[np.ndarr
     return Interval(mean, mean - half, mean + half, (1, 1), queries, lent, True)
 
 
+def mean_interval(values: np.ndarray, level: float = 0.95) -> Interval:
+    """95% t interval of the mean of one number per training run (e.g. a group's accuracy lift); a single run gives
+    a zero-width interval at its value (no training variance known)."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if values.size == 0 or not np.isfinite(values).all():
+        raise ValueError(f"mean_interval: expected finite values of one or more runs, got {values.tolist()}")
+    _check_level(level)
+    mean = float(values.mean())
+    if values.size < 2:
+        return Interval(mean, mean, mean, (1,), 0)
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
+    return Interval(mean, mean - half, mean + half, (int(values.size),), 0)
+
+
 def seed_summary(values: np.ndarray) -> tuple[float, float, int]:
     """(mean, SD, K) of one quantity measured on K training runs (SD is NaN for K = 1)."""
     values = np.asarray(values, dtype=np.float64).ravel()
@@ -220,12 +249,23 @@ def seed_summary(values: np.ndarray) -> tuple[float, float, int]:
 
 
 class Verdict(enum.StrEnum):
-    """What a build's interval says about one of the paper's claims."""
+    """What a build's evidence says about one of the paper's claims.
 
-    REPRODUCES = "reproduces"
-    CONTRADICTS = "contradicts"
-    CANNOT_TELL = "cannot tell at this precision"
-    NOT_RUN = "not run here"
+    A trained-model claim is a difference the paper reports (its *effect*); the build's 95% interval over training
+    runs and test queries is held against both that effect and 0 (:func:`claim_verdict`). A recount of a released
+    file agrees with the printed number, differs from it, or shows an erratum of the paper.
+    """
+
+    AS_CLAIMED = "as large as claimed"      # the interval excludes 0 and reaches the paper's effect
+    SMALLER = "smaller than claimed"        # it excludes 0, on the paper's side, and the paper's effect
+    NOT_SEEN = "not seen here"              # it includes 0 and excludes the paper's effect
+    OPPOSITE = "opposite"                   # it lies on the other side of 0, beyond half the paper's effect
+    CANNOT_TELL = "this build cannot tell"  # it includes both 0 and the paper's effect: no power
+    UNTESTABLE = "untestable here"          # a precondition of the claim fails in this build (the row says which)
+    NOT_RUN = "not run here"                # the build cannot measure it (the row says what it needs)
+    AGREES = "agrees"                       # a recount equals the printed number
+    DIFFERS = "differs"                     # a recount does not
+    ERRATUM = "erratum"                     # a recount differs where the paper is known to be wrong
 
     def __repr__(self) -> str:   # shown as the plain word in notebooks and tables
         return repr(self.value)
@@ -233,35 +273,77 @@ class Verdict(enum.StrEnum):
     __hash__ = str.__hash__       # equal to its word, so it must hash like it (Enum hashes the member's name)
 
 
-VERDICTS = (Verdict.REPRODUCES, Verdict.CONTRADICTS, Verdict.CANNOT_TELL)   # the verdicts of a measured claim
+# The verdicts an interval can give a trained-model claim, in the order the scorecard tallies them.
+MEASURED_VERDICTS = (Verdict.AS_CLAIMED, Verdict.SMALLER, Verdict.NOT_SEEN, Verdict.OPPOSITE, Verdict.CANNOT_TELL)
+VERDICTS = MEASURED_VERDICTS
 
 
-def claim_verdict(paper_sign: float, interval: Interval) -> Verdict:
-    """A paper's claim of a difference with sign ``paper_sign``, against this build's interval.
+def _verdict_of(low: np.ndarray, high: np.ndarray, effect: float) -> np.ndarray:
+    """Index into :data:`MEASURED_VERDICTS` of intervals (low, high) against the paper's ``effect`` (vectorised)."""
+    if effect < 0:                                   # mirror: the paper's effect is then positive
+        low, high, effect = -high, -low, -effect
+    out = np.full(np.shape(low), 4)                  # cannot tell: includes 0 and the effect
+    out = np.where(high < effect, 2, out)            # includes 0, excludes the effect: not seen here
+    out = np.where(high < -effect / 2, 3, out)       # beyond half the effect on the other side: opposite
+    out = np.where(low > 0, np.where(high >= effect, 0, 1), out)   # excludes 0 on the paper's side
+    return out
 
-    "reproduces": same sign, interval excludes 0; "contradicts": opposite sign, interval excludes 0;
-    "cannot tell at this precision": the interval includes 0, or one of the models was trained only
-    once and borrowed no training variance (it is unknown, so the interval cannot carry it).
+
+def effect_verdict(paper_effect: float, low: float, high: float) -> Verdict:
+    """The verdict of an interval [``low``, ``high``] of an effect against the paper's ``paper_effect`` (see
+    :func:`claim_verdict`); a single measurement with no interval is ``low == high``."""
+    if not (np.isfinite(paper_effect) and np.isfinite(low) and np.isfinite(high)) or low > high:
+        raise ValueError(f"effect_verdict: expected finite numbers and low <= high, got {paper_effect}, {low}, {high}")
+    return MEASURED_VERDICTS[int(_verdict_of(np.float64(low), np.float64(high), paper_effect))]
+
+
+def claim_verdict(paper_effect: float, interval: Interval) -> Verdict:
+    """The paper's claimed difference ``paper_effect`` against this build's 95% interval of it.
+
+    *as large as claimed*: the interval excludes 0 and reaches the paper's effect (or beyond); *smaller than
+    claimed*: it excludes 0 on the paper's side and excludes the paper's effect; *not seen here*: it includes 0
+    and excludes the effect; *opposite*: it lies on the other side of 0, further than half the paper's effect;
+    *this build cannot tell*: it includes both 0 and the effect, or a model was trained once and borrowed no
+    training variance (the interval cannot carry it).
     """
-    if not interval.excludes_zero() or not interval.carries_training_variance:
+    if not interval.carries_training_variance:
         return Verdict.CANNOT_TELL
-    return Verdict.REPRODUCES if np.sign(interval.mean) == np.sign(paper_sign) else Verdict.CONTRADICTS
+    return effect_verdict(paper_effect, interval.low, interval.high)
 
 
-def every_point_verdict(paper_sign: float, intervals: Sequence[Interval]) -> Verdict:
-    """A claim that holds at every point of a curve (e.g. "ahead at every gallery size"): it reproduces when every
-    point reproduces, contradicts when one point contradicts, and otherwise cannot be told."""
-    verdicts = [claim_verdict(paper_sign, interval) for interval in intervals]
-    if verdicts and all(v == Verdict.REPRODUCES for v in verdicts):
-        return Verdict.REPRODUCES
-    return Verdict.CONTRADICTS if Verdict.CONTRADICTS in verdicts else Verdict.CANNOT_TELL
+def every_point_verdict(paper_effects: Sequence[float], intervals: Sequence[Interval]) -> Verdict:
+    """A claim about every point of a curve (e.g. "ahead at every gallery size"): the verdict that is worst for the
+    claim among the points' verdicts (opposite, then not seen here, then this build cannot tell, then smaller than
+    claimed); as large as claimed only when every point is."""
+    verdicts = [claim_verdict(p, i) for p, i in zip(paper_effects, intervals)]
+    for worst in (Verdict.OPPOSITE, Verdict.NOT_SEEN, Verdict.CANNOT_TELL, Verdict.SMALLER):
+        if worst in verdicts:
+            return worst
+    return Verdict.AS_CLAIMED if verdicts else Verdict.CANNOT_TELL
+
+
+def seeds_needed(differences: np.ndarray, effect: float, *, query_variance: float = 0.0, level: float = 0.95,
+                 most: int = 64) -> int | None:
+    """The fewest paired training seeds per model whose expected interval, ``t(K - 1) * sqrt(s^2 / K + q)``, is
+    narrower than the paper's effect, so that a build could tell it from 0; None when even ``most`` seeds cannot
+    (the query term ``q`` alone is too wide: more test queries are needed, not more seeds)."""
+    _check_level(level)
+    differences = np.asarray(differences, dtype=np.float64).ravel()
+    if differences.size < 2:
+        raise ValueError(f"seeds_needed: expected the per-seed differences of 2 or more seeds, got {differences.size}")
+    spread = differences.var(ddof=1)
+    for k in range(2, most + 1):
+        if scipy_stats.t.ppf(0.5 + level / 2, k - 1) * np.sqrt(spread / k + query_variance) < abs(effect):
+            return k
+    return None
 
 
 def run_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95, *, paired: bool = False) -> Interval:
     """95% interval for mean(a) - mean(b) of one number per training run (e.g. a model's mean attribute
     accuracy), when per-query outcomes are not at hand: training variance only. Welch's interval, or with
     ``paired`` (run k of each shares training seed k) the t interval of the per-seed differences."""
-    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    _check_level(level)
+    a, b = _finite(a, "a"), _finite(b, "b")
     if a.size < 2 or b.size < 2:
         raise ValueError(f"run_interval needs at least 2 runs of each model, got {a.size} and {b.size}")
     if paired and a.size != b.size:
@@ -279,11 +361,11 @@ def run_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95, *, paired: b
     return Interval(mean, mean - half, mean + half, (a.size, b.size), 0, paired=paired)
 
 
-def verdict_agreement(differences: np.ndarray, seeds: int, paper_sign: float = 1.0, *, query_variance: float = 0.0,
+def verdict_agreement(differences: np.ndarray, seeds: int, paper_effect: float = 1.0, *, query_variance: float = 0.0,
                       level: float = 0.95, builds: int = 20_000, rng: np.random.Generator | None = None
                       ) -> tuple[float, dict[str, float]]:
-    """How often two independent builds of ``seeds`` paired training seeds each give one verdict, and how often a
-    build gives each verdict.
+    """How often two independent builds of ``seeds`` paired training seeds each give one verdict
+    (:func:`claim_verdict` against ``paper_effect``), and how often a build gives each verdict.
 
     Each build's per-seed differences are drawn from a normal with the mean and SD of ``differences`` (the per-seed
     differences at hand, e.g. pooled over builds with other numerics), and its interval is the one
@@ -292,10 +374,13 @@ def verdict_agreement(differences: np.ndarray, seeds: int, paper_sign: float = 1
     measured mean and SD, so it is itself uncertain; it tells which verdicts sit near the line between two, where
     a change of machine can move them, and how many seeds move them away from it.
     """
+    _check_level(level)
     differences = np.asarray(differences, dtype=np.float64).ravel()
     if differences.size < 2 or seeds < 2:
         raise ValueError(f"verdict_agreement needs at least 2 measured differences and 2 seeds per build, got "
                          f"{differences.size} and {seeds}")
+    if not np.isfinite(differences).all() or not np.isfinite(paper_effect):
+        raise ValueError("verdict_agreement: the differences and the paper's effect must be finite numbers")
     rng = np.random.default_rng(0) if rng is None else rng
     t = scipy_stats.t.ppf(0.5 + level / 2, seeds - 1)
     center, spread = differences.mean(), differences.std(ddof=1)
@@ -304,28 +389,29 @@ def verdict_agreement(differences: np.ndarray, seeds: int, paper_sign: float = 1
         draws = rng.normal(center, spread, (builds, seeds))
         mean = draws.mean(1)
         half = t * np.sqrt(draws.var(1, ddof=1) / seeds + query_variance)
-        sign = np.where(mean - half > 0, 1, np.where(mean + half < 0, -1, 0))
-        return np.where(sign == 0, 2, np.where(sign == np.sign(paper_sign), 0, 1))   # index into VERDICTS
+        return _verdict_of(mean - half, mean + half, paper_effect)
 
     first, second = verdicts(), verdicts()
-    shares = {name: float((first == i).mean()) for i, name in enumerate(VERDICTS)}
+    shares = {str(name): float((first == i).mean()) for i, name in enumerate(MEASURED_VERDICTS)}
     return float((first == second).mean()), shares
 
 
-def paired_verdict_agreement(a: np.ndarray, b: np.ndarray, level: float = 0.95, *, builds: int = 20_000) -> float:
+def paired_verdict_agreement(a: np.ndarray, b: np.ndarray, paper_effect: float, level: float = 0.95, *,
+                             builds: int = 20_000) -> float:
     """:func:`verdict_agreement` of the paired comparison ``a - b`` ((runs, queries) outcomes, run k of each trained
     with training seed k), with this comparison's own per-seed differences and query term, at its number of seeds:
-    the estimated share of rebuilds whose :func:`paired_seed_interval` gives the same verdict (whichever side the
-    paper is on: agreement does not depend on it)."""
+    the estimated share of rebuilds whose :func:`paired_seed_interval` gives the same verdict."""
+    _check_level(level)
     interval = paired_seed_interval(a, b, level)
     differences = (_as_runs(a, "a") - _as_runs(b, "b")).mean(1)
-    return verdict_agreement(differences, differences.size, query_variance=query_term(interval, differences, level),
-                             level=level, builds=builds)[0]
+    return verdict_agreement(differences, differences.size, paper_effect,
+                             query_variance=query_term(interval, differences, level), level=level, builds=builds)[0]
 
 
 def query_term(interval: Interval, differences: np.ndarray, level: float = 0.95) -> float:
     """The query term of a :func:`paired_seed_interval` (its variance less the seed term of the per-seed
     ``differences``): the part that more seeds do not shrink."""
+    _check_level(level)
     differences = np.asarray(differences, dtype=np.float64).ravel()
     t = scipy_stats.t.ppf(0.5 + level / 2, differences.size - 1)
     return max(0.0, (interval.half_width / t) ** 2 - differences.var(ddof=1) / differences.size)
