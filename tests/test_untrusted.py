@@ -123,6 +123,13 @@ def test_claims_of_dead_holders_are_broken_and_live_ones_respected(tmp_path, mon
             pass
 
 
+def test_a_folder_in_place_of_the_claim_file_is_named(tmp_path):
+    (tmp_path / CLAIM_FILE).mkdir()
+    with pytest.raises(FolderClaimed, match=r"\.claim\.json' is a folder, not a claim file; remove it"):
+        with claim_folder(tmp_path):
+            pass
+
+
 def test_a_holder_may_claim_its_own_folder_again(tmp_path):
     with claim_folder(tmp_path), claim_folder(tmp_path):
         pass
@@ -292,6 +299,8 @@ def test_ids_must_be_whole_numbers():
         evaluate_ranking(dist, [np.nan], [np.nan, 1.0], [0], [1, 1])
     with pytest.raises(ValueError, match=r"g_pids: expected whole-number ids, got 7.9"):
         evaluate_ranking(dist, [7.0], [7.9, 3.0], [0], [1, 1])
+    with pytest.raises(ValueError, match=r"q_pids: expected integer ids, got <U1 values"):
+        evaluate_ranking(dist, ["a"], [1, 2], [0], [1, 1])
     cmc, mAP = evaluate_ranking(dist, [7.0], [7.0, 3.0], [0], [1, 1])    # whole floats are ids
     assert cmc[0] == 1.0 and mAP == 1.0
 
@@ -435,6 +444,12 @@ def test_a_download_has_a_total_deadline(tmp_path):
     server.server_close()
     assert outcome and "did not finish within its total deadline" in outcome[0]
     assert not (tmp_path / "root").exists()
+
+
+def test_a_download_needs_positive_time_limits(tmp_path):
+    remote = RemoteFile("http://127.0.0.1:9/x", "m/x.mat", "0" * 64)
+    with pytest.raises(ValueError, match=r"deadline_s=0: expected seconds above 0"):
+        fetch(remote, tmp_path, deadline_s=0)
 
 
 def _fails(function, *args, **kwargs) -> str:

@@ -67,6 +67,8 @@ def fetch(remote: RemoteFile, dest_root: str | Path, timeout: float = 60.0, dead
     sha256 matches, so an interrupted or tampered download never looks complete. ``timeout`` bounds each
     network read, ``deadline_s`` the whole download.
     """
+    if not (timeout > 0 and deadline_s > 0):
+        raise ValueError(f"timeout={timeout!r}, deadline_s={deadline_s!r}: expected seconds above 0")
     target = Path(dest_root) / remote.relative_path
     if target.is_file() and sha256_of(target) == remote.sha256:
         return target

@@ -129,6 +129,8 @@ def claim_folder(folder: str | Path, *, wait: bool = False, on_wait: Callable[[H
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if (folder / CLAIM_FILE).is_dir() and not (folder / CLAIM_FILE).is_symlink():
+        raise FolderClaimed(f"'{folder / CLAIM_FILE}' is a folder, not a claim file; remove it to use '{folder}'")
     key = (os.getpid(), folder.resolve())
     with _held_lock:
         if key in _held:

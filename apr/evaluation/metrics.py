@@ -44,6 +44,8 @@ def _as_tensor(x: ArrayLike, device: torch.device | None = None) -> torch.Tensor
 
 def _ids(x: ArrayLike, name: str, device: torch.device) -> torch.Tensor:
     """Person or camera ids as int64; a float id must be a whole number (7.9 is not id 7, NaN is no id)."""
+    if not isinstance(x, torch.Tensor) and np.asarray(x).dtype.kind not in "biufc":
+        raise ValueError(f"{name}: expected integer ids, got {np.asarray(x).dtype} values")
     ids = _as_tensor(x, device)
     if ids.is_floating_point():
         bad = ~torch.isfinite(ids) | (ids != torch.round(ids))
