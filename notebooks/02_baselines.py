@@ -127,8 +127,8 @@ glue("paper_dataset", paper.DATASET_LABELS[paper_key] if paper_key in paper.GAPS
 # compared seed by seed (`apr.evaluation.stats.paired_seed_interval`; its coverage on simulated
 # experiments is measured in `tests/test_stats.py`). The interval is held against the paper's effect
 # and against 0: *as large as claimed* (it excludes 0 and reaches the paper's effect), *smaller than
-# claimed*, *not seen here* (it includes 0 and excludes the paper's effect), *opposite*, or *this
-# build cannot tell* (it includes both). A claim that rests on the attributes is *untestable here*
+# claimed*, *not seen here* (it falls short of the paper's effect, reaching at most half of it the
+# other way), *opposite* (beyond that), or *this build cannot tell* (it includes both 0 and the effect). A claim that rests on the attributes is *untestable here*
 # when the models did not learn them (below). The [scorecard](claims.md) has every claim.
 #
 # The default build trains a small network on synthetic pedestrians, on a CPU, for minutes; the

@@ -30,6 +30,11 @@ FOREST = "claims_forest"
 
 INTRO = {
     ClaimGroup.TRAINED: (
+        "The verdicts: *as large as claimed*, the interval excludes 0 and reaches the paper's effect; *smaller than "
+        "claimed*, it excludes 0 and the paper's effect, on the paper's side; *not seen here*, it falls short of the "
+        "paper's effect and does not reach beyond half of it the other way (it includes 0, or excludes it by less); "
+        "*opposite*, it lies on the other side of 0, beyond half the paper's effect; *this build cannot tell*, it "
+        "includes both 0 and the paper's effect; *untestable here*, a precondition failed (the note says which). "
         "Each interval is a 95% interval over the training runs (*seeds*: runs of the first and second model; "
         "*paired*: run k of both shares training seed k, and with it the pretraining it starts from) and the test "
         "queries, held against the paper's effect and against 0. *Smallest detectable*: the effect this build could "
@@ -100,10 +105,13 @@ def _build_summary(parameters: BookParameters) -> list[str]:
         else paper.DATASET_LABELS.get(key, parameters.dataset)
     pretrained = {"synthetic": "a backbone pretrained on other synthetic people",
                   "imagenet": "ImageNet weights"}.get(config.pretrained, config.pretrained)
+    # The device the models were trained on, as their run records say ("auto" names none).
+    trained_on = {str(r.info.get("provenance", {}).get("device", parameters.device)) for r in runs["ide"]}
+    device = ", ".join(sorted(trained_on)) or parameters.device
     return [f"**This build**: `{parameters.dataset}` ({stand_in}); {config.backbone} at {config.image_size[0]}×"
             f"{config.image_size[1]} from {pretrained}, {config.epochs} epochs; {parameters.seeds} training seeds of "
-            f"IDE, ARN and APR, {parameters.ablation_runs} of APR's ablations and the sweeps' seeded points; device "
-            f"`{parameters.device}`. The paper: ResNet-50 at 256×128 from ImageNet weights, 60 epochs, on the real "
+            f"IDE, ARN and APR, {parameters.ablation_runs} of APR's ablations and the sweeps' seeded points; trained on "
+            f"`{device}`. The paper: ResNet-50 at 256×128 from ImageNet weights, 60 epochs, on the real "
             f"{paper.DATASET_LABELS.get(key, key)} ({PAPER_LINK}).", "",
             *_table(["model", "rank-1, this build (%)", "mAP, this build (%)", "rank-1, paper", "mAP, paper"],
                     [[r[0], r[1], r[2], r[3] if r[3] != "nan" else "–", r[4] if r[4] != "nan" else "–"] for r in rows]),
@@ -161,7 +169,7 @@ def claims_page(table: pd.DataFrame, parameters: BookParameters, check: Attribut
         part = table[table["group"] == group]
         if part.empty:
             continue
-        lines += [f"## {group[0].upper() + group[1:]}", "", INTRO[group][0], ""]
+        lines += [f"## {group[0].upper() + group[1:]}", "", INTRO[group], ""]
         rows = []
         for _, r in part.iterrows():
             signed = str(r["paper"]).startswith(("+", "-", "−"))

@@ -258,7 +258,7 @@ class Verdict(enum.StrEnum):
 
     AS_CLAIMED = "as large as claimed"      # the interval excludes 0 and reaches the paper's effect
     SMALLER = "smaller than claimed"        # it excludes 0, on the paper's side, and the paper's effect
-    NOT_SEEN = "not seen here"              # it includes 0 and excludes the paper's effect
+    NOT_SEEN = "not seen here"              # it excludes the effect, not beyond half of it on the other side
     OPPOSITE = "opposite"                   # it lies on the other side of 0, beyond half the paper's effect
     CANNOT_TELL = "this build cannot tell"  # it includes both 0 and the paper's effect: no power
     UNTESTABLE = "untestable here"          # a precondition of the claim fails in this build (the row says which)
@@ -301,8 +301,9 @@ def claim_verdict(paper_effect: float, interval: Interval) -> Verdict:
     """The paper's claimed difference ``paper_effect`` against this build's 95% interval of it.
 
     *as large as claimed*: the interval excludes 0 and reaches the paper's effect (or beyond); *smaller than
-    claimed*: it excludes 0 on the paper's side and excludes the paper's effect; *not seen here*: it includes 0
-    and excludes the effect; *opposite*: it lies on the other side of 0, further than half the paper's effect;
+    claimed*: it excludes 0 on the paper's side and excludes the paper's effect; *not seen here*: it excludes the
+    effect and reaches no further than half of it the other way (it includes 0, or excludes it by less: a small
+    reversal is not called one); *opposite*: it lies on the other side of 0, further than half the paper's effect;
     *this build cannot tell*: it includes both 0 and the effect, or a model was trained once and borrowed no
     training variance (the interval cannot carry it).
     """
