@@ -138,6 +138,15 @@ def test_a_holder_may_claim_its_own_folder_again(tmp_path):
 
 # ---------------------------------------------------------------- 2, 3: healing stays inside the cache
 
+def copy_of_cached_run(cached_run, tmp_path: Path):
+    """(cache, config, entry, metrics): a copy of the module's finished smoke entry in a cache of the test's own."""
+    source, metrics = cached_run
+    cache = tmp_path / "cache"
+    shutil.copytree(source, cache)
+    config = from_params("smoke", **SMOKE)
+    return cache, config, run_dir_for(config, cache), metrics
+
+
 def same_scores(a: dict, b: dict) -> bool:
     """The same model's retrieval scores (the timings in a run's metrics differ from run to run)."""
     return a["rank1"] == b["rank1"] and a["mAP"] == b["mAP"]
@@ -171,11 +180,7 @@ def test_a_linked_entry_is_unlinked_and_what_it_points_to_kept(cached_run, tmp_p
 
 @pytest.mark.slow
 def test_another_configurations_run_is_set_aside_not_deleted(cached_run, tmp_path, capsys):
-    source, metrics = cached_run
-    cache = tmp_path / "cache"
-    shutil.copytree(source, cache)
-    config = from_params("smoke", **SMOKE)
-    entry = run_dir_for(config, cache)
+    cache, config, entry, metrics = copy_of_cached_run(cached_run, tmp_path)
     info = json.loads((entry / "run.json").read_text())
     info["key"] = "0123456789ab"
     (entry / "run.json").write_text(json.dumps(info))
@@ -214,11 +219,7 @@ def test_a_crafted_weights_file_is_refused_without_running(tmp_path):
 
 @pytest.mark.slow
 def test_a_crafted_file_in_a_cache_entry_is_healed_not_run(cached_run, tmp_path, capsys):
-    source, metrics = cached_run
-    cache = tmp_path / "cache"
-    shutil.copytree(source, cache)
-    config = from_params("smoke", **SMOKE)
-    entry = run_dir_for(config, cache)
+    cache, config, entry, metrics = copy_of_cached_run(cached_run, tmp_path)
     marker = tmp_path / "ran"
     torch.save({"query": _Runs(marker)}, entry / "features.pt")
     again = load_or_train(config, cache=cache, progress=False)
