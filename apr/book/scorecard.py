@@ -28,7 +28,7 @@ from .plots import forest_figure, save_figure
 PAPER_LINK = "[arXiv 1703.07220](https://arxiv.org/abs/1703.07220)"
 FOREST = "claims_forest"
 
-INTRO = {
+INTRO: dict[ClaimGroup, str] = {
     ClaimGroup.TRAINED: (
         "The verdicts: *as large as claimed*, the interval excludes 0 and reaches the paper's effect; *smaller than "
         "claimed*, it excludes 0 and the paper's effect, on the paper's side; *not seen here*, it falls short of the "
@@ -46,7 +46,7 @@ INTRO = {
     ClaimGroup.RECOUNT: (
         "Counted from the annotation files, no training involved: *this build* is the largest difference between "
         "a recounted and a printed value. Where the paper is known to be wrong, the row says *erratum*."),
-    ClaimGroup.SCALE: ("What each claim needs before a build can check it.", ),
+    ClaimGroup.SCALE: "What each claim needs before a build can check it.",
 }
 
 
