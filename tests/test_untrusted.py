@@ -491,7 +491,7 @@ def test_an_interrupted_chapter_leaves_no_temporary_files(tmp_path):
     fifo = started.path
     chapter = tmp_path / "wait.py"
     chapter.write_text(f"# %% tags=['parameters']\nparameters = {{}}\n# %%\nopen({str(fifo)!r}, 'w').write('x')\n"
-                       "import time\nwhile True: time.sleep(1)\n")
+                       "import threading\nthreading.Event().wait()\n")   # blocks until killed
     # Short: a kernel's socket path must fit 107 bytes, and pytest's own folders are long.
     temporary = Path(tempfile.mkdtemp(prefix="apr-t-", dir="/tmp"))
     driver = ("import sys\nfrom pathlib import Path\nfrom apr.book.build import run_chapters\n"

@@ -14,6 +14,7 @@ moment cannot both take the folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -96,11 +97,11 @@ def _break_stale(folder: Path, seen: Holder) -> None:
     try:
         fd = os.open(breaker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
-        try:    # a breaker killed in the few instructions below leaves its file: old ones are removed
+        # A breaker killed in the few instructions below leaves its file: old ones are removed. One that is gone
+        # by the time it is looked at was released meanwhile.
+        with contextlib.suppress(FileNotFoundError):
             if time.time() - breaker.stat().st_mtime > STALE_SECONDS:
                 breaker.unlink(missing_ok=True)
-        except FileNotFoundError:
-            pass
         return
     os.close(fd)
     try:
