@@ -82,7 +82,7 @@ pd.DataFrame([(name, readable(path), what, len(tables[name]["train"]), len(table
 # its Market lower-colour pie from an earlier version of the annotations (erratum 12), so
 # the pie below, computed from the released file, is the one to trust.
 
-# %% mystnb={"figure": {"caption": "Fig. 3, recomputed from each annotation file: training identities per attribute value (bars) and per marked upper- and lower-body colour (pies)."}, "image": {"alt": "A bar chart of training identities per attribute value and two pie charts of upper- and lower-body colours."}}
+# %% mystnb={"figure": {"caption": "The paper's Fig. 3, recomputed from each annotation file: training identities per attribute value (bars) and per marked upper- and lower-body colour (pies)."}, "image": {"alt": "A bar chart of training identities per attribute value and two pie charts of upper- and lower-body colours."}}
 # NBVAL_CHECK_OUTPUT
 distribution = {}
 for name, (schema, _, _) in sources.items():
@@ -123,7 +123,7 @@ glue("fig3_no_up", int(up["none marked"]), display=False)
 # over the training identities labelled for both. First the paper's attributes, then all of
 # them.
 
-# %% mystnb={"figure": {"caption": "Fig. 4, recomputed from each annotation file: P(column | row) over the training identities for the paper's attributes."}, "image": {"alt": "A heat map of conditional co-occurrence probabilities with each cell's value printed."}}
+# %% mystnb={"figure": {"caption": "The paper's Fig. 4, recomputed from each annotation file: P(column | row) over the training identities for the paper's attributes."}, "image": {"alt": "A heat map of conditional co-occurrence probabilities with each cell's value printed."}}
 # NBVAL_CHECK_OUTPUT
 correlations, paper_matrices = {}, {}
 for name, (schema, _, _) in sources.items():
@@ -166,7 +166,7 @@ glue("p_female_longhair", f"{first_matrix.loc['female', 'long hair']:.2f}", disp
 # paper's Fig. 4 (two decimals, so agreement means a difference under 0.01). The last two rows
 # and columns are the colour attributes.
 
-# %% mystnb={"figure": {"caption": "Fig. 4 recomputed from the released file minus Fig. 4 as printed in the paper; the last two rows and columns are the colour attributes."}, "image": {"alt": "A heat map of differences between recomputed and printed probabilities, red above and blue below zero."}}
+# %% mystnb={"figure": {"caption": "The paper's Fig. 4 recomputed from the released file minus Fig. 4 as printed in the paper; the last two rows and columns are the colour attributes."}, "image": {"alt": "A heat map of differences between recomputed and printed probabilities, red above and blue below zero."}}
 released = [name for name in ("market1501", "dukemtmc") if name in sources]
 fig4_rows = []
 for name in released:

@@ -65,7 +65,7 @@ display(Markdown(f"APR, {len(runs)} training runs: {len(query['pids']):,} querie
 # paper's points (Market-1501, reported by the paper) give rank-1 only; its change is against its full
 # 87.04%. Changes are drawn rather than levels because this build's level is far from the paper's.
 
-# %% mystnb={"figure": {"caption": "Fig. 9: the change of rank-1 (left) and of mAP (right) against the whole gallery as τ makes the filter drop more of it, this build (95% intervals over training runs and test queries) and the paper's points (reported by the paper).", "name": "fig-9"}, "image": {"alt": "Two panels: change of accuracy in points against the percentage of the gallery used, this build's points labelled by tau and the paper's black dashed curve."}}
+# %% mystnb={"figure": {"caption": "The paper's Fig. 9, rebuilt here: the change of rank-1 (left) and of mAP (right) against the whole gallery as τ makes the filter drop more of it, this build (95% intervals over training runs and test queries) and the paper's points (reported by the paper).", "name": "fig-9"}, "image": {"alt": "Two panels: change of accuracy in points against the percentage of the gallery used, this build's points labelled by tau and the paper's black dashed curve."}}
 rows = []
 for tau in taus:
     used = seed_query_interval(outcomes[tau]["gallery_used"])
@@ -191,7 +191,7 @@ glue("largest_used", f"{100 * largest['gallery_used']:.1f}", display=False)
 # embeds every distractor, Fig. 8 uses the first training runs of APR and IDE, as many as the
 # ablations get, not all of Table 1's.
 
-# %% mystnb={"figure": {"caption": "Fig. 8: rank-1 (left) and mAP (right) as distractors join the gallery, APR and IDE of this build (95% intervals over training runs and test queries) and the paper's curves on Market-1501+500k (reported by the paper).", "name": "fig-8"}, "image": {"alt": "Two panels against the gallery size on a log axis: this build's APR and IDE as solid lines with error bars, the paper's three curves as black dashed lines."}}
+# %% mystnb={"figure": {"caption": "The paper's Fig. 8, rebuilt here: rank-1 (left) and mAP (right) as distractors join the gallery, APR and IDE of this build (95% intervals over training runs and test queries) and the paper's curves on Market-1501+500k (reported by the paper).", "name": "fig-8"}, "image": {"alt": "Two panels against the gallery size on a log axis: this build's APR and IDE as solid lines with error bars, the paper's three curves as black dashed lines."}}
 from apr.book.plots import distractor_figure
 from apr.book.report import fig8_paper_effects, growth_fall_gap, growth_gaps, growth_levels
 from apr.experiments.distractors import FIG8_DATASETS, book_distractor_outcomes

@@ -3,7 +3,8 @@
     .venv/bin/python scripts/compare_scorecards.py figures/claims.csv other/claims.csv [--names default other]
 
 Prints one Markdown row per claim: each build's value, interval and verdict, whether the verdicts agree, and
-whether each build's value lies inside the other build's 95% interval (rows without an interval: "–"). Where the
+whether each build's value lies inside the other build's 95% interval (rows without an interval, such as a single
+wall-clock timing: "–"). Where the
 scorecards carry it (column ``agreement``), the last line names each differing verdict with both builds' estimate
 of how often a rebuild gives their verdict again: a verdict near the line between two (about 50%) can differ.
 Exits 1 when a verdict differs or a value falls outside the other's interval, so a script can check it.
@@ -18,7 +19,7 @@ import pandas as pd
 
 
 def _inside(value: float, low: float, high: float) -> str:
-    if pd.isna(value) or pd.isna(low) or pd.isna(high):
+    if pd.isna(value) or pd.isna(low) or pd.isna(high) or low == high:    # low == high: one timing, no interval
         return "–"
     return "yes" if low <= value <= high else "no"
 

@@ -214,3 +214,51 @@ def test_verdict_agreement_of_a_null_and_of_a_clear_difference():
     assert shares["this build cannot tell"] > 0.9
     with pytest.raises(ValueError, match="at least 2"):
         verdict_agreement(near, 1)
+
+
+def test_interval_verdict_agreement_near_and_far_from_the_line():
+    from apr.evaluation.stats import interval_verdict_agreement
+    far = Interval(10.0, 8.0, 12.0, (3,), 0)                     # far from 0 and from an effect of 2: one verdict
+    assert interval_verdict_agreement(far, 2.0) > 0.999
+    # The interval's upper end sits on the paper's effect: each rebuild falls either side of it, a coin toss twice.
+    edge = Interval(0.0, -2.0, 2.0, (3,), 0)
+    assert 0.4 < interval_verdict_agreement(edge, 2.0) < 0.65
+    with pytest.raises(ValueError, match="finite"):
+        interval_verdict_agreement(far, float("nan"))
+
+
+def test_the_attribute_precondition_averages_the_required_groups():
+    import pandas as pd
+
+    from apr.book.attribute_check import LEARNED_MARGIN, AttributeCheck, overall_lift, removal_untestable
+    majority = pd.Series({"gender": 56.0, "bag": 74.0, "hat": 97.0})
+    # One group a little below its majority rate in some runs does not sink a build whose others are well learned.
+    accuracy = pd.DataFrame({"gender": [66.0, 65.0, 67.0, 66.5], "bag": [73.6, 75.0, 74.2, 73.9],
+                             "hat": [97.0] * 4})
+    overall = overall_lift(accuracy, majority, ["gender", "bag"])
+    assert overall.mean == pytest.approx(((66.125 - 56) + (74.175 - 74)) / 2) and overall.low > LEARNED_MARGIN
+    assert overall_lift(accuracy, majority, ["hat"]).high == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="at least one group"):
+        overall_lift(accuracy, majority, [])
+    table = pd.DataFrame({"learnable": [True, True, False]}, index=["gender", "bag", "hat"])
+    check = AttributeCheck(table, overall, True, "", "test")
+    assert removal_untestable(check, ["hat"]).startswith("not even ARN learns hat")
+    assert removal_untestable(check, ["hat", "bag"]) == ""          # the bag types together: one of them is learnt
+    assert removal_untestable(check, ["unknown"]) == ""
+
+
+def test_compare_scorecards_skips_the_interval_test_of_a_single_timing():
+    import importlib.util
+    from pathlib import Path
+
+    import pandas as pd
+    spec = importlib.util.spec_from_file_location("compare", Path(__file__).parents[1] / "scripts" / "compare_scorecards.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    def card(timing: float, verdict: str) -> pd.DataFrame:
+        return pd.DataFrame({"claim": ["faster", "better"], "measured": [timing, 1.0], "low": [timing, 0.5],
+                             "high": [timing, 1.5], "verdict": ["smaller than claimed", verdict]})
+    table, agree = compare.compare(card(0.4, "as large as claimed"), card(1.8, "as large as claimed"), ("a", "b"))
+    assert agree and list(table["a inside b's interval"]) == ["–", "yes"]
+    _, agree = compare.compare(card(0.4, "as large as claimed"), card(0.4, "this build cannot tell"), ("a", "b"))
+    assert not agree

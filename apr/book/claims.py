@@ -25,25 +25,50 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from ..data.attributes import SCHEMAS, load_attribute_annotations
 from ..data.datasets import stands_for
 from ..data.paths import find_annotation_file
-from ..evaluation.stats import (Interval, Verdict, claim_verdict, effect_verdict, every_point_verdict, seed_query_interval,
-                                seeds_needed, verdict_agreement)
+from ..evaluation.stats import (
+    Interval,
+    Verdict,
+    claim_verdict,
+    effect_verdict,
+    every_point_verdict,
+    interval_verdict_agreement,
+    query_term,
+    seed_query_interval,
+    seeds_needed,
+    verdict_agreement,
+)
 from ..experiments.attributes import PAPER_ATTRIBUTE_DATASETS, other_attribute_runs
 from ..experiments.cache import RunRecord, stored_runs
-from ..experiments.configs import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, lambda_configs, leave_one_out_configs,
-                                   seeded_configs, seeded_variant_configs)
+from ..experiments.configs import (
+    REFERENCE_LAMBDA,
+    SEEDED_LAMBDAS,
+    lambda_configs,
+    leave_one_out_configs,
+    removed_groups,
+    seeded_configs,
+    seeded_variant_configs,
+)
 from ..experiments.distractors import FIG8_DATASETS, book_distractor_outcomes
 from ..experiments.parameters import BookParameters
 from . import paper
 from .annotation_stats import colour_cells, fig4_differences, positive_counts
-from .attribute_check import AttributeCheck, attribute_check
-from .report import (ATTRIBUTE_DATASET_NEEDS, acceleration_outcomes, attribute_accuracy_gap, compare_runs,
-                     fig8_paper_effects, growth_fall_gap, growth_gaps, per_query_runs, rebuild_agreement,
-                     versus_same_seed)
+from .attribute_check import AttributeCheck, attribute_check, removal_untestable
+from .report import (
+    ATTRIBUTE_DATASET_NEEDS,
+    acceleration_outcomes,
+    attribute_accuracy_gap,
+    compare_runs,
+    fig8_paper_effects,
+    growth_fall_gap,
+    growth_gaps,
+    per_query_runs,
+    rebuild_agreement,
+    versus_same_seed,
+)
 
 FIG4_TOLERANCE = 0.01   # the cells are printed with two decimals
 
@@ -77,6 +102,7 @@ class Row:
     chapter: str = ""
     anchor: str = ""                    # the label of the chapter's section that shows it
     attributes: bool = False            # rests on recognised attributes (untestable when they are not learned)
+    removes: str = ""                   # Fig. 6: the evaluation groups the row leaves out, comma-separated
 
 
 COLUMNS = list(Row.__dataclass_fields__)
@@ -95,18 +121,28 @@ def _needed(per_run: np.ndarray | None, interval: Interval, effect: float) -> st
     if per_run is None or len(per_run) < 2 or effect == 0:
         return "–"
     per_run = np.asarray(per_run, dtype=np.float64)
-    t = scipy_stats.t.ppf(0.975, len(per_run) - 1)
-    query = max(0.0, (interval.half_width / t) ** 2 - per_run.var(ddof=1) / len(per_run))
-    k = seeds_needed(per_run, effect, query_variance=query)
+    k = seeds_needed(per_run, effect, query_variance=query_term(interval, per_run))
     return str(k) if k is not None else "more than 64 (more test queries needed)"
+
+
+def _agreement(per_run: np.ndarray | None, interval: Interval, effect: float) -> float | None:
+    """The estimated share of rebuilds with as many seeds that give this row's verdict again: from the per-run
+    differences where known (:func:`apr.evaluation.stats.verdict_agreement`), else from the interval alone
+    (:func:`apr.evaluation.stats.interval_verdict_agreement`: a once-trained point that borrowed its spread)."""
+    if not interval.carries_training_variance:
+        return None
+    if per_run is None or len(per_run) < 2:
+        return interval_verdict_agreement(interval, effect)
+    per_run = np.asarray(per_run, dtype=np.float64)
+    return verdict_agreement(per_run, len(per_run), effect, query_variance=query_term(interval, per_run))[0]
 
 
 def _difference_row(claim: str, effect: float | None, interval: Interval, *, chapter: str, anchor: str,
                     attributes: bool, per_run: np.ndarray | None = None, agreement: float | None = None,
-                    note: str = "") -> Row:
+                    note: str = "", removes: str = "") -> Row:
     measured = {"measured": interval.mean, "low": interval.low, "high": interval.high, "seeds": _seeds(interval),
                 "detectable": interval.half_width}
-    where = {"chapter": chapter, "anchor": anchor, "attributes": attributes}
+    where = {"chapter": chapter, "anchor": anchor, "attributes": attributes, "removes": removes}
     if effect is None:
         return Row(claim=claim, group=ClaimGroup.SCALE, paper="–", **measured, verdict=Verdict.NOT_RUN,
                    note="the paper gives no number for this dataset", **where)
@@ -114,7 +150,8 @@ def _difference_row(claim: str, effect: float | None, interval: Interval, *, cha
         note = note or "one training run of a model: its training variance is unknown, the interval holds queries only"
     return Row(claim=claim, group=ClaimGroup.TRAINED, paper=f"{effect:+.2f}", paper_effect=effect, **measured,
                verdict=claim_verdict(effect, interval), seeds_needed=_needed(per_run, interval, effect),
-               agreement=agreement, note=note, **where)
+               agreement=agreement if agreement is not None else _agreement(per_run, interval, effect), note=note,
+               **where)
 
 
 def _not_run(claim: str, paper_text: str, needs: str, effect: float | None = None) -> Row:
@@ -222,10 +259,12 @@ def sweep_claims(parameters: BookParameters) -> list[Row]:
         points = {name: stored_runs(seeded_configs(c, seeds) if name == "none" else [c]) for name, c in removals.items()}
         seeded = seeded_variant_configs(parameters, ("apr", "apr_no_arm", "apr_no_attr_loss"))
         apr, no_arm, no_attr = (stored_runs(seeded[v][:seeds]) for v in ("apr", "apr_no_arm", "apr_no_attr_loss"))
+        groups = removed_groups(parameters)
         for name, interval in versus_same_seed(points, "none", [(apr, no_arm), (apr, no_attr)]).items():
             direction = "lowers" if fig6[name] < 0 else "raises"
             rows.append(_difference_row(f"Leaving out {name} {direction} rank-1 (Fig. 6)", fig6[name], interval["rank1"],
-                                        chapter="04_ablations", anchor="ablations-leave-one-out", attributes=True))
+                                        chapter="04_ablations", anchor="ablations-leave-one-out", attributes=True,
+                                        removes=", ".join(groups[name])))
     return rows
 
 
@@ -350,11 +389,14 @@ def build_attribute_check(parameters: BookParameters) -> AttributeCheck:
 
 
 def apply_attribute_check(rows: list[Row], check: AttributeCheck) -> list[Row]:
-    """Rows that rest on recognised attributes become *untestable here* when the attributes are not learned."""
-    if check.learned:
-        return rows
-    return [replace(r, verdict=Verdict.UNTESTABLE, note=check.reason) if r.attributes and r.group == ClaimGroup.TRAINED
-            else r for r in rows]
+    """Rows that rest on recognised attributes become *untestable here* when the attributes are not learned, and a
+    Fig. 6 row when it leaves out groups that not even ARN learns in this build."""
+    def checked(row: Row) -> Row:
+        if not (row.attributes and row.group == ClaimGroup.TRAINED):
+            return row
+        reason = check.reason or removal_untestable(check, [g for g in row.removes.split(", ") if g])
+        return replace(row, verdict=Verdict.UNTESTABLE, note=reason, agreement=None) if reason else row
+    return [checked(r) for r in rows]
 
 
 def claim_rows(parameters: BookParameters, check: AttributeCheck | None = None) -> list[Row]:

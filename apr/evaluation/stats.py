@@ -397,6 +397,23 @@ def verdict_agreement(differences: np.ndarray, seeds: int, paper_effect: float =
     return float((first == second).mean()), shares
 
 
+def interval_verdict_agreement(interval: Interval, paper_effect: float, level: float = 0.95, *,
+                               builds: int = 20_000, rng: np.random.Generator | None = None) -> float:
+    """How often two rebuilds give one verdict on ``paper_effect`` when all that is known is this build's
+    ``interval`` (e.g. a once-trained point that borrowed its seed spread): each rebuild's estimate is drawn from a
+    normal around the measured mean with the interval's standard error, and keeps the interval's width. Cruder than
+    :func:`verdict_agreement`, which also lets the width vary with the seeds drawn."""
+    _check_level(level)
+    if not (np.isfinite(paper_effect) and np.isfinite(interval.mean) and np.isfinite(interval.half_width)):
+        raise ValueError("interval_verdict_agreement: expected a finite interval and paper effect")
+    rng = np.random.default_rng(0) if rng is None else rng
+    half = interval.half_width
+    error = half / scipy_stats.norm.ppf(0.5 + level / 2)
+    first, second = (rng.normal(interval.mean, error, builds) for _ in range(2))
+    return float((_verdict_of(first - half, first + half, paper_effect)
+                  == _verdict_of(second - half, second + half, paper_effect)).mean())
+
+
 def paired_verdict_agreement(a: np.ndarray, b: np.ndarray, paper_effect: float, level: float = 0.95, *,
                              builds: int = 20_000) -> float:
     """:func:`verdict_agreement` of the paired comparison ``a - b`` ((runs, queries) outcomes, run k of each trained

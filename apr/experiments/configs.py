@@ -108,6 +108,16 @@ def leave_one_out_configs(parameters: BookParameters) -> dict[str, APRConfig]:
     return out
 
 
+def removed_groups(parameters: BookParameters) -> dict[str, tuple[str, ...]]:
+    """Fig. 6: the evaluation groups (Table 4/5 columns) each removal of :func:`leave_one_out_configs` takes away."""
+    schema = schema_of(parameters.dataset)
+    removals = REMOVALS.get(stands_for(parameters.dataset), {})
+    if schema is None:
+        return {}
+    return {name: tuple(g.name for g in schema.groups if set(g.members) & set(removed))
+            for name, removed in removals.items()}
+
+
 def seeded_configs(config: APRConfig, seeds: int) -> list[APRConfig]:
     """``config`` with training seeds 0 .. seeds - 1: the same data and starting point, other training randomness."""
     if seeds < 1:
