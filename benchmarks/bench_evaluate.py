@@ -77,6 +77,19 @@ PYX_IN_WHEEL = "fastreid/evaluation/rank_cylib/rank_cy.pyx"
 BUILD_DIR = Path(__file__).resolve().parent / "_build"
 
 
+def toolbox_file(member: str, build_dir: Path = BUILD_DIR) -> bytes:
+    """One file of the fastreid wheel (downloaded once into ``build_dir``), to run the toolbox's own code beside
+    apr's; nothing of it enters the package."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    wheels = list(build_dir.glob("fastreid-*.whl"))
+    if not wheels:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(build_dir), FASTREID_WHEEL]
+        if subprocess.run(cmd).returncode != 0:
+            raise RuntimeError(f"could not download {FASTREID_WHEEL} from PyPI ({' '.join(cmd)})")
+        wheels = list(build_dir.glob("fastreid-*.whl"))
+    return zipfile.ZipFile(wheels[0]).read(member)
+
+
 def build_toolbox_cython(build_dir: Path = BUILD_DIR):
     """Build fast-reid's Cython evaluator (``rank_cy.evaluate_cy``) and import it.
 
@@ -87,11 +100,7 @@ def build_toolbox_cython(build_dir: Path = BUILD_DIR):
     if not list(build_dir.glob("rank_cy*.so")):
         pyx = build_dir / "rank_cy.pyx"
         if not pyx.exists():
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(build_dir), FASTREID_WHEEL]
-            if subprocess.run(cmd).returncode != 0:
-                raise RuntimeError(f"could not download {FASTREID_WHEEL} from PyPI ({' '.join(cmd)})")
-            wheel = next(build_dir.glob("fastreid-*.whl"))
-            pyx.write_bytes(zipfile.ZipFile(wheel).read(PYX_IN_WHEEL))
+            pyx.write_bytes(toolbox_file(PYX_IN_WHEEL, build_dir))
         setup = ("from setuptools import setup, Extension; import numpy; from Cython.Build import cythonize; "
                  "setup(ext_modules=cythonize([Extension('rank_cy', ['rank_cy.pyx'], include_dirs=[numpy.get_include()])],"
                  " language_level=3), script_args=['build_ext', '--inplace', '-q'])")

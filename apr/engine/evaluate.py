@@ -41,7 +41,7 @@ def extract_test(model: APR, training: TrainingData, config: APRConfig, device: 
 
 
 def score(query: Embeddings, gallery: Embeddings, training: TrainingData, device: torch.device) -> dict[str, Any]:
-    """Rank-1/5/10 and mAP (official and step AP), plus attribute accuracy per group; without queries (an
+    """Rank-1/5/10, mAP (official and step AP) and mINP, plus attribute accuracy per group; without queries (an
     attribute-only dataset, CUB-200-2011) the attribute accuracy of the gallery (its test images) only."""
     t = time.perf_counter()
     metrics: dict[str, Any] = {}
@@ -49,10 +49,10 @@ def score(query: Embeddings, gallery: Embeddings, training: TrainingData, device
         distmat = pairwise_distances(query.features, gallery.features, device=device)
         cmc, maps = evaluate_ranking_modes(distmat, query.pids.to(device), gallery.pids.to(device),
                                            query.camids.to(device), gallery.camids.to(device), max_rank=10,
-                                           ap_modes=("official", "step"))
+                                           ap_modes=("official", "step"), minp=True)
         # A gallery of fewer than k images has ranked all of them by rank k: its CMC stops there.
         metrics |= {f"rank{k}": float(cmc[min(k, len(cmc)) - 1]) for k in (1, 5, 10)}
-        metrics |= {"mAP": maps["official"], "mAP_step": maps["step"]}
+        metrics |= {"mAP": maps["official"], "mAP_step": maps["step"], "mINP": maps["mINP"]}
     schema = training.data.schema
     if gallery.attr_probs and schema is not None and training.attribute_names == schema.names:
         groups = group_predictions(gallery.attr_probs, schema)

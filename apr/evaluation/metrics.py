@@ -55,7 +55,7 @@ def _ids(x: ArrayLike, name: str, device: torch.device) -> torch.Tensor:
                              f"{int(torch.nonzero(bad.flatten())[0])}")
     elif ids.dtype == torch.bool or ids.is_complex():
         raise ValueError(f"{name}: expected integer ids, got {ids.dtype}")
-    return ids.long()
+    return ids.long().contiguous()       # a strided view (ids[::10]) would make searchsorted warn and copy
 
 
 def pairwise_distances(query: ArrayLike, gallery: ArrayLike, *, squared: bool = True, device: str | torch.device | None = None,
@@ -124,6 +124,13 @@ def ap_from_ranks(ranks: torch.Tensor, n_good: torch.Tensor, ap_mode: str) -> to
         terms = (before + precision) / 2
     valid = i <= n_good[:, None]
     return torch.where(valid, terms, torch.zeros_like(terms)).sum(1) / n_good.double().clamp_min(1)
+
+
+def inp_from_ranks(ranks: torch.Tensor, n_good: torch.Tensor) -> torch.Tensor:
+    """INP of each row (Ye et al. 2021, the re-ID survey): its number of matches over the 1-based rank of its last
+    (hardest) match, from the 0-based ranks of :func:`ap_from_ranks`; 0 when a match is never retrieved (+inf)."""
+    last = ranks.double().gather(1, (n_good.long() - 1).clamp_min(0)[:, None]).squeeze(1)
+    return torch.where(torch.isfinite(last), n_good.double() / (last + 1), torch.zeros_like(last))
 
 
 def _ranks_by_stable_sort(dist: torch.Tensor, valid: torch.Tensor, good: torch.Tensor, k: int) -> torch.Tensor:
@@ -287,8 +294,9 @@ def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r
     # Exact ties at a match's distance (other than the match itself, and not ignored items)
     # make a row's sum of (right - left) exceed its number of retrieved matches: re-rank those
     # rows with a stable sort, which breaks ties by gallery index.
-    excess = torch.bincount(amb_r, weights=(right - left).double(), minlength=c)
-    excess -= torch.bincount(ign_r, weights=(ign_right - ign_left).double(), minlength=c)
+    # .double(): a weighted bincount of no items comes back as int64 (every match filtered out to +inf).
+    excess = torch.bincount(amb_r, weights=(right - left).double(), minlength=c).double()
+    excess -= torch.bincount(ign_r, weights=(ign_right - ign_left).double(), minlength=c).double()
     for row in torch.nonzero(excess > n_fin).flatten().tolist():
         valid = torch.ones(g, dtype=torch.bool, device=dev)
         good = torch.zeros(g, dtype=torch.bool, device=dev)
@@ -300,7 +308,8 @@ def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r
 
 def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_camids: ArrayLike, g_camids: ArrayLike,
                      max_rank: int = 50, ap_mode: APMode = "official", chunk_size: int | None = None,
-                     workers: int | None = None) -> tuple[np.ndarray, float]:
+                     workers: int | None = None, minp: bool = False
+                     ) -> tuple[np.ndarray, float] | tuple[np.ndarray, float, float]:
     """CMC and mAP of a query x gallery distance matrix (Market-1501 / DukeMTMC-reID protocol).
 
     Parameters
@@ -322,26 +331,32 @@ def evaluate_ranking(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q
     workers
         CPU only: blocks processed side by side (default: ``torch.get_num_threads()``), each
         with one intra-op thread; the thread setting is restored afterwards.
+    minp
+        Also return mINP (:func:`inp_from_ranks`), from the same ranking pass.
 
     Returns
     -------
     cmc : ndarray of shape (min(max_rank, G),)
         Fraction of valid queries whose first match is within rank k+1.
     mAP : float in [0, 1]
+    mINP : float in [0, 1], only with ``minp=True``
     """
     cmc, maps = evaluate_ranking_modes(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, (ap_mode,), chunk_size,
-                                       workers)
-    return cmc, maps[ap_mode]
+                                       workers, minp=minp)
+    return (cmc, maps[ap_mode], maps["mINP"]) if minp else (cmc, maps[ap_mode])
 
 
 def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_camids: ArrayLike,
                            g_camids: ArrayLike, max_rank: int = 50, ap_modes: Sequence[APMode] = ("official", "step"),
                            chunk_size: int | None = None, workers: int | None = None,
-                           per_query: bool = False) -> tuple[np.ndarray, dict[str, float]] | pd.DataFrame:
-    """:func:`evaluate_ranking` for several AP rules from one ranking pass: (cmc, {mode: mAP}).
+                           per_query: bool = False, minp: bool = False
+                           ) -> tuple[np.ndarray, dict[str, float]] | pd.DataFrame:
+    """:func:`evaluate_ranking` for several AP rules from one ranking pass: (cmc, {mode: mAP}), with ``"mINP"``
+    in the dictionary when ``minp``.
 
     ``per_query=True`` returns instead one row per evaluated query (index: query position):
-    the 0-based rank of its first match and its AP under each rule (see :func:`evaluate_per_query`).
+    the 0-based rank of its first match and its AP under each rule (see :func:`evaluate_per_query`), and its
+    ``INP`` when ``minp``.
     """
     dist = _as_tensor(distmat)
     dev = dist.device
@@ -401,7 +416,10 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
         with_match = n_good > 0                                  # queries without a match are skipped
         ranks, n_good = ranks[with_match], n_good[with_match]
         evaluated = torch.nonzero(with_match).flatten() + s
-        return ranks[:, 0], {mode: ap_from_ranks(ranks, n_good, mode) for mode in ap_modes}, evaluated
+        scores = {mode: ap_from_ranks(ranks, n_good, mode) for mode in ap_modes}
+        if minp:
+            scores["mINP"] = inp_from_ranks(ranks, n_good)
+        return ranks[:, 0], scores, evaluated
 
     if workers > 1 and len(starts) > 1 and dev.type == "cpu":
         # Several of the dense ops (bincount, index_select) run on one core: process chunks
@@ -428,9 +446,11 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
         frame = pd.DataFrame({"query": queries.cpu().numpy(), "first_match_rank": ranks})
         for mode in ap_modes:
             frame[f"AP_{mode}"] = torch.cat([a[mode] for a in aps]).cpu().numpy()
+        if minp:
+            frame["INP"] = torch.cat([a["mINP"] for a in aps]).cpu().numpy()
         return frame.set_index("query")
     cmc = (first[:, None] <= torch.arange(max_rank, device=dev, dtype=torch.float64)[None]).double().mean(0)
-    return cmc.cpu().numpy(), {mode: float(torch.cat([a[mode] for a in aps]).mean()) for mode in ap_modes}
+    return cmc.cpu().numpy(), {mode: float(torch.cat([a[mode] for a in aps]).mean()) for mode in aps[0]}
 
 
 def evaluate_per_query(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayLike, q_camids: ArrayLike,
