@@ -1,4 +1,4 @@
-"""Command line: ``python -m apr {synth,info,download,train,extract,book} ...``.
+"""Command line: ``python -m apr {synth,info,download,train,extract,export,book} ...``.
 
 Every subcommand is a function ``cmd_<name>(args) -> int``; :func:`main` parses, runs, and
 turns any error into one line on stderr and a non-zero exit (``--debug`` shows the
@@ -62,7 +62,8 @@ def train_config(args: argparse.Namespace):
     """The run configuration from a preset, the named options and ``--set`` pairs."""
     from .config import from_params, parse_overrides
 
-    named = {"dataset": args.dataset, "data_root": args.data_root, "variant": args.variant, "backbone": args.backbone,
+    named = {"dataset": args.dataset, "dataset_file": args.dataset_file, "data_root": args.data_root,
+             "variant": args.variant, "backbone": args.backbone,
              "image_size": args.image_size, "epochs": args.epochs, "lambda_id": args.lambda_id, "seed": args.seed,
              "train_seed": args.train_seed,
              "device": args.device, "batch_size": args.batch_size, "data_path": args.data_path}
@@ -107,7 +108,8 @@ def format_metrics(metrics: dict) -> str:
     """One line of re-ID metrics (none for an attribute-only dataset), then attribute accuracy per group when there
     is one."""
     line = (f"rank-1 {metrics['rank1']:.2%}  rank-5 {metrics['rank5']:.2%}  rank-10 {metrics['rank10']:.2%}  "
-            f"mAP {metrics['mAP']:.2%} (step AP {metrics['mAP_step']:.2%})") if "rank1" in metrics else "no re-ID queries"
+            f"mAP {metrics['mAP']:.2%} (step AP {metrics['mAP_step']:.2%})"
+            + (f"  mINP {metrics['mINP']:.2%}" if "mINP" in metrics else "")) if "rank1" in metrics else "no re-ID queries"
     acc = metrics.get("attribute_accuracy")
     if acc:
         # n/a: no labelled test image, or only one class among them (accuracy undefined)
@@ -117,11 +119,40 @@ def format_metrics(metrics: dict) -> str:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    if args.images is not None or args.out is not None:
+        return extract_images(args)
     from .engine.evaluate import evaluate_run
 
     metrics = evaluate_run(args.run_dir, device=args.device, progress=not args.quiet)
     print(f"features written to {Path(args.run_dir) / 'features.pt'}")
     print(format_metrics(metrics))
+    return 0
+
+
+def extract_images(args: argparse.Namespace) -> int:
+    """``apr extract RUN --images DIR_OR_GLOB --out feats.npz``: the run as a feature extractor."""
+    from .engine.extractor import Extractor, image_files
+
+    if args.images is None or args.out is None:
+        raise ValueError("--images and --out go together: apr extract RUN --images DIR_OR_GLOB --out feats.npz")
+    if not str(args.out).endswith(".npz"):
+        raise ValueError(f"--out '{args.out}': expected a file name ending in .npz")
+    files = image_files(args.images)
+    extractor = Extractor.from_run(args.run_dir, device=args.device, batch_size=args.batch_size)
+    out = extractor(files, progress=not args.quiet)
+    path = out.save(args.out)
+    names = ", ".join(out.attributes) or "none (an IDE run)"
+    print(f"{len(files)} images -> {path}: features {out.features.shape[1]}-d ({extractor.config.test_feature}), "
+          f"pool5 {out.pool5.shape[1]}-d, attribute probabilities: {names}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .engine.export import export_onnx
+
+    path = export_onnx(args.run_dir, args.onnx, opset=args.opset)
+    print(f"ONNX model written to {path} (input 'images': (B, 3, H, W) normalised; outputs 'features', 'pool5', "
+          "'attr_<name>')")
     return 0
 
 
@@ -182,8 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train APR or a baseline (torchrun for several processes)")
     train.add_argument("--scale", default="quick", help="preset: smoke, quick or paper (default: quick)")
     train.add_argument("--dataset", default=None,
-                       help="market1501, dukemtmc, peta, synthetic, synthetic_duke or cub200 (attribute "
-                            "recognition only) (default: synthetic)")
+                       help="market1501, dukemtmc, peta, synthetic, synthetic_duke, cub200 (attribute "
+                            "recognition only) or custom (your own CSV: --dataset-file) (default: synthetic)")
+    train.add_argument("--dataset-file", default=None,
+                       help="with --dataset custom: the CSV listing path, pid, camid, split and attribute columns")
     train.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     train.add_argument("--variant", default=None, help="apr, ide, arn, apr_no_arm, apr_no_attr_loss (default: apr)")
     train.add_argument("--backbone", default=None, help="resnet50, resnet18, mobilenet_v3_small, ... (default: the preset's)")
@@ -204,11 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=cmd_train)
 
-    extract = sub.add_parser("extract", help="features and metrics of a trained run folder")
+    extract = sub.add_parser("extract", help="features and metrics of a trained run folder, or features of your "
+                             "own images (--images)")
     extract.add_argument("run_dir", help="a folder written by `apr train`")
+    extract.add_argument("--images", help="a folder of images or a glob pattern: extract these instead of the "
+                         "run's test split (needs --out)")
+    extract.add_argument("--out", help="the .npz file for --images: features, pool5, attr_<name> probabilities")
+    extract.add_argument("--batch-size", type=int, default=None, help="images per batch (default: the run's)")
     extract.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     extract.add_argument("--quiet", action="store_true", help="no progress bars")
     extract.set_defaults(func=cmd_extract)
+
+    export = sub.add_parser("export", help="a trained run folder as an ONNX model")
+    export.add_argument("run_dir", help="a folder written by `apr train`")
+    export.add_argument("--onnx", required=True, help="the .onnx file to write")
+    export.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
+    export.set_defaults(func=cmd_export)
 
     book = sub.add_parser("book", help="execute every chapter and build the HTML book")
     book.add_argument("--dataset", default=None, choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke"],

@@ -24,7 +24,8 @@ class APRConfig:
     """All settings of one run. Defaults follow the paper (§5.2) unless a comment says otherwise."""
 
     # data
-    dataset: str = "synthetic"            # market1501, dukemtmc, peta, synthetic, synthetic_duke, cub200
+    dataset: str = "synthetic"            # market1501, dukemtmc, peta, synthetic, synthetic_duke, cub200, custom
+    dataset_file: str | None = None       # dataset "custom": the CSV listing its images (apr.data.custom)
     data_root: str | None = None          # None: $APR_DATA_ROOT, then ../shared/data
     synthetic_scale: str = "quick"        # size of the generated set when dataset == "synthetic"
     synthetic_train_ids: int = 0          # > 0: that many training identities instead of the scale's
@@ -94,6 +95,9 @@ class APRConfig:
             (self.data_path in ("decoded", "loader"), f"data_path={self.data_path!r}: expected decoded or loader"),
             (len(self.image_size) == 2 and min(self.image_size) >= 32, f"image_size={self.image_size}: expected (H, W), each >= 32"),
             (self.synthetic_scale in ("smoke", "quick", "paper"), f"synthetic_scale={self.synthetic_scale!r}: expected smoke, quick or paper"),
+            ((self.dataset == "custom") == (self.dataset_file is not None),
+             f"dataset={self.dataset!r}, dataset_file={self.dataset_file!r}: dataset_file names the CSV of dataset "
+             "custom, and only of it"),
         ]
         bad = [msg for ok, msg in checks if not ok]
         if bad:
@@ -134,6 +138,10 @@ class APRConfig:
         for name, default in LATER_SETTINGS.items():   # at their default, runs cached before they existed stay valid
             if d[name] == default:
                 d.pop(name)
+        if self.dataset_file is not None:                # the file's content, not where it lies, defines the data
+            from .data.custom import fingerprint
+
+            d["dataset_file"] = fingerprint(self.dataset_file)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -141,7 +149,7 @@ class APRConfig:
 NOT_IN_CACHE_KEY: tuple[str, ...] = ("device", "loader_workers", "eval_batch_size", "data_path")
 # Settings added after runs were first cached, with the default that means "as before".
 LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0, "train_seed": 0, "validation_ids": 0, "synthetic_test_ids": 0,
-                                  "synthetic_train_ids": 0}
+                                  "synthetic_train_ids": 0, "dataset_file": None}
 # Training seed k of data seed s seeds the training with s + k * this (a prime far above the data seeds in use).
 TRAINING_SEED_STRIDE = 7919
 
@@ -171,7 +179,7 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
     if name == "image_size":
         parts = text.lower().replace("x", ",").split(",")
         return tuple(int(p) for p in parts)
-    if name in ("data_root", "lr_decay_epoch"):
+    if name in ("data_root", "dataset_file", "lr_decay_epoch"):
         return None if text.lower() == "none" else (int(text) if name == "lr_decay_epoch" else text)
     if isinstance(current, bool):
         if text.lower() not in ("true", "false", "1", "0"):

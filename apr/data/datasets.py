@@ -38,6 +38,7 @@ from .attributes import (
     load_attribute_annotations,
 )
 from .cub import cub_reid_data, read_cub
+from .custom import read_custom
 from .paths import ANNOTATION_SUBDIRS, EXTRACTED_NAMES, find_annotation_file, resolve_data_root
 # The containers live in .records (CUB's reader fills them too); they are re-exported here, where readers
 # and callers have always found them.
@@ -47,7 +48,9 @@ from .records import DISTRACTOR_PID, JUNK_PID, SPLITS, DatasetLayoutError, Recor
 REID_DATASETS = ("market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke")
 # Datasets for attribute recognition only (paper §5.4): training split and test images, no queries.
 ATTRIBUTE_ONLY_DATASETS = ("cub200",)
-DATASETS = REID_DATASETS + ATTRIBUTE_ONLY_DATASETS
+# A dataset described by a CSV file of the user's (apr.data.custom): apr train and evaluation, not the book.
+CUSTOM_DATASETS = ("custom",)
+DATASETS = REID_DATASETS + ATTRIBUTE_ONLY_DATASETS + CUSTOM_DATASETS
 # The real dataset each synthetic stand-in imitates: its layout and attributes, and the paper's numbers it is
 # compared with.
 STANDS_FOR = {"synthetic": "market1501", "synthetic_duke": "dukemtmc"}
@@ -327,7 +330,7 @@ def read_peta(root: str | Path | None = None, *, seed: int = 0, attributes: bool
 def load_dataset(dataset: str, root: str | Path | None = None, *, attributes: bool = True,
                  data_root: str | Path | None = None, seed: int = 0) -> ReidData:
     """Load any supported dataset by name (``market1501``, ``dukemtmc``, ``peta``, ``synthetic``, ``synthetic_duke``,
-    ``cub200``)."""
+    ``cub200``; ``custom`` with ``root`` its CSV file, :mod:`apr.data.custom`)."""
     if is_synthetic(dataset) and root is not None:
         from .synthetic import SYNTHETIC_MANIFEST   # written last: without it the set is unfinished or not ours
 
@@ -342,4 +345,8 @@ def load_dataset(dataset: str, root: str | Path | None = None, *, attributes: bo
         return read_peta(root if root is not None else resolve_data_root(data_root), seed=seed, attributes=attributes)
     if dataset == "cub200":
         return cub_reid_data(read_cub(root if root is not None else resolve_data_root(data_root)))
+    if dataset == "custom":
+        if root is None:
+            raise ValueError("dataset 'custom' needs its CSV file: load_dataset('custom', 'my_set.csv')")
+        return read_custom(root)
     raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")

@@ -60,6 +60,8 @@ def load_run_dataset(config: APRConfig, *, progress: bool = True) -> ReidData:
         root = ensure_synthetic(config=synthetic_set_of(config), layout=layout, data_root=config.data_root,
                                 progress=progress)
         return load_dataset(config.dataset, root)
+    if config.dataset_file is not None:
+        return load_dataset(config.dataset, config.dataset_file)
     data = load_dataset(config.dataset, data_root=config.data_root, seed=config.seed)
     if data.schema is None:
         raise ValueError(f"{config.dataset} at '{data.root}' has no attribute annotations")

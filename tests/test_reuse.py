@@ -1,0 +1,164 @@
+"""apr in someone else's project: a trained run as a feature extractor (Python and shell)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from apr.data.tensors import normalize, read_image
+from apr.engine.extractor import Extractor, image_files
+from apr.engine.runs import load_model
+
+from .test_train import ARGS, ENV, apr_cli, finish
+
+
+@pytest.fixture(scope="module")
+def apr_run(tmp_path_factory):
+    """A smoke APR run (one epoch, no evaluation)."""
+    run = tmp_path_factory.mktemp("reuse") / "run"
+    finish(apr_cli("train", *ARGS[:-3], "--set", "epochs=1", "--variant", "apr", "--no-eval", "--out", str(run)))
+    return run
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory):
+    """Six person-like crops of several sizes (four PNGs, two JPEGs in a sub-folder) and a file that is no image."""
+    folder = tmp_path_factory.mktemp("crops")
+    (folder / "more").mkdir()
+    rng = np.random.default_rng(0)
+    for k, size in enumerate([(128, 64), (96, 48), (200, 90), (64, 32), (128, 64), (50, 40)]):
+        path = folder / f"p{k}.png" if k < 4 else folder / "more" / f"p{k}.jpg"
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(path)
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_extractor_from_python_gives_the_runs_features(apr_run, crops):
+    extractor = Extractor.from_run(apr_run, device="cpu", batch_size=4)
+    files = image_files(crops)
+    assert [f.name for f in files] == ["p4.jpg", "p5.jpg", "p0.png", "p1.png", "p2.png", "p3.png"]
+    out = extractor(files)
+    assert out.features.shape == (6, 512 + 27) and out.pool5.shape[0] == 6
+    assert len(out.attributes) == 27 and out.sources == [str(f) for f in files]
+    for probs in out.attributes.values():
+        np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    # The same images as PIL images, and as the run's own pipeline computes them (decode, resize, normalise).
+    pil = extractor([Image.open(f) for f in files])
+    np.testing.assert_allclose(pil.features, out.features, atol=1e-5)
+    model, config = load_model(apr_run)
+    batch = torch.from_numpy(np.stack([read_image(str(f), config.image_size) for f in files])).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        direct = model.eval()(normalize(batch)).test_feature(config.test_feature)
+    np.testing.assert_allclose(out.features, direct.numpy(), atol=1e-5)
+    # A uint8 batch already at the input size, and a normalised float batch.
+    np.testing.assert_allclose(extractor(batch).features, out.features, atol=1e-5)
+    np.testing.assert_allclose(extractor(normalize(batch)).features, out.features, atol=1e-5)
+
+
+def test_extractor_rejects_what_it_cannot_read(apr_run, tmp_path):
+    extractor = Extractor.from_run(apr_run, device="cpu")
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        extractor(torch.zeros(2, 1, 64, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="already be normalised"):
+        extractor(torch.zeros(2, 3, 10, 10))
+    with pytest.raises(TypeError, match="image paths, PIL images or a tensor"):
+        extractor([3])
+    with pytest.raises(FileNotFoundError, match="no image files"):
+        image_files(tmp_path)
+
+
+def test_extract_images_from_the_shell(apr_run, crops, tmp_path):
+    out = tmp_path / "feats.npz"
+    text = finish(apr_cli("extract", str(apr_run), "--images", str(crops), "--out", str(out), "--device", "cpu",
+                          "--quiet"))
+    assert "6 images" in text and "539-d" in text
+    with np.load(out, allow_pickle=False) as saved:
+        assert saved["features"].shape == (6, 539) and len(saved["attribute_names"]) == 27
+        assert saved[f"attr_{saved['attribute_names'][0]}"].shape[0] == 6 and len(saved["sources"]) == 6
+    glob = finish(apr_cli("extract", str(apr_run), "--images", str(crops / "*.png"), "--out", str(tmp_path / "g.npz"),
+                          "--device", "cpu", "--quiet"))
+    assert "4 images" in glob
+    bad = subprocess.run([sys.executable, "-m", "apr", "extract", str(apr_run), "--images", str(tmp_path / "none"),
+                          "--out", str(tmp_path / "x.npz")], capture_output=True, text=True, env=ENV)
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "--images" in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "apr", "extract", str(apr_run), "--images", str(crops), "--out",
+                          str(tmp_path / "x.csv")], capture_output=True, text=True, env=ENV)
+    assert bad.returncode != 0 and "--out" in bad.stderr and "x.csv" in bad.stderr
+
+
+def test_onnx_export_runs_in_onnxruntime_and_matches_pytorch(apr_run, tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="ONNX export is checked with the optional extra apr[onnx]")
+    path = tmp_path / "model.onnx"
+    text = finish(apr_cli("export", str(apr_run), "--onnx", str(path)))
+    assert "ONNX model written" in text and "Attribute type is ambiguous" not in text
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    model, config = load_model(apr_run)
+    assert names[:3] == ["features", "pool5", "attr_gender"] and len(names) == 2 + 27
+    for batch in (1, 5):                                             # the batch dimension is free
+        x = torch.randn(batch, 3, *config.image_size, generator=torch.Generator().manual_seed(batch))
+        outs = dict(zip(names, session.run(None, {"images": x.numpy()})))
+        with torch.no_grad():
+            ref = model.eval()(x)
+        np.testing.assert_allclose(outs["features"], ref.test_feature(config.test_feature).numpy(), atol=1e-4)
+        np.testing.assert_allclose(outs["pool5"], ref.pool5.numpy(), atol=1e-4)
+        np.testing.assert_allclose(outs["attr_gender"], ref.attr_logits[0].softmax(1).numpy(), atol=1e-5)
+    bad = subprocess.run([sys.executable, "-m", "apr", "export", str(apr_run), "--onnx", str(tmp_path / "m.txt")],
+                         capture_output=True, text=True, env=ENV)
+    assert bad.returncode != 0 and "--onnx" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def write_custom_csv(folder: Path, source: Path) -> Path:
+    """A custom dataset file over a synthetic Market-layout set: its images, ids, cameras, splits and two
+    attributes made up from the id (so that they can be learnt)."""
+    from apr.data.datasets import load_dataset
+    data = load_dataset("synthetic", source)
+    lines = ["path,pid,camid,split,tall,coat"]
+    for split in ("train", "query", "gallery"):
+        for r in data.split(split):
+            coat = "" if r.pid <= 0 else str(r.pid % 3)
+            lines.append(f"{r.path},{r.pid},{r.camid},{split},{r.pid % 2 if r.pid > 0 else -1},{coat}")
+    path = folder / "my_set.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_train_and_extract_on_your_own_csv_dataset(tiny_synthetic, tmp_path):
+    from apr.data.datasets import load_dataset
+    csv_file = write_custom_csv(tmp_path, tiny_synthetic)
+    data = load_dataset("custom", csv_file)
+    assert [a.name for a in data.schema.attributes] == ["tall", "coat"]
+    assert data.schema.attribute("coat").num_classes == 3 and data.attributes["train"].shape[1] == 2
+    out = finish(apr_cli("train", *ARGS[:-3], "--set", "epochs=1", "--dataset", "custom", "--dataset-file",
+                         str(csv_file), "--out", str(tmp_path / "run")))
+    assert "rank-1" in out and "tall" in out and "coat" in out
+    extractor = Extractor.from_run(tmp_path / "run", device="cpu")
+    assert list(extractor([r.path for r in data.query[:3]]).attributes) == ["tall", "coat"]
+
+
+@pytest.mark.parametrize("row,message", [
+    ("x.jpg,1,1,train,0,1", "line 3, field 'path': image file"),
+    ("{img},one,1,train,0,1", "line 3, field 'pid': expected an integer, got 'one'"),
+    ("{img},1,1,test,0,1", "line 3, field 'split': expected one of train, query, gallery, got 'test'"),
+    ("{img},1,1,train,0,500", "line 3, field 'coat': expected a class index"),
+    ("{img},1,1,train,0", "line 3: expected 6 fields like the header, got 5"),
+])
+def test_a_bad_row_of_a_custom_dataset_is_named(tiny_synthetic, tmp_path, row, message):
+    from apr.data.datasets import load_dataset
+    from apr.data.records import DatasetLayoutError
+    good = write_custom_csv(tmp_path, tiny_synthetic).read_text().splitlines()
+    image = good[1].split(",")[0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([good[0], good[1], row.format(img=image), *good[2:]]) + "\n")
+    with pytest.raises(DatasetLayoutError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_dataset("custom", bad)
+    cli = subprocess.run([sys.executable, "-m", "apr", "train", *ARGS, "--dataset", "custom", "--dataset-file",
+                          str(bad), "--out", str(tmp_path / "r")], capture_output=True, text=True, env=ENV)
+    assert cli.returncode != 0 and "bad.csv' line 3" in cli.stderr and len(cli.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
