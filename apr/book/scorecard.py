@@ -68,14 +68,23 @@ class Markup(str):
     """Text that is already Markdown (a cross-reference), put into a table cell as it is."""
 
 
+def _escaped(text: object) -> str:
+    """Plain text for Markdown: no tag can open, and a | does not end a table cell."""
+    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     def cell(text: object) -> str:
-        if isinstance(text, Markup):
-            return text
-        return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")   # a | ends a cell
+        return text if isinstance(text, Markup) else _escaped(text)
 
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + \
         ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
+
+
+def _claim_cell(row: pd.Series) -> str:
+    """:func:`_claim_link` as Markdown for a table cell."""
+    link = _claim_link(row)
+    return link if isinstance(link, Markup) else _escaped(link)
 
 
 def _claim_link(row: pd.Series) -> str:
@@ -175,26 +184,31 @@ def claims_page(table: pd.DataFrame, parameters: BookParameters, check: Attribut
         if part.empty:
             continue
         lines += [f"## {group[0].upper() + group[1:]}", "", INTRO[group], ""]
-        rows = []
+        rows, notes = [], []
         for _, r in part.iterrows():
             signed = str(r["paper"]).startswith(("+", "-", "−"))
             note = r["note"] if isinstance(r["note"], str) else ""
-            interval = "–" if pd.isna(r["low"]) or r["low"] == r["high"] else \
-                f"{_number(r['low'], signed)} to {_number(r['high'], signed)}"
+            interval = "" if pd.isna(r["low"]) or r["low"] == r["high"] else \
+                f" ({_number(r['low'], signed)} to {_number(r['high'], signed)})"
             if group == ClaimGroup.TRAINED:
-                rows.append([_claim_link(r), r["paper"], _number(r["measured"], signed), interval, r["seeds"],
-                             f"**{r['verdict']}**", _number(r["detectable"], False), r["seeds_needed"] or "–",
-                             _share(r["agreement"]), note])
+                # Notes go below the table: a tenth column would push the last ones out of a 1,400-px page.
+                if note:
+                    notes.append(note)
+                marker = f" [{len(notes)}]" if note else ""
+                rows.append([Markup(_claim_cell(r) + marker), r["paper"],
+                             f"{_number(r['measured'], signed)}{interval}", r["seeds"], f"**{r['verdict']}**",
+                             _number(r["detectable"], False), r["seeds_needed"] or "–", _share(r["agreement"])])
             elif group == ClaimGroup.RECOUNT:
                 rows.append([_claim_link(r), r["paper"], _number(r["measured"], False), f"**{r['verdict']}**", note])
             else:
                 rows.append([r["claim"], r["paper"], note])
-        header = {ClaimGroup.TRAINED: ["claim", "paper", "this build", "95% interval", "seeds", "verdict",
-                                       "smallest detectable", "seeds needed", "same verdict on a rebuild (est.)",
-                                       "note"],
+        header = {ClaimGroup.TRAINED: ["claim", "paper", "this build (95% interval)", "seeds", "verdict",
+                                       "smallest detectable", "seeds needed", "same verdict on a rebuild (est.)"],
                   ClaimGroup.RECOUNT: ["claim", "paper", "this build", "verdict", "note"],
                   ClaimGroup.SCALE: ["claim", "paper", "needs"]}[group]
         lines += _table(header, rows) + [""]
+        if notes:
+            lines += ["Notes:", ""] + [f"{k}. {_escaped(n)}" for k, n in enumerate(notes, 1)] + [""]
     return "\n".join(lines)
 
 
