@@ -37,13 +37,13 @@ def weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return torch.load(run_dir / "model.pt", map_location="cpu", weights_only=False)["model"]
 
 
-@pytest.mark.slow
-def test_resume_after_kill_gives_the_same_weights(tmp_path):
-    finish(apr_cli("train", *ARGS, "--out", str(tmp_path / "straight"), "--no-eval"))
+def straight_and_resumed(tmp_path: Path, args: list[str]) -> tuple[Path, Path]:
+    """Two run folders of one configuration: trained straight through, and killed mid-epoch 2 then resumed."""
+    finish(apr_cli("train", *args, "--out", str(tmp_path / "straight"), "--no-eval"))
     # The trainer stops at step 1 of epoch 2 and says so in a file: killed there on any machine,
     # however fast or slow (no sleeps).
     waiting = PausePoint(tmp_path / "waiting")
-    proc = apr_cli("train", *ARGS, "--out", str(tmp_path / "killed"), "--no-eval",
+    proc = apr_cli("train", *args, "--out", str(tmp_path / "killed"), "--no-eval",
                    env=ENV | {PAUSE_ENV: f"2:1:{waiting.path}"})
     checkpoint = tmp_path / "killed" / "checkpoint.pt"
     waiting.wait(proc, lambda: proc.stdout.read())
@@ -53,16 +53,21 @@ def test_resume_after_kill_gives_the_same_weights(tmp_path):
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     assert state["epoch"] == 0                 # epoch 1 saved, epoch 2 cut off in its middle
     assert not (tmp_path / "killed" / "model.pt").exists()
+    finish(apr_cli("train", *args, "--out", str(tmp_path / "killed"), "--no-eval", "--resume"))
+    return tmp_path / "straight", tmp_path / "killed"
+
+
+@pytest.mark.slow
+def test_resume_after_kill_gives_the_same_weights(tmp_path):
+    straight, killed = straight_and_resumed(tmp_path, ARGS)
     with pytest.raises(FileExistsError, match="already holds a run"):
         from apr.engine.train import fit
-        fit(from_params("smoke", device="cpu", epochs=3, lr_decay_epoch=2), tmp_path / "killed", progress=False)
-    finish(apr_cli("train", *ARGS, "--out", str(tmp_path / "killed"), "--no-eval", "--resume"))
-    a, b = weights(tmp_path / "straight"), weights(tmp_path / "killed")
+        fit(from_params("smoke", device="cpu", epochs=3, lr_decay_epoch=2), killed, progress=False)
+    a, b = weights(straight), weights(killed)
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
-    assert [h["loss"] for h in load_run(tmp_path / "straight")["history"]] == \
-           [h["loss"] for h in load_run(tmp_path / "killed")["history"]]
+    assert [h["loss"] for h in load_run(straight)["history"]] == [h["loss"] for h in load_run(killed)["history"]]
 
 
 @pytest.mark.slow
