@@ -222,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--backbone", default=None, help="resnet50, resnet18, mobilenet_v3_small, ... (default: the preset's)")
     train.add_argument("--image-size", default=None, help="HxW, e.g. 256x128 (default: the preset's)")
     train.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
-    train.add_argument("--batch-size", type=int, default=None, help="batch size per process (default: the preset's)")
+    train.add_argument("--batch-size", type=int, default=None,
+                       help="the global batch, split over torchrun's processes (default: the preset's; "
+                            "--set ddp_batch=per_process gives each process this batch)")
     train.add_argument("--lambda", dest="lambda_id", type=float, default=None, help="weight of the ID loss (default: 0.9)")
     train.add_argument("--seed", type=int, default=None,
                        help="data seed: the synthetic set, its pretraining population, PETA's split (default: 0)")

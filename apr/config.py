@@ -49,7 +49,9 @@ class APRConfig:
     # loss and optimisation
     lambda_id: float = 0.9                # Eq. 6: lambda * ID loss + (1 - lambda) * mean attribute loss
     epochs: int = 60
-    batch_size: int = 32
+    batch_size: int = 32                  # the global batch: under torchrun split over the processes (see ddp_batch)
+    ddp_batch: str = "global"             # "global": each of N processes takes batch_size / N (the paper's recipe on
+                                          # any N); "per_process": each takes batch_size (a global batch N times larger)
     lr: float = 0.01                      # then lr * 0.1 for the last third (paper: last 20 of 60 epochs)
     lr_decay_epoch: int | None = None     # None: epochs - epochs // 3
     head_lr_factor: float = 1.0           # not in the paper (silent): lr multiplier of the layers the backbone lacks
@@ -93,6 +95,7 @@ class APRConfig:
             (0.0 <= self.dropout < 1.0, f"dropout={self.dropout}: must be in [0, 1)"),
             (self.test_feature in ("concat", "pool5"), f"test_feature={self.test_feature!r}: expected concat or pool5"),
             (self.data_path in ("decoded", "loader"), f"data_path={self.data_path!r}: expected decoded or loader"),
+            (self.ddp_batch in ("global", "per_process"), f"ddp_batch={self.ddp_batch!r}: expected global or per_process"),
             (len(self.image_size) == 2 and min(self.image_size) >= 32, f"image_size={self.image_size}: expected (H, W), each >= 32"),
             (self.synthetic_scale in ("smoke", "quick", "paper"), f"synthetic_scale={self.synthetic_scale!r}: expected smoke, quick or paper"),
             ((self.dataset == "custom") == (self.dataset_file is not None),
@@ -149,7 +152,7 @@ class APRConfig:
 NOT_IN_CACHE_KEY: tuple[str, ...] = ("device", "loader_workers", "eval_batch_size", "data_path")
 # Settings added after runs were first cached, with the default that means "as before".
 LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0, "train_seed": 0, "validation_ids": 0, "synthetic_test_ids": 0,
-                                  "synthetic_train_ids": 0, "dataset_file": None}
+                                  "synthetic_train_ids": 0, "dataset_file": None, "ddp_batch": "global"}
 # Training seed k of data seed s seeds the training with s + k * this (a prime far above the data seeds in use).
 TRAINING_SEED_STRIDE = 7919
 

@@ -79,6 +79,7 @@ def test_two_gloo_processes_train(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     info = load_run(tmp_path / "ddp")
     assert info["world_size"] == 2
+    assert info["batch"] == {"global": 16, "per_process": 8, "processes": 2}    # the smoke preset's batch of 16
     losses = [h["loss"] for h in info["history"]]
     assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
     # both processes stepped: the final weights moved away from the (seeded) initial ones
@@ -91,6 +92,19 @@ def test_two_gloo_processes_train(tmp_path):
     init = build_model(config, info["num_ids"], [a.num_classes for a in MARKET_SCHEMA.attributes]).state_dict()
     final = weights(tmp_path / "ddp")
     assert any(not torch.equal(init[k], final[k]) for k in final if k.endswith("weight"))
+
+
+def test_the_global_batch_is_split_over_processes():
+    from apr.engine.train import process_batch
+    config = from_params("smoke", batch_size=32)
+    assert process_batch(config, 1) == {"global": 32, "per_process": 32, "processes": 1}
+    assert process_batch(config, 4) == {"global": 32, "per_process": 8, "processes": 4}
+    assert process_batch(from_params("smoke", batch_size=32, ddp_batch="per_process"), 4) == \
+        {"global": 128, "per_process": 32, "processes": 4}
+    with pytest.raises(ValueError, match="batch_size=32 is the global batch and does not split into 3"):
+        process_batch(config, 3)
+    with pytest.raises(ValueError, match="ddp_batch='both'"):
+        from_params("smoke", ddp_batch="both")
 
 
 @pytest.mark.slow

@@ -9,7 +9,9 @@ with the same thread count).
 
 Several processes: started by ``torchrun --nproc_per_node N -m apr train ...``; each
 process trains on its shard of every epoch's permutation with DistributedDataParallel
-(gloo on CPU, nccl on GPU); only rank 0 writes files.
+(gloo on CPU, nccl on GPU); only rank 0 writes files. ``batch_size`` stays the global batch: each of N
+processes takes batch_size / N, so N GPUs follow the paper's recipe (batch 32, its learning rate) unless
+``ddp_batch="per_process"`` asks for N times the batch; run.json records both (``batch``).
 
 A run folder has one writer: rank 0 claims it (:mod:`apr.engine.folder_claim`) for the whole training.
 """
@@ -17,6 +19,7 @@ A run folder has one writer: rank 0 claims it (:mod:`apr.engine.folder_claim`) f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import signal
@@ -29,7 +32,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from ..config import RETIRED_SETTINGS, APRConfig
+from ..config import APRConfig, config_from_dict
 from ..data.tensors import BatchAugment, ReidImageDataset, train_transform
 from ..losses import apr_loss
 from ..model import APR
@@ -215,6 +218,18 @@ class RunResult:
     info: dict[str, Any]
 
 
+def process_batch(config: APRConfig, world: int) -> dict[str, int]:
+    """The global and per-process batch of ``world`` processes: ``batch_size`` split evenly over them
+    (``ddp_batch="global"``, the paper's batch on any number of GPUs), or taken by each (``"per_process"``)."""
+    if config.ddp_batch == "per_process" or world == 1:
+        return {"global": config.batch_size * world, "per_process": config.batch_size, "processes": world}
+    if config.batch_size % world or config.batch_size // world < 2:
+        raise ValueError(f"batch_size={config.batch_size} is the global batch and does not split into {world} "
+                         f"processes of 2 or more images each; give a multiple of {world} (at least {2 * world}), "
+                         "or set ddp_batch=per_process")
+    return {"global": config.batch_size, "per_process": config.batch_size // world, "processes": world}
+
+
 def fit(config: APRConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True,
         training: TrainingData | None = None, backbone_weights: BackboneWeights | None = None) -> RunResult:
     """Train ``config`` into ``run_dir`` (see the module docstring for resume and torchrun).
@@ -254,15 +269,19 @@ def _fit(config: APRConfig, run_dir: Path, resume: bool, progress: bool, trainin
     first_epoch = 0
     if resume and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, device)
-        if {k: v for k, v in state["config"].items() if k not in RETIRED_SETTINGS} != config.to_dict():
+        # Through config_from_dict: a setting added since the checkpoint was written reads as its default.
+        if config_from_dict(state["config"]).to_dict() != config.to_dict():
             raise ValueError(f"'{run_dir}' was trained with another configuration; cannot resume it with this one")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history, first_epoch = state["history"], state["epoch"] + 1
     trainable = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    batch = process_batch(config, world)
+    # Each process's epoch runs at its own batch; the configuration (and the run's key) keeps the global one.
+    epoch_config = dataclasses.replace(config, batch_size=batch["per_process"])
     for epoch in range(first_epoch, config.epochs):
         t = time.perf_counter()
-        stats = train_one_epoch(trainable, optimizer, training, config, epoch, device, rank, world, progress)
+        stats = train_one_epoch(trainable, optimizer, training, epoch_config, epoch, device, rank, world, progress)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t
@@ -281,6 +300,7 @@ def _fit(config: APRConfig, run_dir: Path, resume: bool, progress: bool, trainin
     finished_before = first_epoch >= config.epochs and (run_dir / RUN_FILE).is_file()
     info = {
         "config": config.to_dict(), "key": config.key(), "provenance": provenance(device), "world_size": world,
+        "batch": batch,
         "initialisation": model.init_note, "num_ids": len(training.labels), "attributes": training.attribute_names,
         "dataset_root": str(training.data.root), "timings": timings, "history": history, "complete": True,
     }
