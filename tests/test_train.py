@@ -63,6 +63,8 @@ def test_resume_after_kill_gives_the_same_weights(tmp_path):
     with pytest.raises(FileExistsError, match="already holds a run"):
         from apr.engine.train import fit
         fit(from_params("smoke", device="cpu", epochs=3, lr_decay_epoch=2), killed, progress=False)
+    with pytest.raises(ValueError, match="trained with another configuration"):
+        fit(from_params("smoke", device="cpu", epochs=4, lr_decay_epoch=2), killed, resume=True, progress=False)
     a, b = weights(straight), weights(killed)
     assert a.keys() == b.keys()
     for name in a:
