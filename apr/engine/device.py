@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
+
+# The device of the job slot this process serves (set by apr.experiments.jobs.ProcessExecutor): an "auto" or
+# "cuda" run in it trains there, so that a build uses every GPU of a machine.
+SLOT_DEVICE_ENV = "APR_SLOT_DEVICE"
 
 
 def resolve_device(name: str | torch.device, local_rank: int = 0) -> torch.device:
-    """``auto`` -> the local CUDA device if there is one, else the CPU; one clear error otherwise."""
+    """``auto`` -> the local CUDA device if there is one, else the CPU; one clear error otherwise. In a job slot
+    bound to a GPU (``$APR_SLOT_DEVICE``), ``auto`` and ``cuda`` mean that GPU."""
     if isinstance(name, torch.device):
         return name
+    slot = os.environ.get(SLOT_DEVICE_ENV)
+    if slot and name in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device(slot)
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     try:

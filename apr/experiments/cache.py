@@ -26,7 +26,7 @@ from ..engine.run_data import load_run_dataset, synthetic_root_of, synthetic_set
 from ..engine.runs import remove_dead_temporaries
 from ..engine.store import RunRecord, load_record, pretrained_backbone, run_dir_for, train_entry, usable
 from ..model import imagenet_state_dict
-from .jobs import Job, ProcessExecutor, run_jobs
+from .jobs import Job, ProcessExecutor, device_slots, jobs_per_gpu, run_jobs
 
 __all__ = ["FollowUp", "RunRecord", "load_or_train", "load_or_train_many", "preflight_checks", "stored_runs"]
 
@@ -144,7 +144,8 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
     """Stored runs of ``configs`` (in order); the missing ones are trained first.
 
     ``workers``: processes training side by side on a CPU (default: the number of cores, at most the number of
-    jobs); each gets ``cores // workers`` torch threads. Each job starts as soon as what it needs is there: a
+    jobs); each gets ``cores // workers`` torch threads. On CUDA, one process per visible GPU (``$APR_JOBS_PER_GPU``
+    per GPU when several fit), each training on its own GPU. Each job starts as soon as what it needs is there: a
     pretraining (one per training seed) once its population is generated, beside the generation of the set the
     models are fine-tuned on, and a model once its set and its pretraining are. ``follow_ups`` run in the pool once
     their runs are stored (here, after the training, when there is no pool).
@@ -157,7 +158,12 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
     pending = [(d, p) for d, p in pretrainings.items() if not usable(p, d)]
     cores = usable_cores()
     jobs_wanted = len(missing) + len(pending) + len(follow_ups)
-    workers = 1 if _uses_cuda([c for _, c in missing]) else max(1, min(workers or cores, jobs_wanted, cores))
+    devices = None
+    if _uses_cuda([c for _, c in missing]):   # one job per GPU (K with $APR_JOBS_PER_GPU), each on its own device
+        devices = device_slots(torch.cuda.device_count(), jobs_per_gpu())[:max(1, jobs_wanted)]
+        workers = len(devices)
+    else:
+        workers = max(1, min(workers or cores, jobs_wanted, cores))
     if pending and (workers == 1 or len(pending) == 1):
         _pretrain_here(pending)   # nothing could run beside it: give it every core
         pending = []
@@ -176,7 +182,7 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
     else:
         jobs = _plan(missing, pending, follow_ups, cache, threads=max(1, cores // workers))
         try:
-            run_jobs(jobs, ProcessExecutor(workers), progress=progress, desc="training models")
+            run_jobs(jobs, ProcessExecutor(workers, devices), progress=progress, desc="training models")
         except BaseException:
             for d, _ in [*pending, *missing]:
                 remove_dead_temporaries(d)
