@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from apr.engine.device import SLOT_DEVICE_ENV, resolve_device
-from apr.experiments.jobs import (JOBS_PER_GPU_ENV, Job, JobFailed, ProcessExecutor, device_slots, jobs_per_gpu,
-                                  run_jobs)
+from apr.experiments.jobs import JOBS_PER_GPU_ENV, Job, JobFailed, ProcessExecutor, device_slots, jobs_per_gpu, run_jobs
 
 
 def record_device(folder: str, name: str) -> None:
