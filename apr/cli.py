@@ -159,9 +159,26 @@ def cmd_export(args: argparse.Namespace) -> int:
 BOOK_OPTIONS = ("dataset", "data_root", "scale", "device", "seed", "seeds", "ablation_seeds", "gallery_multiple")
 
 
+# apr book's execution options -> the environment variables the chapters' kernels inherit.
+EXECUTION_OPTIONS = {"executor": "APR_EXECUTOR", "jobs_per_gpu": "APR_JOBS_PER_GPU",
+                     "partition": "APR_SLURM_PARTITION", "gpus_per_job": "APR_SLURM_GPUS",
+                     "timeout_min": "APR_SLURM_TIMEOUT_MIN", "slurm_jobs": "APR_SLURM_JOBS"}
+
+
 def cmd_book(args: argparse.Namespace) -> int:
     from .book.build import build_book
     from .experiments.parameters import BookParameters
+
+    for name, variable in EXECUTION_OPTIONS.items():
+        value = getattr(args, name)
+        if value is not None:
+            if isinstance(value, int) and value < (0 if name == "gpus_per_job" else 1):
+                raise ValueError(f"--{name.replace('_', '-')}={value}: expected a positive number")
+            os.environ[variable] = str(value)
+    slurm_only = [f"--{n.replace('_', '-')}" for n in ("partition", "gpus_per_job", "timeout_min", "slurm_jobs")
+                  if getattr(args, n) is not None]
+    if slurm_only and os.environ.get("APR_EXECUTOR") != "slurm":
+        raise ValueError(f"{', '.join(slurm_only)} set Slurm jobs: give --executor slurm with them")
 
     given = {name: getattr(args, name) for name in BOOK_OPTIONS if getattr(args, name) is not None}
     index = build_book(BookParameters(**given), html=not args.no_html)
@@ -273,6 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Fig. 8's largest gallery as a multiple of the test gallery (default: the scale's; "
                            "26.34 is the paper's Market-1501+500k)")
     book.add_argument("--no-html", action="store_true", help="execute the chapters only")
+    book.add_argument("--executor", default=None, choices=["pool", "local", "slurm"],
+                      help="where models train: this machine's processes (pool, the default), submitit's local "
+                           "subprocesses, or Slurm jobs through submitit (pip install 'apr[slurm]')")
+    book.add_argument("--jobs-per-gpu", type=int, default=None, help="models training at once on each GPU (default 1)")
+    book.add_argument("--partition", default=None, help="with --executor slurm: the Slurm partition")
+    book.add_argument("--gpus-per-job", type=int, default=None, help="with --executor slurm: GPUs per job (default 1)")
+    book.add_argument("--timeout-min", type=int, default=None,
+                      help="with --executor slurm: a job's time limit; it is requeued and resumes after it (default 240)")
+    book.add_argument("--slurm-jobs", type=int, default=None, help="with --executor slurm: jobs at once (default 8)")
     book.set_defaults(func=cmd_book)
     return parser
 

@@ -128,3 +128,22 @@ def test_two_hosts_sharing_a_cache_train_each_entry_once(tmp_path):
     assert len(entries) == 2 and len(set(entries)) == 2, trained        # each entry trained once, by one host
     assert outs[0].strip().splitlines()[-1] == outs[1].strip().splitlines()[-1]   # both read the same results
     assert not list(cache.rglob("*.tmp")) and not list(cache.rglob(".claim.json"))
+
+
+@pytest.mark.slow
+def test_submitit_local_executor_trains_through_the_same_driver(tmp_path, monkeypatch):
+    pytest.importorskip("submitit", reason="the Slurm executor is the optional extra apr[slurm]")
+    from apr.config import from_params
+    from apr.experiments.cache import load_or_train_many
+    configs = [from_params("smoke", device="cpu", epochs=1, train_seed=k) for k in (0, 1)]
+    monkeypatch.setenv("APR_EXECUTOR", "local")
+    local = load_or_train_many(configs, cache=tmp_path / "local", workers=2, progress=False)
+    jobs = [d for d in (tmp_path / "local" / "submitit").iterdir() if d.name.isdigit()]
+    assert len(jobs) >= 2 and all(list(d.glob("*_log.out")) for d in jobs)     # a submitit job per model, logged
+    monkeypatch.setenv("APR_EXECUTOR", "pool")
+    pool = load_or_train_many(configs, cache=tmp_path / "pool", workers=2, progress=False)
+    assert [r.metrics["rank1"] for r in local] == [r.metrics["rank1"] for r in pool]   # the same training
+    assert [r.run_dir.name for r in local] == [r.run_dir.name for r in pool]
+    monkeypatch.setenv("APR_EXECUTOR", "kubernetes")
+    with pytest.raises(ValueError, match="APR_EXECUTOR='kubernetes': expected one of pool, local, slurm"):
+        load_or_train_many([from_params("smoke", device="cpu", epochs=1, train_seed=2)], cache=tmp_path / "x")

@@ -24,9 +24,9 @@ from ..data.synthetic import SYNTHETIC_MANIFEST, ensure_synthetic
 from ..engine.pretrain import pretrain_config
 from ..engine.run_data import load_run_dataset, synthetic_root_of, synthetic_set_of
 from ..engine.runs import remove_dead_temporaries
-from ..engine.store import RunRecord, load_record, pretrained_backbone, run_dir_for, train_entry, usable
+from ..engine.store import RunRecord, cache_root, load_record, pretrained_backbone, run_dir_for, train_entry, usable
 from ..model import imagenet_state_dict
-from .jobs import Job, ProcessExecutor, device_slots, jobs_per_gpu, run_jobs
+from .jobs import Job, ProcessExecutor, device_slots, executor_name, jobs_per_gpu, run_jobs
 
 __all__ = ["FollowUp", "RunRecord", "load_or_train", "load_or_train_many", "preflight_checks", "stored_runs"]
 
@@ -164,10 +164,17 @@ def load_or_train_many(configs: Sequence[APRConfig], *, cache: Path | None = Non
         workers = len(devices)
     else:
         workers = max(1, min(workers or cores, jobs_wanted, cores))
-    if pending and (workers == 1 or len(pending) == 1):
+    executor = executor_name()
+    if executor == "pool" and pending and (workers == 1 or len(pending) == 1):
         _pretrain_here(pending)   # nothing could run beside it: give it every core
         pending = []
-    if not missing or workers == 1:   # here, one after the other (the pretraining is done: see above)
+    if executor != "pool" and (missing or pending or follow_ups):   # submitit: every job goes to the cluster
+        from .submitit_executor import SubmititExecutor   # only here: the default build never imports submitit
+
+        jobs = _plan(missing, pending, follow_ups, cache, threads=max(1, cores // workers))
+        run_jobs(jobs, SubmititExecutor(executor, (cache or cache_root()) / "submitit"), progress=progress,
+                 desc=f"training models ({executor})")
+    elif not missing or workers == 1:   # here, one after the other (the pretraining is done: see above)
         bar = tqdm(total=len(missing) + len(follow_ups), desc="training models", unit="model",
                    disable=not progress or not missing)
         for d, c in missing:

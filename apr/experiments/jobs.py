@@ -27,6 +27,16 @@ from ..data.processes import die_with_parent
 from ..engine.device import SLOT_DEVICE_ENV
 
 JOBS_PER_GPU_ENV = "APR_JOBS_PER_GPU"  # jobs at once on each GPU (default 1), for builds that train on GPUs
+EXECUTOR_ENV = "APR_EXECUTOR"          # pool (this machine's processes), local or slurm (submitit)
+EXECUTORS = ("pool", "local", "slurm")
+
+
+def executor_name() -> str:
+    """``$APR_EXECUTOR``, checked: one clear error naming it when it is not an executor."""
+    name = os.environ.get(EXECUTOR_ENV, "pool").strip() or "pool"
+    if name not in EXECUTORS:
+        raise ValueError(f"{EXECUTOR_ENV}={name!r}: expected one of {', '.join(EXECUTORS)}")
+    return name
 
 
 def device_slots(gpus: int, jobs_per_gpu: int = 1) -> list[str]:
