@@ -109,7 +109,8 @@ def format_metrics(metrics: dict) -> str:
     is one."""
     line = (f"rank-1 {metrics['rank1']:.2%}  rank-5 {metrics['rank5']:.2%}  rank-10 {metrics['rank10']:.2%}  "
             f"mAP {metrics['mAP']:.2%} (step AP {metrics['mAP_step']:.2%})"
-            + (f"  mINP {metrics['mINP']:.2%}" if "mINP" in metrics else "")) if "rank1" in metrics else "no re-ID queries"
+            + (f"  mINP {metrics['mINP']:.2%}" if "mINP" in metrics else "")
+            ) if "rank1" in metrics else "no re-ID queries"
     acc = metrics.get("attribute_accuracy")
     if acc:
         # n/a: no labelled test image, or only one class among them (accuracy undefined)
@@ -297,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--partition", default=None, help="with --executor slurm: the Slurm partition")
     book.add_argument("--gpus-per-job", type=int, default=None, help="with --executor slurm: GPUs per job (default 1)")
     book.add_argument("--timeout-min", type=int, default=None,
-                      help="with --executor slurm: a job's time limit; it is requeued and resumes after it (default 240)")
+                      help="with --executor slurm: a job's time limit in minutes; it is requeued and resumes after "
+                           "it (default 240)")
     book.add_argument("--slurm-jobs", type=int, default=None, help="with --executor slurm: jobs at once (default 8)")
     book.set_defaults(func=cmd_book)
     return parser
