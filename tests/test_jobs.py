@@ -147,3 +147,12 @@ def test_submitit_local_executor_trains_through_the_same_driver(tmp_path, monkey
     monkeypatch.setenv("APR_EXECUTOR", "kubernetes")
     with pytest.raises(ValueError, match="APR_EXECUTOR='kubernetes': expected one of pool, local, slurm"):
         load_or_train_many([from_params("smoke", device="cpu", epochs=1, train_seed=2)], cache=tmp_path / "x")
+
+
+def test_a_submitit_job_that_cannot_see_the_drivers_cache_says_so(tmp_path):
+    pytest.importorskip("submitit", reason="the Slurm executor is the optional extra apr[slurm]")
+    from apr.experiments.submitit_executor import _Requeued
+    task = _Requeued(record_device, (str(tmp_path), "x"), tmp_path / "cache" / "submitit" / "driver.token")
+    with pytest.raises(RuntimeError, match=r"cache folder '.*submitit' is not the driver's .*shared by every"):
+        task()
+    assert not (tmp_path / "x").exists()                               # nothing ran

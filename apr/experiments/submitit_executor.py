@@ -57,12 +57,16 @@ class SubmititExecutor:
         executor.update_parameters(**parameters)
         self._executor = executor
         self._cluster = cluster
+        # What every job checks it can see: the proof that it shares the driver's cache folder.
+        self._token = Path(folder) / f"driver-{os.uname().nodename}-{os.getpid()}.token"
+        self._token.parent.mkdir(parents=True, exist_ok=True)
+        self._token.write_text("the folder the driver of this build reads results from\n")
         self._running: dict[Any, Job] = {}
 
     def submit(self, job: Job) -> None:
         if len(self._running) >= self.slots:
             raise RuntimeError(f"no free slot for {job.label}: {self.slots} jobs are running")
-        task = _Requeued(job.function, job.args)
+        task = _Requeued(job.function, job.args, self._token)
         try:
             submitted = self._executor.submit(task)
         except self._submitit.core.utils.FailedSubmissionError as exc:
@@ -93,6 +97,7 @@ class SubmititExecutor:
             for submitted in self._running:
                 submitted.cancel(check=False)
         self._running = {}
+        self._token.unlink(missing_ok=True)
 
 
 def _last_line(exc: BaseException) -> str:
@@ -110,10 +115,15 @@ def _requeued_base() -> type:
 
 class _Requeued(_requeued_base()):
     """A job's function that submitit requeues with the same arguments when Slurm preempts it or its time runs out
-    (a training then resumes from its checkpoint)."""
+    (a training then resumes from its checkpoint). It first looks for the driver's token in the cache: a job on a
+    host that does not share the driver's cache folder would train into a folder nobody reads."""
 
-    def __init__(self, function: Any, args: tuple) -> None:
-        self.function, self.args = function, args
+    def __init__(self, function: Any, args: tuple, token: Path) -> None:
+        self.function, self.args, self.token = function, args, token
 
     def __call__(self) -> None:
+        if not self.token.is_file():
+            raise RuntimeError(f"the cache folder '{self.token.parent}' is not the driver's on host "
+                               f"{os.uname().nodename}: expected a folder shared by every allocated host "
+                               "(set APR_CACHE_DIR to one)")
         _call(self.function, self.args)
