@@ -162,3 +162,19 @@ def test_a_bad_row_of_a_custom_dataset_is_named(tiny_synthetic, tmp_path, row, m
                           str(bad), "--out", str(tmp_path / "r")], capture_output=True, text=True, env=ENV)
     assert cli.returncode != 0 and "bad.csv' line 3" in cli.stderr and len(cli.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_the_configuration_comes_from_run_json_and_must_match_the_weights(apr_run, tmp_path):
+    import json
+    import shutil
+
+    from apr.engine.runs import CorruptRunFile
+    copy = tmp_path / "run"
+    shutil.copytree(apr_run, copy)
+    _, config = load_model(copy)
+    info = json.loads((copy / "run.json").read_text())
+    assert config.to_dict() == info["config"]
+    info["config"]["epochs"] += 1                                     # run.json of another run beside these weights
+    (copy / "run.json").write_text(json.dumps(info))
+    with pytest.raises(CorruptRunFile, match="describe different configurations"):
+        Extractor.from_run(copy, device="cpu")

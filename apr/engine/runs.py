@@ -199,16 +199,24 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
 
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[APR, APRConfig]:
-    """The final model of a run folder (``model.pt``) and its configuration."""
+    """The final model of a run folder (``model.pt``, weights only) and its configuration (``run.json``)."""
     run_dir = Path(run_dir)
-    load_run(run_dir)                     # a clear error when it is not a run folder
+    info = load_run(run_dir)              # a clear error when it is not a run folder
     path = run_dir / MODEL_FILE
     state = load_checkpoint(path, device)
-    missing = [k for k in ("model", "config", "num_ids", "attribute_classes") if k not in state]
+    missing = [k for k in ("model", "num_ids", "attribute_classes") if k not in state]
     if missing:
         raise CorruptRunFile(f"'{path}' lacks {', '.join(missing)}: not a model file written by apr")
     try:
-        config = config_from_dict(state["config"])
+        # The configuration is the run's JSON; model.pt's copy (older runs have only that one) must agree with it.
+        config = config_from_dict(info["config"] if isinstance(info.get("config"), dict) else state["config"])
+        stored = config_from_dict(state["config"]) if isinstance(state.get("config"), dict) else config
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CorruptRunFile(f"'{run_dir / RUN_FILE}' holds no valid configuration: {exc}") from None
+    if stored != config:
+        raise CorruptRunFile(f"'{path}' and '{run_dir / RUN_FILE}' describe different configurations; the folder "
+                             "mixes two runs")
+    try:
         model = APR(state["num_ids"], state["attribute_classes"], config.variant, config.backbone, "none",
                     config.embed_dim, config.dropout)
         model.load_state_dict(state["model"])
