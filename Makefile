@@ -11,7 +11,7 @@ SHELL    := /bin/bash
 PY       := .venv/bin/python
 BOOK_OPTIONS := $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SCALE)) $(if $(DEVICE),--device $(DEVICE)) \
                 $(if $(SEED),--seed $(SEED)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(ABLATION_SEEDS),--ablation-seeds $(ABLATION_SEEDS)) \
-                $(if $(GALLERY_MULTIPLE),--gallery-multiple $(GALLERY_MULTIPLE))
+                $(if $(GALLERY_MULTIPLE),--gallery-multiple $(GALLERY_MULTIPLE)) $(if $(DATASET_FILE),--dataset-file "$(DATASET_FILE)")
 # Small torch ops on 2 cores: one thread per process is faster and bit-stable.
 export OMP_NUM_THREADS ?= 1
 

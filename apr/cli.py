@@ -157,7 +157,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-BOOK_OPTIONS = ("dataset", "data_root", "scale", "device", "seed", "seeds", "ablation_seeds", "gallery_multiple")
+BOOK_OPTIONS = ("dataset", "dataset_file", "data_root", "scale", "device", "seed", "seeds", "ablation_seeds",
+                "gallery_multiple")
 
 
 # apr book's execution options -> the environment variables the chapters' kernels inherit.
@@ -275,8 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     book = sub.add_parser("book", help="execute every chapter and build the HTML book")
-    book.add_argument("--dataset", default=None, choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke"],
-                      help=f"dataset the chapters use (default: {book_default.dataset})")
+    book.add_argument("--dataset", default=None,
+                      choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke", "custom"],
+                      help=f"dataset the chapters use (default: {book_default.dataset}; custom: --dataset-file)")
+    book.add_argument("--dataset-file", default=None,
+                      help="with --dataset custom: the CSV listing path, pid, camid, split and attribute columns")
     book.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     book.add_argument("--scale", default=None, help=f"smoke, quick or paper (default: {book_default.scale})")
     book.add_argument("--device", default=None, help=f"auto, cpu, cuda or cuda:N (default: {book_default.device})")

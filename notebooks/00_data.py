@@ -45,6 +45,8 @@ if is_synthetic(book.dataset):
     manifest = json.loads((root / SYNTHETIC_MANIFEST).read_text())
     data = load_dataset(book.dataset, root)
     display(Markdown(f"Attributes of the synthetic identities: {manifest['attribute_source']}."))
+elif book.dataset_file is not None:      # your own dataset, listed in a CSV file
+    data = load_dataset(book.dataset, book.dataset_file)
 else:
     data = load_dataset(book.dataset, data_root=book.data_root, seed=book.seed)
 

@@ -339,3 +339,27 @@ def test_every_page_reads_cleanly_in_a_browser(smoke_site, tmp_path):
         browser.close()
     assert len(pages) >= 10 and checked
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.slow
+def test_the_book_runs_on_your_own_csv_dataset(tmp_path):
+    from apr.data.synthetic import ensure_synthetic, synthetic_config
+
+    from .test_reuse import write_custom_csv
+    # The smoke book's own synthetic set, listed in a CSV file.
+    smoke = ensure_synthetic(config=synthetic_config("smoke", 0, "market1501"), layout="market1501", progress=False)
+    csv_file = write_custom_csv(tmp_path, smoke)
+    with pytest.raises(ValueError, match="dataset_file=None: names the CSV of dataset custom"):
+        BookParameters(dataset="custom")
+    parameters = BookParameters(**(SMOKE_PARAMETERS.to_dict() | {"dataset": "custom", "dataset_file": str(csv_file),
+                                                                  "figures_dir": str(tmp_path / "figures")}))
+    assert parameters.main_config().dataset_file == str(csv_file.resolve())
+    assert parameters.config_on("market1501").dataset_file is None      # the attribute tables' other datasets
+    index = build_book(parameters, root=tmp_path / "book", html=True)
+    claims = pd.read_csv(tmp_path / "figures" / "claims.csv")
+    trained = claims[claims["group"] == "claims about trained models"]
+    assert len(trained) and (trained["verdict"] == "not run here").all()  # nothing of the paper's is about it
+    page = (index.parent / "book" / "_generated" / "claims.html").read_text()
+    assert "my_set.csv" in page and "the paper reports nothing on it" in page
+    chapter = (index.parent / "book" / "_generated" / "00_data.html").read_text()
+    assert "Traceback" not in chapter

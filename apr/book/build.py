@@ -187,6 +187,9 @@ def _ipc_kernel_manager(folder: Path) -> type:
     return IPCKernelManager
 
 
+INCLUDED_FIGURES = ("gpu_estimates.md",)    # book/gpu.md's table (scripts/gpu_estimates.py)
+
+
 def book_sources(root: Path) -> Path:
     """Copy the book's configuration and hand-written pages into ``root`` (to build elsewhere)."""
     (root / "book").mkdir(parents=True, exist_ok=True)
@@ -196,6 +199,9 @@ def book_sources(root: Path) -> Path:
         shutil.copy2(page, root / "book" / page.name)
     shutil.copytree(REPO_ROOT / "_static", root / "_static", dirs_exist_ok=True)   # the book's CSS and JS
     shutil.copytree(REPO_ROOT / "book" / "_ext", root / "book" / "_ext", dirs_exist_ok=True)   # its Sphinx extension
+    for name in INCLUDED_FIGURES:      # computed tables a hand-written page includes
+        (root / "figures").mkdir(exist_ok=True)
+        shutil.copy2(REPO_ROOT / "figures" / name, root / "figures" / name)
     return root
 
 

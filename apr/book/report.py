@@ -37,8 +37,8 @@ def paper_baseline_rows(dataset: str) -> pd.DataFrame:
     """The paper's ResNet-50 rows for IDE, ARN, APR w/o ARM and APR (Tables 1-3) on the matching dataset."""
     key = PAPER_DATASET.get(dataset)
     tables = {"market1501": paper.table1, "dukemtmc": paper.table2, "peta": paper.table3}
-    if key not in tables:
-        return pd.DataFrame()
+    if key not in tables:      # a dataset of the user's: the paper has no row for it
+        return pd.DataFrame(columns=["source", "R-1", "R-5", "R-10", "mAP"], index=pd.Index([], name="method"))
     table = tables[key]()
     table = table[table["backbone"] == "Res50"]
     names = ["Baseline 1 (IDE)", "Baseline 2 (ARN)", "APR (w/o attri)", "APR (w/o ARM)", "APR"]

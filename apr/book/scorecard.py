@@ -114,6 +114,10 @@ def _build_summary(parameters: BookParameters) -> list[str]:
              *(f"{x:.2f}" for x in reported.get(v, (np.nan, np.nan)))] for v, name in (("ide", "IDE"), ("apr", "APR"))]
     stand_in = "a synthetic stand-in of " + paper.DATASET_LABELS[key] if parameters.dataset.startswith("synthetic") \
         else paper.DATASET_LABELS.get(key, parameters.dataset)
+    if parameters.dataset_file is not None:
+        stand_in = f"your dataset, {Path(parameters.dataset_file).name}"
+    on_paper = (f"on the real {paper.DATASET_LABELS[key]}" if key in paper.DATASET_LABELS
+                else "on Market-1501, DukeMTMC-reID and PETA; it has no results on this dataset")
     pretrained = {"synthetic": "a backbone pretrained on other synthetic people",
                   "imagenet": "ImageNet weights"}.get(config.pretrained, config.pretrained)
     # The device the models were trained on, as their run records say ("auto" names none).
@@ -122,8 +126,8 @@ def _build_summary(parameters: BookParameters) -> list[str]:
     return [f"**This build**: `{parameters.dataset}` ({stand_in}); {config.backbone} at {config.image_size[0]}×"
             f"{config.image_size[1]} from {pretrained}, {config.epochs} epochs; {parameters.seeds} training seeds of "
             f"IDE, ARN and APR, {parameters.ablation_runs} of APR's ablations and the sweeps' seeded points; trained on "
-            f"`{device}`. The paper: ResNet-50 at 256×128 from ImageNet weights, 60 epochs, on the real "
-            f"{paper.DATASET_LABELS.get(key, key)} ({PAPER_LINK}).", "",
+            f"`{device}`. The paper: ResNet-50 at 256×128 from ImageNet weights, 60 epochs, {on_paper} "
+            f"({PAPER_LINK}).", "",
             *_table(["model", "rank-1, this build (%)", "mAP, this build (%)", "rank-1, paper", "mAP, paper"],
                     [[r[0], r[1], r[2], r[3] if r[3] != "nan" else "–", r[4] if r[4] != "nan" else "–"] for r in rows]),
             "", "This build's levels are mean ± SD over its training runs; the paper's are reported by the paper. "
@@ -165,7 +169,15 @@ def claims_page(table: pd.DataFrame, parameters: BookParameters, check: Attribut
              "number was computed by this build, except the column *paper*, which is reported by the paper. The "
              "same rows are in [`claims.csv`](claims.csv) and the forest plot's in "
              f"[`{FOREST}.csv`]({FOREST}.csv).", ""]
-    lines += _build_summary(parameters) + _attribute_lines(check)
+    lines += _build_summary(parameters)
+    if parameters.dataset_file is not None:       # your own dataset: nothing of the paper's to test against
+        lines += ["**Your dataset**: the paper reports nothing on it, so no claim is tested here and every row "
+                  "about trained models says *not run here*. This build's own comparisons (APR against IDE and "
+                  "ARN, the ablations, λ and τ, with intervals over training seeds and test queries) are in the "
+                  "chapters; {ref}`the attribute check <baselines-attribute-check>` says whether its models learned "
+                  "the attributes.", ""]
+        return "\n".join(lines + _group_tables(table))
+    lines += _attribute_lines(check)
     trained = table[table["group"] == ClaimGroup.TRAINED]
     counts = trained["verdict"].value_counts()
     tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in (*MEASURED_VERDICTS, Verdict.UNTESTABLE) if counts.get(v, 0))
@@ -179,6 +191,12 @@ def claims_page(table: pd.DataFrame, parameters: BookParameters, check: Attribut
               "Each claim about trained models: this build's effect as a multiple of the paper's (1: as large as "
               "claimed; 0: no effect; below 0: the other way), with its 95% interval. The verdict follows from where "
               "the interval lies against 0 and 1; an interval that reaches past the axis ends in an arrow.", "```", ""]
+    return "\n".join(lines + _group_tables(table))
+
+
+def _group_tables(table: pd.DataFrame) -> list[str]:
+    """The scorecard's sections, one per :class:`ClaimGroup`, each with its table (and notes)."""
+    lines: list[str] = []
     for group in ClaimGroup:
         part = table[table["group"] == group]
         if part.empty:
@@ -209,7 +227,7 @@ def claims_page(table: pd.DataFrame, parameters: BookParameters, check: Attribut
         lines += _table(header, rows) + [""]
         if notes:
             lines += ["Notes:", ""] + [f"{k}. {_escaped(n)}" for k, n in enumerate(notes, 1)] + [""]
-    return "\n".join(lines)
+    return lines
 
 
 def write_scorecard(parameters: BookParameters, generated: Path) -> Path:

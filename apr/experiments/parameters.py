@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PRESETS, APRConfig, from_params
-from ..data.datasets import ATTRIBUTE_ONLY_DATASETS, REID_DATASETS, is_synthetic
+from ..data.datasets import ATTRIBUTE_ONLY_DATASETS, CUSTOM_DATASETS, REID_DATASETS, is_synthetic
 from ..data.paths import FIGURES, REPO_ROOT, resolve_data_root
 
 # APR's ablations, the sweeps' seeded points and Fig. 8's runs get this many training seeds unless
@@ -31,7 +31,8 @@ def _whole(value: Any) -> bool:
 class BookParameters:
     """Every setting of one book build. The defaults build the committed book (``figures/``)."""
 
-    dataset: str = "synthetic"           # market1501, dukemtmc, peta, synthetic or synthetic_duke
+    dataset: str = "synthetic"           # market1501, dukemtmc, peta, synthetic, synthetic_duke or custom
+    dataset_file: str | None = None      # dataset custom: the CSV listing its images (apr.data.custom)
     data_root: str | None = None         # folder of the datasets and annotation files (None: the default data root)
     scale: str = "quick"                 # smoke (CI), quick (2 CPU cores), paper (GPU, real data)
     device: str = "auto"                 # auto, cpu, cuda or cuda:N
@@ -46,8 +47,12 @@ class BookParameters:
         if self.dataset in ATTRIBUTE_ONLY_DATASETS:
             bad.append(f"dataset={self.dataset!r}: it has no re-ID protocol for the book to run on; the attribute-"
                        "recognition section trains on it when it is under the data root (DATA_ROOT)")
-        elif self.dataset not in REID_DATASETS:
-            bad.append(f"dataset={self.dataset!r}: expected one of {', '.join(REID_DATASETS)}")
+        elif self.dataset not in (*REID_DATASETS, *CUSTOM_DATASETS):
+            bad.append(f"dataset={self.dataset!r}: expected one of {', '.join((*REID_DATASETS, *CUSTOM_DATASETS))}")
+        if (self.dataset in CUSTOM_DATASETS) != (self.dataset_file is not None):
+            bad.append(f"dataset_file={self.dataset_file!r}: names the CSV of dataset custom, and only of it")
+        elif self.dataset_file is not None and not Path(self.dataset_file).is_file():
+            bad.append(f"dataset_file={self.dataset_file!r}: no such file; expected the CSV of your dataset")
         if self.scale not in PRESETS:
             bad.append(f"scale={self.scale!r}: expected one of {', '.join(PRESETS)}")
         if not isinstance(self.device, str) or not (self.device in ("auto", "cpu", "cuda")
@@ -105,8 +110,9 @@ class BookParameters:
 
     def config_on(self, dataset: str, **overrides: Any) -> APRConfig:
         """The scale's preset on ``dataset`` (another dataset of the data root, for the attribute tables)."""
+        own_file = {"dataset_file": str(Path(self.dataset_file).resolve())} if dataset in CUSTOM_DATASETS else {}
         return from_params(self.scale, dataset=dataset, seed=self.seed, device=self.device, data_root=self.data_root,
-                           **overrides)
+                           **own_file, **overrides)
 
     @property
     def is_default(self) -> bool:
