@@ -12,6 +12,7 @@ it on a real GPU, and its "training step, achieved TFLOP/s" row replaces the ass
 from __future__ import annotations
 
 import argparse
+import resource
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,14 +30,17 @@ MARKET = {"train": 12_936, "query": 3_368, "gallery": 15_913, "ids": 751}
 ATTRIBUTE_CLASSES = [2] * 26 + [4]
 
 
-def step_flops(config) -> float:
+def step_flops(config) -> tuple[float, int, float]:
+    """(FLOPs of one training step, parameters, the step's peak resident memory growth in MB, fp32 on the CPU)."""
     model = build_model(config, MARKET["ids"], ATTRIBUTE_CLASSES)
     x = torch.randn(config.batch_size, 3, *config.image_size)
     labels = torch.randint(0, MARKET["ids"], (config.batch_size,))
     attrs = torch.randint(0, 2, (config.batch_size, len(ATTRIBUTE_CLASSES)))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with FlopCounterMode(display=False) as counter:
         apr_loss(model(x), labels, attrs, "apr", config.lambda_id).total.backward()
-    return float(counter.get_total_flops()), sum(p.numel() for p in model.parameters())
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    return float(counter.get_total_flops()), sum(p.numel() for p in model.parameters()), grown
 
 
 def main() -> None:
@@ -46,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     config = replace(from_params("paper"), pretrained="none")
     models = len(book_configs(BookParameters(dataset="market1501", scale="paper")))
-    flops, parameters = step_flops(config)
+    flops, parameters, step_mb = step_flops(config)
     steps = MARKET["train"] // config.batch_size * config.epochs
     seconds = flops * steps / (args.tflops * 1e12)
     weights_mb = parameters * 4 / 2**20
@@ -57,6 +61,8 @@ def main() -> None:
         ("training images per model (60 epochs x 12,936, counted)", f"{steps * config.batch_size:,}"),
         ("FLOPs of one training step, ResNet-50 256x128 batch 32 (counted)", f"{flops:.3e}"),
         ("parameters of APR on ResNet-50 (counted)", f"{parameters:,}"),
+        ("memory of one training step, fp32 on the CPU (measured; bench_gpu.py measures a GPU's)",
+         f"{step_mb:,.0f} MB"),
         (f"one model's training at {args.tflops:g} TFLOP/s sustained (estimate)", f"{seconds / 60:.1f} min"),
         ("the whole book, one GPU (estimate: models x one model)", f"{models * seconds / 3600:.1f} h"),
         ("the whole book, 8 GPUs, one job each (estimate: / 8)", f"{models * seconds / 3600 / 8:.2f} h"),
