@@ -20,8 +20,8 @@ from PIL import Image
 from apr.data.paths import REPO_ROOT
 
 PAGES = ["intro", "_generated/claims", "_generated/00_data", "_generated/01_attributes", "_generated/02_baselines",
-         "_generated/03_state_of_the_art", "_generated/04_ablations", "_generated/05_acceleration", "reproduce", "using",
-         "_generated/status", "errata"]
+         "_generated/03_state_of_the_art", "_generated/04_ablations", "_generated/05_acceleration", "reproduce", "gpu",
+         "using", "_generated/status", "errata"]
 
 
 FOOTER_PX = 90      # the footer's height at 1400 px wide, with its top rule
