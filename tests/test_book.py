@@ -359,6 +359,7 @@ def test_the_book_runs_on_your_own_csv_dataset(tmp_path):
     claims = pd.read_csv(tmp_path / "figures" / "claims.csv")
     trained = claims[claims["group"] == "claims about trained models"]
     assert len(trained) and (trained["verdict"] == "not run here").all()  # nothing of the paper's is about it
+    assert (trained["paper"] == "–").all() and trained["paper_effect"].isna().all()
     page = (index.parent / "book" / "_generated" / "claims.html").read_text()
     assert "my_set.csv" in page and "the paper reports nothing on it" in page
     chapter = (index.parent / "book" / "_generated" / "00_data.html").read_text()

@@ -406,9 +406,9 @@ def claim_rows(parameters: BookParameters, check: AttributeCheck | None = None) 
             + distractor_claims(parameters) + attribute_claims(parameters) + annotation_claims(parameters)
             + not_run_claims(parameters))
     if parameters.dataset_file is not None:   # your own dataset: no effect of the paper's is about it
-        return [replace(r, verdict=Verdict.NOT_RUN, agreement=None, note="the paper reports nothing on this dataset; "
-                        "this build's numbers are in the chapters") if r.group == ClaimGroup.TRAINED else r
-                for r in rows]
+        return [replace(r, paper="–", paper_effect=None, verdict=Verdict.NOT_RUN, agreement=None, seeds_needed="",
+                        note="the paper reports nothing on this dataset; this build's numbers are in the chapters")
+                if r.group == ClaimGroup.TRAINED else r for r in rows]
     return apply_attribute_check(rows, check or build_attribute_check(parameters))
 
 
