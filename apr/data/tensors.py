@@ -32,6 +32,15 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def rgb_array(img: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
+    """An image as RGB uint8 (H, W, 3), resized to ``size`` = (H, W) with PIL's bilinear filter if given: the
+    decoding every split and :class:`apr.engine.extractor.Extractor` share."""
+    img = img.convert("RGB")
+    if size is not None and img.size != (size[1], size[0]):
+        img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
 def read_image(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
     """Decode an image file to RGB uint8 (H, W, 3), resized to ``size`` = (H, W) if given.
 
@@ -39,10 +48,7 @@ def read_image(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
     """
     try:
         with Image.open(path) as img:
-            img = img.convert("RGB")
-            if size is not None and img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            return np.asarray(img, dtype=np.uint8).copy()
+            return rgb_array(img, size)
     except FileNotFoundError:
         raise FileNotFoundError(f"image file not found: '{path}'") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:

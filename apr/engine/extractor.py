@@ -26,9 +26,10 @@ from tqdm.auto import tqdm
 
 from ..config import APRConfig
 from ..data.datasets import IMAGE_SUFFIXES
-from ..data.tensors import normalize, read_image
+from ..data.tensors import normalize, read_image, rgb_array
 from ..model import APR
 from .device import resolve_device
+from .features import embed_batch
 from .runs import load_model, load_run
 
 ImageInput = str | Path | Image.Image
@@ -110,10 +111,7 @@ class Extractor:
         arrays = []
         for image in images:
             if isinstance(image, Image.Image):
-                rgb = image.convert("RGB")
-                if rgb.size != (self.size[1], self.size[0]):
-                    rgb = rgb.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
-                arrays.append(np.asarray(rgb, dtype=np.uint8))
+                arrays.append(rgb_array(image, self.size))
             elif isinstance(image, (str, Path)):
                 arrays.append(read_image(str(image), self.size))
             else:
@@ -139,11 +137,11 @@ class Extractor:
 
     @torch.no_grad()
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        cuda = self.device.type == "cuda"
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and self.config.amp):
-            out = self.model(x)
-        probs = [logit.float().softmax(1).cpu() for logit in out.attr_logits] if out.attr_logits is not None else []
-        return out.test_feature(self.config.test_feature).float().cpu(), out.pool5.float().cpu(), probs
+        feat, pool5, probs = embed_batch(self.model, x, feature=self.config.test_feature, amp=self.config.amp,
+                                         channels_last=self.config.channels_last)
+        if pool5 is None:                # the test feature is pool5 itself
+            pool5 = feat
+        return feat, pool5, probs
 
     def __call__(self, images: torch.Tensor | ImageInput | Iterable[ImageInput], *,
                  progress: bool = False) -> Extraction:

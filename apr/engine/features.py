@@ -31,6 +31,22 @@ class Embeddings:
 
 
 @torch.no_grad()
+def embed_batch(model: APR, x: torch.Tensor, *, feature: str = "concat", amp: bool = True,
+                channels_last: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+    """One normalised batch through ``model`` (in the mode it is in): its test feature, its pool5 when the test
+    feature is another one (else None), and each attribute's class probabilities (none for IDE), on the CPU in
+    float32. On CUDA, bf16 autocast and channels-last are used when asked."""
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=x.device.type == "cuda" and amp):
+        out = model(x)
+    feat = out.test_feature(feature)
+    pool5 = None if feat is out.pool5 else out.pool5.float().cpu()
+    probs = [logit.float().softmax(1).cpu() for logit in out.attr_logits] if out.attr_logits is not None else []
+    return feat.float().cpu(), pool5, probs
+
+
+@torch.no_grad()
 def extract(model: APR, split: DecodedSplit, *, feature: str = "concat", batch_size: int = 256,
             amp: bool = True, channels_last: bool = True) -> Embeddings:
     """Run ``model`` (eval mode) over a decoded split.
@@ -39,23 +55,16 @@ def extract(model: APR, split: DecodedSplit, *, feature: str = "concat", batch_s
     feature) or ``"pool5"``; a model whose test feature is not pool5 gives its pool5 too (``Embeddings.pool5``),
     so that a run can be evaluated both ways. On CUDA, bf16 autocast and channels-last are used when asked.
     """
-    device = split.images.device
     was_training = model.training
     model.eval()
-    cuda = device.type == "cuda"
     feats, pooled, probs = [], [], None
     for batch in split.batches(batch_size):
-        x = batch["image"]
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and amp):
-            out = model(x)
-        feat = out.test_feature(feature)
-        feats.append(feat.float().cpu())
-        if feat is not out.pool5:
-            pooled.append(out.pool5.float().cpu())
-        if out.attr_logits is not None:
-            batch_probs = [logit.float().softmax(1).cpu() for logit in out.attr_logits]
+        feat, pool5, batch_probs = embed_batch(model, batch["image"], feature=feature, amp=amp,
+                                               channels_last=channels_last)
+        feats.append(feat)
+        if pool5 is not None:
+            pooled.append(pool5)
+        if batch_probs:
             probs = [[p] for p in batch_probs] if probs is None else [acc + [p] for acc, p in zip(probs, batch_probs)]
     model.train(was_training)
     return Embeddings(
