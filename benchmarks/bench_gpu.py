@@ -33,6 +33,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from apr.config import from_params
+from apr.data.attributes import MARKET_SCHEMA
 from apr.data.tensors import BatchAugment, DecodedSplit, train_transform
 from apr.engine.device import resolve_device
 from apr.engine.features import extract
@@ -51,7 +52,7 @@ class Size:
 
 
 SIZES = {"market": Size(12_936, 751, 3_368, 15_913, "paper"), "tiny": Size(64, 8, 16, 48, "smoke")}
-ATTRIBUTE_CLASSES = [2] * 26 + [4]   # Market-1501's 27 attributes
+ATTRIBUTE_CLASSES = [a.num_classes for a in MARKET_SCHEMA.attributes]   # Market-1501's 27 attributes
 
 
 def synchronize(device: torch.device) -> None:

@@ -20,6 +20,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from apr.config import from_params
+from apr.data.attributes import MARKET_SCHEMA
 from apr.data.paths import FIGURES
 from apr.engine.train import build_model
 from apr.experiments.configs import book_configs
@@ -27,7 +28,7 @@ from apr.experiments.parameters import BookParameters
 from apr.losses import apr_loss
 
 MARKET = {"train": 12_936, "query": 3_368, "gallery": 15_913, "ids": 751}
-ATTRIBUTE_CLASSES = [2] * 26 + [4]
+ATTRIBUTE_CLASSES = [a.num_classes for a in MARKET_SCHEMA.attributes]   # Market-1501's 27 attributes
 
 
 def step_flops(config) -> tuple[float, int, float]:

@@ -22,6 +22,7 @@ and field. The run cache knows the file by its content (:func:`fingerprint`), so
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 from pathlib import Path
 
@@ -36,7 +37,17 @@ MAX_CLASSES = 100
 
 
 def fingerprint(path: str | Path) -> str:
-    """The SHA-256 of a dataset file's bytes (what the run cache keys a custom dataset by)."""
+    """The SHA-256 of a dataset file's bytes (what the run cache keys a custom dataset by). A book asks for the key
+    of every configuration many times: the file is read again only when its size or mtime changed."""
+    try:
+        info = Path(path).stat()
+    except OSError as exc:
+        raise FileNotFoundError(f"dataset_file '{path}' cannot be read: {exc}") from None
+    return _fingerprint(str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _fingerprint(path: str, size: int, mtime_ns: int) -> str:
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
     except OSError as exc:
@@ -73,6 +84,7 @@ def read_custom(path: str | Path, *, check_images: bool = True) -> ReidData:
                                  f"(then attribute columns), got {', '.join(header)}")
     index = {c: header.index(c) for c in REQUIRED_COLUMNS}
     names = [h for h in header if h not in REQUIRED_COLUMNS]
+    columns = [header.index(name) for name in names]
     records: dict[str, list[Record]] = {s: [] for s in SPLITS}
     labels: dict[str, list[list[int]]] = {s: [] for s in SPLITS}
     for line, row in enumerate(rows, start=2):
@@ -96,8 +108,8 @@ def read_custom(path: str | Path, *, check_images: bool = True) -> ReidData:
         if camid < 0:
             raise DatasetLayoutError(f"{where}, field 'camid': expected a camera id >= 0, got {camid}")
         values = []
-        for name in names:
-            text = row[header.index(name)].strip()
+        for name, column in zip(names, columns):
+            text = row[column].strip()
             value = -1 if text == "" else _integer(text, where, name)
             if not -1 <= value < MAX_CLASSES:
                 raise DatasetLayoutError(f"{where}, field '{name}': expected a class index 0..{MAX_CLASSES - 1} or "

@@ -11,6 +11,7 @@ go on. A job is a module-level function and arguments that pickle, so the same j
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -192,10 +193,8 @@ class ProcessExecutor:
                     signal.signal(signal.SIGINT, previous)
         else:
             for slot in slots:
-                try:
+                with contextlib.suppress(OSError):    # a worker that died already has nothing to be told
                     slot.connection.send(None)
-                except OSError:
-                    pass
             for slot in slots:
                 slot.process.join()
         for slot in slots:

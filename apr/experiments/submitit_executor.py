@@ -32,10 +32,6 @@ def _positive(name: str, default: int, least: int = 1) -> int:
     return int(text)
 
 
-def _call(function: Any, args: tuple) -> None:
-    function(*args)
-
-
 class SubmititExecutor:
     """Jobs as submitit jobs, at most ``slots`` at once (see the module docstring)."""
 
@@ -56,7 +52,6 @@ class SubmititExecutor:
                 parameters["slurm_partition"] = partition
         executor.update_parameters(**parameters)
         self._executor = executor
-        self._cluster = cluster
         # What every job checks it can see: the proof that it shares the driver's cache folder.
         self._token = Path(folder) / f"driver-{os.uname().nodename}-{os.getpid()}.token"
         self._token.parent.mkdir(parents=True, exist_ok=True)
@@ -126,4 +121,4 @@ class _Requeued(_requeued_base()):
             raise RuntimeError(f"the cache folder '{self.token.parent}' is not the driver's on host "
                                f"{os.uname().nodename}: expected a folder shared by every allocated host "
                                "(set APR_CACHE_DIR to one)")
-        _call(self.function, self.args)
+        self.function(*self.args)
