@@ -6,6 +6,7 @@
 #   make book GALLERY_MULTIPLE=26.34   Fig. 8 up to the paper's 500k scale (26.34 times the test gallery)
 #   make book DATASET=market1501 DATA_ROOT=/data SCALE=paper DEVICE=cuda
 #   make test                      the test suite (what CI runs)
+#   make test-numerics             the numerics-sensitive tests under this CPU's, AVX2 and default kernels
 # A parameter left unset takes its default from apr.experiments.BookParameters (python -m apr book --help).
 SHELL    := /bin/bash
 PY       := .venv/bin/python
@@ -15,7 +16,7 @@ BOOK_OPTIONS := $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SC
 # Small torch ops on 2 cores: one thread per process is faster and bit-stable.
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: env book test figures clean
+.PHONY: env book test test-numerics figures clean
 
 env:
 	@bash scripts/setup_env.sh
@@ -26,6 +27,9 @@ book: env
 test: env
 	@bash scripts/setup_browser.sh
 	$(PY) -m pytest
+
+test-numerics: env
+	@bash scripts/test_numerics.sh
 
 clean:
 	rm -rf _build book/_generated

@@ -24,6 +24,7 @@ from apr.losses import apr_loss
 
 CUDA = torch.cuda.is_available()
 TWO_GPUS = CUDA and torch.cuda.device_count() >= 2
+pytestmark = pytest.mark.numerics    # every check here compares floats across kernels: make test-numerics
 on_cuda = [pytest.mark.gpu, pytest.mark.skipif(not CUDA, reason="needs a CUDA device; none on this machine")]
 DEVICES = [pytest.param("cpu", id="cpu"), pytest.param("cuda", id="cuda", marks=on_cuda)]
 
@@ -82,17 +83,31 @@ def _losses(model, x, labels, attrs, device: str, bf16: bool, steps: int = 6) ->
     return out
 
 
+# bf16 keeps 8 significant bits: each rounding of an operand is off by at most u = 2**-8 of its value.
+BF16_UNIT_ROUNDOFF = 2.0**-8
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_bf16_training_steps_stay_close_to_fp32_on_the_cpu(device):
+    """What bf16 must preserve, on any CPU: finite losses, a loss that falls, and a first loss close to fp32's.
+
+    The first loss comes from the same weights in both runs, so it differs only by the forward pass's roundings:
+    every matmul and convolution operand rounded once to bf16 (relative error at most u), the products summed in
+    fp32 (AVX2 emulation, AVX-512-BF16, AMX and CUDA alike), so the loss moves by a few u at most: 4u = 1.6% bounds
+    it (all three CPU kernel sets give 0.08-0.09%). Later losses are not compared: SGD compounds every rounding,
+    and the trajectory depends on the kernels' summation order even in fp32 (step 6 moves by 2% between AVX2 and
+    AVX-512 fp32 kernels, by 5.7% between bf16 and fp32 on AMX). The GPU check prints the trajectory instead.
+    """
     _, model, x, labels, attrs = _smoke_setup(device)
     fp32 = _losses(copy.deepcopy(model), x, labels, attrs, "cpu", bf16=False)
     bf16 = _losses(copy.deepcopy(model), x, labels, attrs, device, bf16=True)
+    print(f"losses over {len(fp32)} steps, fp32: {np.round(fp32, 4).tolist()}, bf16 on {device}: "
+          f"{np.round(bf16, 4).tolist()}")
     assert all(np.isfinite(fp32 + bf16)), (fp32, bf16)
-    assert fp32[-1] < fp32[0] and bf16[-1] < bf16[0]             # both learn the batch: nothing diverges
-    # bf16 keeps 8 bits of mantissa: the first loss (same weights) within 1% of fp32's, the next five within 5%
-    # (measured under CPU bf16 autocast: 0.1% and at most 2.2%).
-    assert abs(bf16[0] - fp32[0]) < 0.01 * fp32[0]
-    np.testing.assert_allclose(bf16, fp32, rtol=0.05)
+    # Six steps of lr 0.01 on one batch take the loss from 2.77 to about 1.8 (35% down) under every kernel set
+    # measured: far more than any rounding moves it, so "it falls" holds on any CPU.
+    assert fp32[-1] < fp32[0] and bf16[-1] < bf16[0]
+    assert abs(bf16[0] - fp32[0]) <= 4 * BF16_UNIT_ROUNDOFF * fp32[0], (bf16[0], fp32[0])
 
 
 def _reference_batch(records, size, order, pad: int, seed: int) -> torch.Tensor:

@@ -152,6 +152,7 @@ def test_bad_input(kwargs, message):
         evaluate_ranking(**args)
 
 
+@pytest.mark.numerics
 def test_pairwise_distances():
     rng = np.random.default_rng(0)
     q, g = rng.normal(size=(7, 5)), rng.normal(size=(11, 5))

@@ -244,6 +244,7 @@ def test_the_paper_preset_never_starts_from_random_weights():
     assert from_params("paper").pretrained == "imagenet" and APRConfig().pretrained == "imagenet"
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize(("channels", "height", "width", "kernel", "bias", "channels_last"), [
     (576, 3, 2, 5, False, True),      # MobileNetV3-small's last maps at the quick preset's 96x48
     (16, 2, 2, 3, True, False),

@@ -52,6 +52,7 @@ def clustered(rng: np.random.Generator, ids: int, per_id: int, dim: int = 16) ->
     return (centres[labels] + rng.normal(0, 0.6, (labels.size, dim))).astype(np.float32), labels
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("k1,k2,lam", [(20, 6, 0.3), (6, 3, 0.5), (4, 1, 0.0)])
 def test_rerank_matches_the_loop_by_loop_reference(k1, k2, lam):
     rng = np.random.default_rng(k1)
@@ -106,6 +107,7 @@ def reference_minp(distmat: np.ndarray, q_pids, g_pids, q_cams, g_cams) -> float
     return float(np.mean(values))
 
 
+@pytest.mark.numerics
 def test_minp_matches_its_definition_and_comes_with_the_same_pass():
     rng = np.random.default_rng(5)
     q_pids, g_pids = rng.integers(0, 8, 30), rng.integers(-1, 8, 200)

@@ -39,6 +39,7 @@ def crops(tmp_path_factory):
     return folder
 
 
+@pytest.mark.numerics
 def test_extractor_from_python_gives_the_runs_features(apr_run, crops):
     extractor = Extractor.from_run(apr_run, device="cpu", batch_size=4)
     files = image_files(crops)
@@ -92,6 +93,7 @@ def test_extract_images_from_the_shell(apr_run, crops, tmp_path):
     assert bad.returncode != 0 and "--out" in bad.stderr and "x.csv" in bad.stderr
 
 
+@pytest.mark.numerics
 def test_onnx_export_runs_in_onnxruntime_and_matches_pytorch(apr_run, tmp_path):
     ort = pytest.importorskip("onnxruntime", reason="ONNX export is checked with the optional extra apr[onnx]")
     path = tmp_path / "model.onnx"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from apr.data.datasets import read_market1501
@@ -19,6 +20,7 @@ def test_dataset_items(tiny_synthetic):
     assert batch["image"].shape == (4, 3, 64, 32)
 
 
+@pytest.mark.numerics
 def test_decoded_split_matches_per_image_path(tiny_synthetic):
     data = read_market1501(tiny_synthetic)
     split = DecodedSplit.decode(data.query, (128, 64), data.attributes["query"], progress=False)
@@ -38,6 +40,7 @@ def test_batches_cover_each_image_once():
     assert sum(1 for _ in split.batches(3, drop_last=True)) == 3
 
 
+@pytest.mark.numerics
 def test_batch_augment_identity_flip_and_crop():
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (5, 3, 8, 6), dtype=torch.uint8, generator=g)

@@ -57,6 +57,7 @@ def straight_and_resumed(tmp_path: Path, args: list[str]) -> tuple[Path, Path]:
     return tmp_path / "straight", tmp_path / "killed"
 
 
+@pytest.mark.numerics
 @pytest.mark.slow
 def test_resume_after_kill_gives_the_same_weights(tmp_path):
     straight, killed = straight_and_resumed(tmp_path, ARGS)
