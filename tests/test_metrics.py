@@ -276,3 +276,35 @@ def test_matches_reference_when_many_items_crowd_the_matches(dtype, binning):
         ref_cmc, ref_map = reference_evaluate(dist, q_pids, g_pids, q_cams, g_cams, max_rank=50, ap_mode=mode)
         np.testing.assert_allclose(cmc, ref_cmc, atol=1e-12)
         assert mAP == pytest.approx(ref_map, abs=1e-12)
+
+
+def _extreme_case(seed: int, kind: str, dtype):
+    """A random case whose distances sit at a magnitude that would overflow the grid's scale unguarded."""
+    dist, *ids = random_case(seed)
+    dist = dist.astype(np.float64)
+    rng = np.random.default_rng(seed + 100)
+    if kind == "huge":                        # matches and items near the dtype's largest value
+        dist = dist * (1e37 if dtype == np.float32 else 1e300)
+    elif kind == "tiny":                      # near the smallest normal, and below it (subnormal)
+        dist = dist * (1e-38 if dtype == np.float32 else 1e-300)
+    elif kind == "signed huge":               # negative and positive, so hi - lo alone would overflow
+        dist = (2 * dist - 1) * (3e38 if dtype == np.float32 else 1.7e308)
+    elif kind == "one tiny row":              # one row's matches far below the chunk's largest distance
+        dist[0] *= 1e-42 if dtype == np.float32 else 1e-320
+    elif kind == "huge items, normal matches":
+        far = rng.random(dist.shape) < 0.3
+        dist[far] = 3e38 if dtype == np.float32 else 1e308
+    dist[rng.random(dist.shape) < 0.2] = np.inf   # dropped items, as attribute filtering leaves them
+    return (dist.astype(dtype), *ids)
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("kind", ["huge", "tiny", "signed huge", "one tiny row", "huge items, normal matches"])
+def test_matches_reference_at_extreme_magnitudes(kind, dtype, binning):
+    case = _extreme_case(3, kind, dtype)
+    for mode in ("official", "step"):
+        cmc, mAP = evaluate_ranking(*case, max_rank=20, ap_mode=mode, chunk_size=7)
+        ref_cmc, ref_map = reference_evaluate(*case, max_rank=20, ap_mode=mode)
+        np.testing.assert_allclose(cmc, ref_cmc, atol=1e-12)
+        assert mAP == pytest.approx(ref_map, abs=1e-12)

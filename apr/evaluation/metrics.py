@@ -20,7 +20,6 @@ that have such ties are re-ranked with a stable sort.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -221,16 +220,26 @@ def _binned_items(d: torch.Tensor, limit: torch.Tensor, scale: torch.Tensor, bia
     return torch.bincount(key, minlength=c * ROW_WIDTH).view(c, ROW_WIDTH), flat // g, d.reshape(-1)[flat]
 
 
-def _in_grid_range(d: torch.Tensor) -> torch.Tensor:
-    """``d`` times a power of two that brings its largest finite magnitude near 1, when it is far from it: the
-    grid's scale (cells per distance) must not overflow. A power of two changes no order and no tie."""
-    finite = d[torch.isfinite(d)]
-    if finite.numel() == 0:
-        return d
-    largest = float(finite.abs().max())
-    if largest == 0 or 2.0**-60 < largest < 2.0**60:
-        return d
-    return torch.ldexp(d, torch.tensor(-math.frexp(largest)[1], device=d.device))
+def _grid_exponents(pos: torch.Tensor) -> torch.Tensor | None:
+    """Per row, the power of two that brings its largest finite match distance near 1 where that lies outside
+    [2**-60, 2**60]; None when every row is inside (the usual case). The grid's scale (cells per distance) and bias
+    come from the matches alone; items of any magnitude then multiply a finite positive scale and are clamped, so
+    only the matches must stay in range. ``pos`` (C, K) holds each row's match distances, +inf padded: a (C, K)
+    reduction, no pass over the chunk."""
+    largest = torch.where(torch.isfinite(pos), pos.abs(), torch.zeros((), dtype=pos.dtype, device=pos.device)).amax(1)
+    outside = (largest > 0) & ((largest <= 2.0**-60) | (largest >= 2.0**60))
+    if not bool(outside.any()):
+        return None
+    return torch.where(outside, -torch.frexp(largest).exponent, 0)
+
+
+def _times_powers_of_two(x: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+    """``x * 2**exponents[:, None]``, exact, in two halves so that no factor leaves ``x``'s dtype (2**149 leaves
+    float32's). A power of two changes no order and no tie within a row."""
+    half = torch.div(exponents, 2, rounding_mode="floor")
+    for part in (half, exponents - half):
+        x = x * torch.exp2(part.to(x.dtype))[:, None]
+    return x
 
 
 def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r: torch.Tensor, ign_c: torch.Tensor,
@@ -250,6 +259,9 @@ def _rank_chunk(d: torch.Tensor, pos_r: torch.Tensor, pos_c: torch.Tensor, ign_r
     pos = torch.full((c, k), float("inf"), dtype=d.dtype, device=dev)
     pos[pos_r, slot] = d[pos_r, pos_c]
     pos = torch.sort(pos, dim=1).values
+    exponents = _grid_exponents(pos)
+    if exponents is not None:   # rare: a row's matches near overflow or underflow
+        d, pos = _times_powers_of_two(d, exponents), _times_powers_of_two(pos, exponents)
     n_fin = torch.isfinite(pos).sum(1)                                        # retrieved matches
     # Per-row grid: cell(x) = floor(clamp(x * scale + bias, 0, CELLS + 1)) puts the nearest
     # finite match in cell 2 and the farthest in cell CELLS - 1. It is computed with separate,
@@ -407,7 +419,6 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
             raise ValueError(f"distmat contains NaN distances (query rows {s}..{e - 1})")
         if smallest == -float("inf"):
             raise ValueError(f"distmat contains -inf distances (query rows {s}..{e - 1})")
-        d = _in_grid_range(d)
         if has_junk:
             d = torch.index_select(d, 1, keep_cols, out=scratch.get("d", (e - s) * n_g, d.dtype, dev).view(e - s, n_g))
         else:
