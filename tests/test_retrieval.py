@@ -57,8 +57,11 @@ def test_tau_out_of_range(tau):
         encode(random_predictions(2, 0), tau)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "faiss"])
-def test_index_candidates_and_search(backend):
+@pytest.mark.parametrize("path", ["slices", "gather", "faiss bitmap"])
+def test_index_candidates_and_search(path, monkeypatch):
+    from apr.evaluation import retrieval
+
+    backend = "faiss" if path == "faiss bitmap" else "numpy"
     if backend == "faiss":
         pytest.importorskip("faiss")
     rng = np.random.default_rng(0)
@@ -70,6 +73,10 @@ def test_index_candidates_and_search(backend):
     index = AttributeIndex(g_feat, g_pred, tau, backend=backend)
     assert index.backend == backend
     assert index.num_groups < 300
+    # Each path on its own: runs of any length sliced; every kept set gathered; every kept set through FAISS.
+    monkeypatch.setattr(retrieval, "MIN_RUN_ROWS", 0 if path == "slices" else 10**9)
+    index.max_runs = 10**9 if path == "slices" else 0
+    index.faiss_from = 0.0 if path == "faiss bitmap" else 2.0
     keep = keep_mask(encode(q_pred, tau), encode(g_pred, tau))
     q_r, q_p = encode(q_pred, tau)
     for i in range(12):
@@ -79,13 +86,25 @@ def test_index_candidates_and_search(backend):
         d = ((g_feat[kept] - q_feat[i]) ** 2).sum(1)
         expected = kept[np.argsort(d, kind="stable")[:5]]
         np.testing.assert_array_equal(index.search(q_feat[i], q_r[i], q_p[i], topk=5), expected)
-    index.max_runs, index.faiss_from = 0, 0.0  # the scattered-set path (FAISS bitmap or gather): same answers
-    for i in range(12):
-        kept = np.nonzero(keep[i])[0]
-        d = ((g_feat[kept] - q_feat[i]) ** 2).sum(1)
-        np.testing.assert_array_equal(index.search(q_feat[i], q_r[i], q_p[i], topk=5), kept[np.argsort(d, kind="stable")[:5]])
     full = exhaustive_search(g_feat, (g_feat ** 2).sum(1), q_feat[0], topk=5)
     np.testing.assert_array_equal(full, np.argsort(((g_feat - q_feat[0]) ** 2).sum(1), kind="stable")[:5])
+
+
+def test_a_querys_kept_groups_lie_in_few_runs():
+    """Binary attributes ordered predicted 0, unreliable, predicted 1 at every level: a query reliable on the first
+    attribute alone keeps one contiguous block; on the first two, at most two blocks (one per value of the first)."""
+    g_pred = random_predictions(2000, 7, (2,) * 6)
+    index = AttributeIndex(np.zeros((2000, 4), np.float32), g_pred, 0.8, backend="numpy")
+    first = int(np.argmax((g_pred.confidence > 0.8).mean(0)))         # the attribute ordered first
+    second = int(np.argsort(-(g_pred.confidence > 0.8).mean(0), kind="stable")[1])
+    for value in (0, 1):
+        for reliable in ([first], [first, second]):
+            q = AttributePredictions(np.full((1, 6), value), np.where(np.isin(np.arange(6), reliable), 0.99, 0.5)[None],
+                                     (2,) * 6)
+            q_r, q_p = encode(q, 0.8)
+            kept = index.kept_groups(q_r[0], q_p[0])
+            runs = int(kept[0]) + int(np.count_nonzero(kept[1:] > kept[:-1]))
+            assert runs <= len(reliable), (value, reliable, runs)
 
 
 def test_curve_has_unfiltered_row():
