@@ -138,7 +138,11 @@ def extract_images(args: argparse.Namespace) -> int:
         raise ValueError("--images and --out go together: apr extract RUN --images DIR_OR_GLOB --out feats.npz")
     if not str(args.out).endswith(".npz"):
         raise ValueError(f"--out '{args.out}': expected a file name ending in .npz")
-    files = image_files(args.images)
+    skipped: list[Path] = []
+    files = image_files(args.images, skipped)
+    if skipped:
+        shown = ", ".join(f"'{f}'" for f in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        print(f"skipped {len(skipped)} files that are not in an image format PIL opens: {shown}", file=sys.stderr)
     extractor = Extractor.from_run(args.run_dir, device=args.device, batch_size=args.batch_size)
     out = extractor(files, progress=not args.quiet)
     path = out.save(args.out)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
@@ -32,9 +32,36 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def openable_suffixes() -> frozenset[str]:
+    """The file name endings of every format PIL can open here (``.jpg``, ``.png``, ``.webp``, ``.tif``, ...)."""
+    Image.init()
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer and float images as 8 bits, scaled as a viewer shows them (PIL's own conversion
+    clips them at 255: a 16-bit PNG turns white). Integer images use their full 16-bit range (values above 65,535
+    are clipped); float images are taken as 0..1 when they stay within it, else as 0..255."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        values = np.asarray(img).astype(np.float64).clip(0, 65535) / 257.0
+    elif img.mode == "F":
+        values = np.asarray(img, dtype=np.float64)
+        values = np.nan_to_num(values) * (255.0 if values.size and np.nanmax(values) <= 1.0 else 1.0)
+    else:
+        return img
+    return Image.fromarray(np.rint(values.clip(0, 255)).astype(np.uint8), mode="L")
+
+
 def rgb_array(img: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
-    """An image as RGB uint8 (H, W, 3), resized to ``size`` = (H, W) with PIL's bilinear filter if given: the
-    decoding every split and :class:`apr.engine.extractor.Extractor` share."""
+    """An image as RGB uint8 (H, W, 3), as an image viewer shows it, resized to ``size`` = (H, W) with PIL's
+    bilinear filter if given: the decoding every split and :class:`apr.engine.extractor.Extractor` share.
+
+    The EXIF orientation is applied (a phone photo stored sideways is read upright); 16-bit and float images are
+    scaled to 8 bits (:func:`_eight_bit`); palette, CMYK, grey and alpha images go through PIL's conversion to RGB
+    (alpha is dropped, the colours under it kept)."""
+    img = _eight_bit(ImageOps.exif_transpose(img))
+    if img.mode in ("P", "PA"):          # through RGBA: a palette's transparency would otherwise warn
+        img = img.convert("RGBA")
     img = img.convert("RGB")
     if size is not None and img.size != (size[1], size[0]):
         img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
@@ -42,15 +69,18 @@ def rgb_array(img: Image.Image, size: tuple[int, int] | None = None) -> np.ndarr
 
 
 def read_image(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode an image file to RGB uint8 (H, W, 3), resized to ``size`` = (H, W) if given.
+    """Decode an image file to RGB uint8 (H, W, 3) as :func:`rgb_array` does, resized to ``size`` = (H, W) if given.
 
-    Raises ``ValueError`` naming the file when it is missing, truncated or not an image.
+    Raises ``ValueError`` naming the file when it is missing, truncated, not an image, or larger than PIL's pixel
+    limit (``PIL.Image.MAX_IMAGE_PIXELS``, a guard against decompression bombs).
     """
     try:
         with Image.open(path) as img:
             return rgb_array(img, size)
     except FileNotFoundError:
         raise FileNotFoundError(f"image file not found: '{path}'") from None
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"image '{path}' is larger than the pixel limit: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"corrupt or unreadable image '{path}': {exc}") from exc
 

@@ -25,8 +25,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..config import APRConfig
-from ..data.datasets import IMAGE_SUFFIXES
-from ..data.tensors import normalize, read_image, rgb_array
+from ..data.tensors import normalize, openable_suffixes, read_image, rgb_array
 from ..model import APR
 from .device import resolve_device
 from .features import embed_batch
@@ -59,19 +58,25 @@ class Extraction:
         return path
 
 
-def image_files(pattern: str | Path) -> list[Path]:
-    """The image files of a folder (recursively, sorted) or of a glob pattern; one error naming ``pattern`` when
-    it matches none."""
+def image_files(pattern: str | Path, skipped: list[Path] | None = None) -> list[Path]:
+    """The image files of a folder (recursively, sorted) or of a glob pattern: every format PIL opens here
+    (:func:`apr.data.tensors.openable_suffixes`). Other files are left out and, when ``skipped`` is a list,
+    appended to it, so that a caller can say what it did not read. One error naming ``pattern`` when it matches
+    no image."""
     text = str(pattern)
     folder = Path(text).expanduser()
     if folder.is_dir():
-        found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
     else:
-        found = sorted(Path(p) for p in glob.glob(str(Path(text).expanduser()), recursive=True)
-                       if Path(p).is_file() and Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(Path(p) for p in glob.glob(str(Path(text).expanduser()), recursive=True) if Path(p).is_file())
+    suffixes = openable_suffixes()
+    found = [p for p in files if p.suffix.lower() in suffixes]
+    if skipped is not None:
+        skipped.extend(p for p in files if p.suffix.lower() not in suffixes)
     if not found:
-        raise FileNotFoundError(f"--images '{text}': no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) there; "
-                                "expected a folder of images or a glob pattern such as 'crops/*.jpg'")
+        raise FileNotFoundError(f"--images '{text}': no image files there (none of {len(files)} files ends in a "
+                                "format PIL opens, such as .jpg, .png, .webp or .tif); expected a folder of images or "
+                                "a glob pattern such as 'crops/*.jpg'")
     return found
 
 
