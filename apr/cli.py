@@ -40,9 +40,20 @@ def format_summary(name: str, root: Path, summary: dict[str, dict[str, int]]) ->
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """``apr info``: a dataset's splits; for a custom dataset file, first every problem the check finds."""
     from .data.datasets import load_dataset
 
-    data = load_dataset(args.dataset, args.root, attributes=False, data_root=args.data_root, seed=args.seed)
+    if args.dataset == "custom":
+        from .data.custom import check_custom
+
+        if args.dataset_file is None:
+            raise ValueError("--dataset custom needs --dataset-file: the CSV file that lists its images")
+        check = check_custom(args.dataset_file)
+        if check.report():
+            print(check.report(), file=sys.stderr if check.errors else sys.stdout)
+        data = check.raise_if_errors()
+    else:
+        data = load_dataset(args.dataset, args.root, attributes=False, data_root=args.data_root, seed=args.seed)
     summary = data.summary()
     print(json.dumps(summary) if args.json else format_summary(args.dataset, data.root, summary))
     return 0
@@ -72,6 +83,19 @@ def train_config(args: argparse.Namespace):
     return from_params(args.scale, **overrides)
 
 
+def check_dataset_file(dataset: str, dataset_file: str | Path | None) -> None:
+    """Before any training: a custom dataset file checked in one pass, its warnings and what was inferred printed,
+    and one error listing every problem when it has any (:func:`apr.data.custom.check_custom`)."""
+    if dataset != "custom" or dataset_file is None:
+        return
+    from .data.custom import check_custom
+
+    check = check_custom(dataset_file)
+    if check.report() and not check.errors:
+        print(check.report(), file=sys.stderr)
+    check.raise_if_errors()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
@@ -84,6 +108,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .model import imagenet_state_dict
 
     config = train_config(args)
+    if os.environ.get("RANK", "0") == "0":
+        check_dataset_file(config.dataset, config.dataset_file)
     run_dir = Path(args.out) if args.out else RUNS / f"{config.variant}-{config.key()}"
     # The data is read once, before any work: a wrong data root or missing weights fail here.
     first = os.environ.get("RANK", "0") == "0"      # under torchrun, one process shows progress
@@ -187,6 +213,7 @@ def cmd_book(args: argparse.Namespace) -> int:
         raise ValueError(f"{', '.join(slurm_only)} set Slurm jobs: give --executor slurm with them")
 
     given = {name: getattr(args, name) for name in BOOK_OPTIONS if getattr(args, name) is not None}
+    check_dataset_file(args.dataset or "", args.dataset_file)
     index = build_book(BookParameters(**given), html=not args.no_html)
     print(f"book built: {index}" if not args.no_html else "chapters executed into book/_generated/")
     return 0
@@ -221,8 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="per-split images / identities / cameras of a dataset")
     info.add_argument("--dataset", required=True,
-                      choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke", "cub200"])
+                      choices=["market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke", "cub200", "custom"])
     info.add_argument("--root", default=None, help="dataset folder or its parent (default: the data root)")
+    info.add_argument("--dataset-file", default=None,
+                      help="with --dataset custom: the CSV file that lists the images (checked first, every problem "
+                           "reported)")
     info.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     info.add_argument("--seed", type=int, default=0, help="seed of the PETA split (default: 0)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")

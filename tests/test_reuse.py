@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from apr.data.records import DatasetLayoutError
 from apr.data.tensors import normalize, read_image
 from apr.engine.extractor import Extractor, image_files
 from apr.engine.runs import load_model
@@ -153,9 +156,9 @@ def test_train_and_extract_on_your_own_csv_dataset(tiny_synthetic, tmp_path):
 ])
 def test_a_bad_row_of_a_custom_dataset_is_named(tiny_synthetic, tmp_path, row, message):
     from apr.data.datasets import load_dataset
-    from apr.data.records import DatasetLayoutError
     good = write_custom_csv(tmp_path, tiny_synthetic).read_text().splitlines()
-    image = good[1].split(",")[0]
+    image = tmp_path / "another.jpg"                                # an image no other row lists
+    shutil.copy(good[1].split(",")[0], image)
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join([good[0], good[1], row.format(img=image), *good[2:]]) + "\n")
     with pytest.raises(DatasetLayoutError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -168,7 +171,6 @@ def test_a_bad_row_of_a_custom_dataset_is_named(tiny_synthetic, tmp_path, row, m
 
 def test_the_configuration_comes_from_run_json_and_must_match_the_weights(apr_run, tmp_path):
     import json
-    import shutil
 
     from apr.engine.runs import CorruptRunFile
     copy = tmp_path / "run"
@@ -180,3 +182,79 @@ def test_the_configuration_comes_from_run_json_and_must_match_the_weights(apr_ru
     (copy / "run.json").write_text(json.dumps(info))
     with pytest.raises(CorruptRunFile, match="describe different configurations"):
         Extractor.from_run(copy, device="cpu")
+
+
+def _custom_with(tmp_path: Path, source: Path, edit) -> Path:
+    """The tests' custom dataset file after ``edit(lines)`` (the header is lines[0])."""
+    lines = write_custom_csv(tmp_path, source).read_text().splitlines()
+    edit(lines)
+    path = tmp_path / "edited.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_every_problem_of_a_dataset_file_is_reported_at_once(tiny_synthetic, tmp_path):
+    from apr.data.custom import check_custom
+
+    def edit(lines):
+        train = [i for i, line in enumerate(lines) if ",train," in line]
+        first = lines[train[0]].split(",")
+        lines[0] = lines[0].replace("tall", "tall:2")                   # declared binary
+        lines[train[1]] = lines[train[1]].rsplit(",", 2)[0] + ",2," + lines[train[1]].rsplit(",", 1)[1]
+        lines[train[2]] = ",".join([lines[train[2]].split(",")[0], "-1", *lines[train[2]].split(",")[2:]])
+        lines.append(lines[train[3]])                                   # a duplicate row
+        lines.append(",".join([first[0], str(int(first[1]) + 1), *first[2:]]))   # one image, two ids
+        lines.append("missing.jpg,3,1,train,0,1")
+
+    check = check_custom(_custom_with(tmp_path, tiny_synthetic, edit))
+    text = "\n".join(check.errors)
+    assert len(check.errors) == 5, text
+    assert "field 'tall': expected a class index 0..1 (declared 'tall:2')" in text
+    assert "field 'pid': -1 marks a junk or distractor image" in text
+    assert "repeats line" in text and "is listed under id" in text and "'missing.jpg' not found" in text.replace(
+        str(tmp_path) + "/", "")
+    assert check.data is None
+    assert any("attribute 'coat': 3 classes, inferred" in n for n in check.notes)
+    with pytest.raises(DatasetLayoutError, match=r"5 problems \(nothing was trained\)"):
+        check.raise_if_errors()
+
+
+@pytest.mark.parametrize("case,message", [
+    ("one identity", "has 1 training identity: the ID classifier needs at least 2"),
+    ("no matching query", "none of the .* queries has a match in the gallery"),
+    ("unlabelled attribute", "column 'coat': no training image has a label for it"),
+    ("bad declaration", "column 'coat:1': expected 'name:C' with 2 <= C <= 100"),
+])
+def test_a_dataset_that_cannot_train_or_be_scored_is_refused_before_training(tiny_synthetic, tmp_path, case, message):
+    def edit(lines):
+        rows = [line.split(",") for line in lines[1:]]
+        if case == "one identity":
+            keep = rows[0][1]
+            lines[1:] = [",".join(r) for r in rows if r[3] != "train" or r[1] == keep]
+        elif case == "no matching query":
+            gallery_ids = {r[1] for r in rows if r[3] == "gallery"}
+            lines[1:] = [",".join(r) for r in rows if r[3] != "query"] + [
+                ",".join([r[0], "999", *r[2:]]) for r in rows if r[3] == "query" and r[1] in gallery_ids][:2]
+        elif case == "unlabelled attribute":
+            lines[1:] = [",".join(r[:5] + [""]) if r[3] == "train" else ",".join(r) for r in rows]
+        else:
+            lines[0] = lines[0].replace("coat", "coat:1")
+
+    path = _custom_with(tmp_path, tiny_synthetic, edit)
+    cli = subprocess.run([sys.executable, "-m", "apr", "train", *ARGS, "--dataset", "custom", "--dataset-file",
+                          str(path), "--out", str(tmp_path / "r")], capture_output=True, text=True, env=ENV)
+    assert cli.returncode != 0 and re.search(message, cli.stderr), cli.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_apr_info_checks_a_dataset_file_and_says_what_it_inferred(tiny_synthetic, tmp_path):
+    def edit(lines):
+        lines[0] = "\ufeff" + lines[0]                                  # a spreadsheet's byte-order mark
+        query = next(i for i, line in enumerate(lines) if ",query," in line)
+        lines[query] = ",".join([lines[query].split(",")[0], "998", *lines[query].split(",")[2:]])
+
+    path = _custom_with(tmp_path, tiny_synthetic, edit)
+    out = finish(apr_cli("info", "--dataset", "custom", "--dataset-file", str(path)))
+    assert "note: attribute 'coat': 3 classes, inferred from its values" in out
+    assert re.search(r"warning: .* 1 of \d+ queries have no match in the gallery", out)
+    assert "train" in out and "gallery" in out
