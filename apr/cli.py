@@ -149,7 +149,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.images is not None or args.out is not None:
         return extract_images(args)
     from .engine.evaluate import evaluate_run
+    from .engine.runs import changed_data, load_run
 
+    changed = changed_data(args.run_dir, load_run(args.run_dir))
+    if changed:
+        print(f"warning: {changed}; the metrics below score the edited data", file=sys.stderr)
     metrics = evaluate_run(args.run_dir, device=args.device, progress=not args.quiet)
     print(f"features written to {Path(args.run_dir) / 'features.pt'}")
     print(format_metrics(metrics))

@@ -12,6 +12,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 VARIANTS: tuple[str, ...] = ("apr", "ide", "arn", "apr_no_arm", "apr_no_attr_loss")
@@ -70,6 +71,9 @@ class APRConfig:
 
     def __post_init__(self) -> None:
         from .data.datasets import DATASETS
+
+        if self.dataset_file is not None:   # absolute: a run read from another folder finds its data again
+            object.__setattr__(self, "dataset_file", str(Path(self.dataset_file).expanduser().absolute()))
 
         checks = [
             (self.dataset in DATASETS, f"dataset={self.dataset!r}: expected one of {', '.join(DATASETS)}"),

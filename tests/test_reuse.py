@@ -258,3 +258,49 @@ def test_apr_info_checks_a_dataset_file_and_says_what_it_inferred(tiny_synthetic
     assert "note: attribute 'coat': 3 classes, inferred from its values" in out
     assert re.search(r"warning: .* 1 of \d+ queries have no match in the gallery", out)
     assert "train" in out and "gallery" in out
+
+
+def test_a_run_knows_its_data_file_and_notices_an_edit(tiny_synthetic, tmp_path, monkeypatch):
+    import json
+
+    csv_file = write_custom_csv(tmp_path, tiny_synthetic)
+    run = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)                                        # the file named relative to here
+    train = ["train", *ARGS[:-3], "--set", "epochs=1", "--dataset", "custom", "--dataset-file", csv_file.name,
+             "--out", str(run), "--no-eval"]
+    finish(apr_cli(*train, cwd=tmp_path))
+    info = json.loads((run / "run.json").read_text())
+    assert info["config"]["dataset_file"] == str(csv_file) and len(info["dataset_fingerprint"]) == 16
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert "rank-1" in finish(apr_cli("extract", str(run), "--device", "cpu", cwd=elsewhere))   # found from anywhere
+
+    lines = csv_file.read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + ",0" if not lines[1].endswith(",0") else lines[1][:-1] + "1"
+    csv_file.write_text("\n".join(lines) + "\n")                       # one label edited
+    resumed = subprocess.run([sys.executable, "-m", "apr", *train, "--resume"], capture_output=True, text=True,
+                             env=ENV, cwd=tmp_path)
+    errors = [line for line in resumed.stderr.splitlines() if not line.startswith("note: ")]   # the check's notes
+    assert resumed.returncode != 0 and len(errors) == 1, resumed.stderr
+    assert f"with content {info['dataset_fingerprint']}; the file now holds" in resumed.stderr
+    extracted = subprocess.run([sys.executable, "-m", "apr", "extract", str(run), "--device", "cpu"],
+                               capture_output=True, text=True, env=ENV)
+    assert extracted.returncode == 0 and "warning: " in extracted.stderr and info["dataset_fingerprint"] in extracted.stderr
+    exported = subprocess.run([sys.executable, "-m", "apr", "export", str(run), "--onnx", str(tmp_path / "m.onnx")],
+                              capture_output=True, text=True, env=ENV)
+    assert exported.returncode != 0 and "edited since" in exported.stderr and not (tmp_path / "m.onnx").exists()
+    assert len(exported.stderr.strip().splitlines()) == 1, exported.stderr
+
+
+def test_export_checks_the_attribute_names_against_the_heads(apr_run, tmp_path):
+    import json
+
+    copy = tmp_path / "run"
+    shutil.copytree(apr_run, copy)
+    info = json.loads((copy / "run.json").read_text())
+    info["attributes"] = info["attributes"][:-1]
+    (copy / "run.json").write_text(json.dumps(info))
+    bad = subprocess.run([sys.executable, "-m", "apr", "export", str(copy), "--onnx", str(tmp_path / "m.onnx")],
+                         capture_output=True, text=True, env=ENV)
+    assert bad.returncode != 0 and "names 26 attributes but the model has 27 attribute heads" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.onnx").exists()

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..model import APR
-from .runs import load_model, load_run
+from .runs import attribute_names, changed_data, load_model, load_run
 
 
 class _Exported(nn.Module):
@@ -64,8 +64,11 @@ def export_onnx(run_dir: str | Path, path: str | Path, *, opset: int = 18) -> Pa
     except ImportError:
         raise ImportError("ONNX export needs the optional extra: pip install 'apr[onnx]'") from None
     info = load_run(run_dir)
+    changed = changed_data(run_dir, info)
+    if changed:
+        raise ValueError(f"{changed}: the run no longer matches its data; export a run trained on the file as it is")
     model, config = load_model(run_dir, "cpu")
-    names = list(info.get("attributes") or []) if model.attr_heads is not None else []
+    names = attribute_names(run_dir, info, model)
     wrapped = _Exported(model.eval(), config.test_feature)
     example = torch.zeros(2, 3, *config.image_size)
     path.parent.mkdir(parents=True, exist_ok=True)

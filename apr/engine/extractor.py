@@ -29,7 +29,7 @@ from ..data.tensors import normalize, openable_suffixes, read_image, rgb_array
 from ..model import APR
 from .device import resolve_device
 from .features import embed_batch
-from .runs import load_model, load_run
+from .runs import attribute_names, load_model, load_run
 
 ImageInput = str | Path | Image.Image
 
@@ -89,23 +89,18 @@ class Extractor:
         self.model = model.to(self.device).eval()
         self.config = config
         self.attribute_names = list(attribute_names)
-        self.batch_size = batch_size or config.eval_batch_size
+        self.batch_size = batch_size if batch_size is not None else config.eval_batch_size
         if self.batch_size < 1:
-            raise ValueError(f"batch_size={self.batch_size}: expected at least 1")
+            raise ValueError(f"--batch-size {self.batch_size}: expected at least 1")
 
     @classmethod
     def from_run(cls, run_dir: str | Path, *, device: str | torch.device = "auto",
                  batch_size: int | None = None) -> Extractor:
         """The final model of a run folder written by ``apr train`` (or the book's cache); its weights are read
         weights-only, its attribute names from ``run.json``."""
-        info = load_run(run_dir)
         model, config = load_model(run_dir, "cpu")
-        names = info.get("attributes") or []
-        heads = len(model.attr_heads) if model.attr_heads is not None else 0
-        if heads and len(names) != heads:
-            raise ValueError(f"'{Path(run_dir) / 'run.json'}' names {len(names)} attributes but the model has "
-                             f"{heads} attribute heads")
-        return cls(model, config, names, device=device, batch_size=batch_size)
+        return cls(model, config, attribute_names(run_dir, load_run(run_dir), model), device=device,
+                   batch_size=batch_size)
 
     @property
     def size(self) -> tuple[int, int]:

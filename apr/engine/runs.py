@@ -183,6 +183,43 @@ def provenance(device: torch.device) -> dict[str, Any]:
     }
 
 
+def dataset_fingerprint(config: APRConfig) -> str | None:
+    """The content fingerprint of a run's custom dataset file, or None for the built-in datasets."""
+    if config.dataset_file is None:
+        return None
+    from ..data.custom import fingerprint
+
+    return fingerprint(config.dataset_file)
+
+
+def changed_data(run_dir: str | Path, info: dict) -> str | None:
+    """A sentence naming both fingerprints when the custom dataset file a run trained on now holds other content;
+    None when it is unchanged, gone (nothing to compare) or the run is of a built-in dataset."""
+    recorded = info.get("dataset_fingerprint")
+    path = (info.get("config") or {}).get("dataset_file")
+    if not recorded or not path or not Path(path).is_file():
+        return None
+    from ..data.custom import fingerprint
+
+    now = fingerprint(path)
+    if now == recorded:
+        return None
+    return (f"'{run_dir}' was trained on '{path}' with content {recorded}; the file now holds {now} (it was edited "
+            "since)")
+
+
+def attribute_names(run_dir: str | Path, info: dict, model: APR) -> list[str]:
+    """The attribute names of ``run.json``, one per attribute head of ``model`` (none for an IDE run); one error
+    naming the file when they disagree (a hand-edited or mixed-up run folder)."""
+    if model.attr_heads is None:
+        return []
+    names = list(info.get("attributes") or [])
+    if len(names) != len(model.attr_heads):
+        raise ValueError(f"'{Path(run_dir) / RUN_FILE}' names {len(names)} attributes but the model has "
+                         f"{len(model.attr_heads)} attribute heads")
+    return names
+
+
 def load_run(run_dir: str | Path) -> dict[str, Any]:
     """The ``run.json`` of a run folder (clear error when it is not one)."""
     path = Path(run_dir) / RUN_FILE

@@ -39,8 +39,8 @@ from ..model import APR
 from .device import resolve_device
 from .folder_claim import claim_folder
 from .run_data import TrainingData, load_training_data
-from .runs import (CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, CorruptRunFile, load_checkpoint, load_run, provenance,
-                   remove_dead_temporaries, save_checkpoint, save_json)
+from .runs import (CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, CorruptRunFile, dataset_fingerprint, load_checkpoint,
+                   load_run, provenance, remove_dead_temporaries, save_checkpoint, save_json)
 
 # Initial backbone weights given to fit(): a state dict file or the state dict itself.
 BackboneWeights = str | Path | dict[str, torch.Tensor]
@@ -267,11 +267,16 @@ def _fit(config: APRConfig, run_dir: Path, resume: bool, progress: bool, trainin
                                 weight_decay=config.weight_decay, **({"fused": True} if device.type == "cuda" else {}))
     history: list[dict[str, float]] = []
     first_epoch = 0
+    data = dataset_fingerprint(config)     # a custom dataset file's content, kept with the checkpoint and the run
     if resume and checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, device)
         # Through config_from_dict: a setting added since the checkpoint was written reads as its default.
         if config_from_dict(state["config"]).to_dict() != config.to_dict():
             raise ValueError(f"'{run_dir}' was trained with another configuration; cannot resume it with this one")
+        if state.get("data_fingerprint", data) != data:
+            raise ValueError(f"'{run_dir}' was trained on '{config.dataset_file}' with content "
+                             f"{state['data_fingerprint']}; the file now holds {data} (edited since): cannot resume "
+                             "on other data, train a new run")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         history, first_epoch = state["history"], state["epoch"] + 1
@@ -294,7 +299,8 @@ def _fit(config: APRConfig, run_dir: Path, resume: bool, progress: bool, trainin
                                    f"(learning rate {_learning_rate(config, epoch):g}); lower lr")
         if rank == 0:
             save_checkpoint(checkpoint_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                              "epoch": epoch, "history": history, "config": config.to_dict()})
+                                              "epoch": epoch, "history": history, "config": config.to_dict(),
+                                              "data_fingerprint": data})
     timings["train_s"] = round(sum(h["seconds"] for h in history), 3)
     timings["total_s"] = round(time.perf_counter() - start, 3)
     finished_before = first_epoch >= config.epochs and (run_dir / RUN_FILE).is_file()
@@ -304,6 +310,8 @@ def _fit(config: APRConfig, run_dir: Path, resume: bool, progress: bool, trainin
         "initialisation": model.init_note, "num_ids": len(training.labels), "attributes": training.attribute_names,
         "dataset_root": str(training.data.root), "timings": timings, "history": history, "complete": True,
     }
+    if data is not None:
+        info["dataset_fingerprint"] = data
     if finished_before:   # a resumed run that had nothing left to train keeps what it measured
         try:
             previous = load_run(run_dir)
