@@ -90,8 +90,24 @@ def test_rerank_rejects_bad_input():
         k_reciprocal_rerank(q_g, q_q, g_g)
     with pytest.raises(ValueError, match="lambda_value"):
         k_reciprocal_rerank(q_g, q_q, g_g, k1=3, k2=2, lambda_value=2)
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="q_g holds NaN or infinite distances"):
         k_reciprocal_rerank(np.full((2, 5), np.nan), q_q, g_g, k1=3, k2=2)
+    with pytest.raises(ValueError, match=r"g_g holds a negative distance \(-0.5\); expected distances >= 0"):
+        k_reciprocal_rerank(q_g, q_q, g_g - 1.5, k1=3, k2=2)
+    with pytest.raises(ValueError, match="overflow float32"):
+        k_reciprocal_rerank(q_g * 1e300, q_q, g_g, k1=3, k2=2)
+
+
+def test_flipped_views_are_accepted_as_their_copies():
+    rng = np.random.default_rng(0)
+    q_g, q_q, g_g = rng.random((3, 6)), rng.random((3, 3)), rng.random((6, 6))
+    np.testing.assert_array_equal(k_reciprocal_rerank(q_g[:, ::-1], q_q, g_g[::-1], k1=3, k2=2),
+                                  k_reciprocal_rerank(q_g[:, ::-1].copy(), q_q, g_g[::-1].copy(), k1=3, k2=2))
+    ids, cams = np.array([1, 2, 3, 1, 2, 3]), np.array([1, 1, 1, 2, 2, 2])
+    flipped = evaluate_ranking(q_g[:, ::-1], ids[:3][::-1], ids[::-1], cams[:3][::-1], cams[::-1])
+    copied = evaluate_ranking(q_g[:, ::-1].copy(), ids[:3][::-1].copy(), ids[::-1].copy(), cams[:3][::-1].copy(),
+                              cams[::-1].copy())
+    np.testing.assert_array_equal(flipped[0], copied[0]) and np.testing.assert_equal(flipped[1], copied[1])
 
 
 def reference_minp(distmat: np.ndarray, q_pids, g_pids, q_cams, g_cams) -> float:

@@ -73,6 +73,10 @@ def test_extractor_rejects_what_it_cannot_read(apr_run, tmp_path):
         extractor(torch.zeros(2, 3, 10, 10))
     with pytest.raises(TypeError, match="image paths, PIL images or a tensor"):
         extractor([3])
+    with pytest.raises(ValueError, match=r"with B >= 1, got shape \(0, 3, 64, 32\)"):
+        extractor(torch.zeros(0, 3, 64, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="--batch-size 0: expected at least 1"):
+        Extractor.from_run(apr_run, device="cpu", batch_size=0)
     with pytest.raises(FileNotFoundError, match="no image files"):
         image_files(tmp_path)
 

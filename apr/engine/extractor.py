@@ -148,6 +148,8 @@ class Extractor:
         """Features and attribute probabilities of ``images``: a tensor batch, one image, or a sequence of
         paths or PIL images (decoded batch by batch, so a long list needs no more memory than a batch)."""
         if isinstance(images, torch.Tensor):
+            if images.ndim != 4 or images.shape[1] != 3 or len(images) == 0:
+                raise ValueError(f"expected a (B, 3, H, W) image batch with B >= 1, got shape {tuple(images.shape)}")
             batches: list = [images[i:i + self.batch_size] for i in range(0, len(images), self.batch_size)]
             sources: list[str] = []
         else:

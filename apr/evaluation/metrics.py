@@ -36,8 +36,15 @@ APMode = Literal["official", "step"]
 JUNK_PID = -1
 
 
-def _as_tensor(x: ArrayLike, device: torch.device | None = None) -> torch.Tensor:
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+def as_tensor(x: ArrayLike, device: torch.device | None = None) -> torch.Tensor:
+    """A numpy array, list or tensor as a tensor (on ``device`` if given), shared with numpy where it can be.
+
+    A view with negative strides (``a[:, ::-1]``, ``np.flip``), which torch cannot share, is copied."""
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        array = np.asarray(x)
+        t = torch.as_tensor(array.copy() if any(s < 0 for s in array.strides) else array)
     return t.to(device) if device is not None else t
 
 
@@ -45,7 +52,7 @@ def _ids(x: ArrayLike, name: str, device: torch.device) -> torch.Tensor:
     """Person or camera ids as int64; a float id must be a whole number (7.9 is not id 7, NaN is no id)."""
     if not isinstance(x, torch.Tensor) and np.asarray(x).dtype.kind not in "biufc":
         raise ValueError(f"{name}: expected integer ids, got {np.asarray(x).dtype} values")
-    ids = _as_tensor(x, device)
+    ids = as_tensor(x, device)
     if ids.is_floating_point():
         bad = ~torch.isfinite(ids) | (ids != torch.round(ids))
         if bool(bad.any()):
@@ -75,8 +82,8 @@ def pairwise_distances(query: ArrayLike, gallery: ArrayLike, *, squared: bool = 
     Tensor of shape (Q, G), float32, computed as ||q||² + ||g||² − 2 q·g and clamped at 0.
     """
     dev = torch.device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
-    q = _as_tensor(query, dev).float()
-    g = _as_tensor(gallery, dev).float()
+    q = as_tensor(query, dev).float()
+    g = as_tensor(gallery, dev).float()
     if q.ndim != 2 or g.ndim != 2 or q.shape[1] != g.shape[1]:
         raise ValueError(f"query and gallery must be (Q, D) and (G, D) with the same D; got {tuple(q.shape)} and {tuple(g.shape)}")
     g_norm = (g * g).sum(1)
@@ -370,7 +377,7 @@ def evaluate_ranking_modes(distmat: ArrayLike, q_pids: ArrayLike, g_pids: ArrayL
     the 0-based rank of its first match and its AP under each rule (see :func:`evaluate_per_query`), and its
     ``INP`` when ``minp``.
     """
-    dist = _as_tensor(distmat)
+    dist = as_tensor(distmat)
     dev = dist.device
     q_pids, g_pids = _ids(q_pids, "q_pids", dev), _ids(g_pids, "g_pids", dev)
     q_camids, g_camids = _ids(q_camids, "q_camids", dev), _ids(g_camids, "g_camids", dev)

@@ -27,6 +27,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .metrics import as_tensor
+
 K1, K2, LAMBDA = 20, 6, 0.3          # the paper's settings for Market-1501
 
 
@@ -85,7 +87,13 @@ def k_reciprocal_rerank(q_g, q_q, g_g, *, k1: int = K1, k2: int = K2, lambda_val
     paper's k1 = 20, k2 = 6, λ = 0.3.
     """
     as_numpy = isinstance(q_g, np.ndarray)
-    tensors = [torch.as_tensor(m) for m in (q_g, q_q, g_g)]
+    tensors = [as_tensor(m) for m in (q_g, q_q, g_g)]
+    for name, t in zip(("q_g", "q_q", "g_g"), tensors):
+        if t.numel() and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"k_reciprocal_rerank: {name} holds NaN or infinite distances; expected finite ones")
+        if t.numel() and float(t.min()) < 0:
+            raise ValueError(f"k_reciprocal_rerank: {name} holds a negative distance ({float(t.min()):.4g}); "
+                             "expected distances >= 0 (squared Euclidean, as the toolboxes use)")
     q, g = tensors[0].shape
     if tensors[1].shape != (q, q) or tensors[2].shape != (g, g):
         raise ValueError(f"k_reciprocal_rerank: q_g is {q} x {g}, so q_q must be {q} x {q} and g_g {g} x {g}; got "
@@ -97,7 +105,7 @@ def k_reciprocal_rerank(q_g, q_q, g_g, *, k1: int = K1, k2: int = K2, lambda_val
     device = tensors[0].device
     joint = _joint(*(t.to(device) for t in tensors))
     if not torch.isfinite(joint).all():
-        raise ValueError("k_reciprocal_rerank: the distances must be finite (no NaN or inf)")
+        raise ValueError("k_reciprocal_rerank: the distances overflow float32 (above 3.4e38); scale them down")
     # Nearest first; ties broken by index (a stable sort), so the lists do not depend on the device. In blocks of
     # rows: a whole Market-size sort would hold 3 GB of indices.
     order = np.concatenate([torch.sort(block, dim=1, stable=True).indices[:, :k1 + 1].cpu().numpy()
