@@ -61,9 +61,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     from .data.download import download_annotations
-    from .data.paths import REPO_ROOT
+    from .data.paths import WORK_ROOT
 
-    dest = Path(args.dest) if args.dest else REPO_ROOT / "data"
+    dest = Path(args.dest) if args.dest else WORK_ROOT / "data"
     for path in download_annotations(dest, args.only):
         print(f"ok {path}")
     return 0
@@ -347,8 +347,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def torchvision_problem() -> str | None:
+    """Why the installed torchvision cannot serve the installed torch (missing, or built for another torch), in a
+    line naming the release to install; None when it can. From the packages' metadata alone: nothing is imported.
+    torch 2.N pairs with torchvision 0.(N + 15) (2.6 with 0.21, 2.14 with 0.29)."""
+    from importlib import metadata
+
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return None                          # pip installs torch with apr; nothing to pair yet
+    major, minor = (torch_version.split("+")[0].split(".") + ["0"])[:2]
+    if major != "2" or not minor.isdigit():
+        return None
+    want = f"0.{int(minor) + 15}"
+    install = f"pip install 'torchvision=={want}.*'"
+    try:
+        have = metadata.version("torchvision")
+    except metadata.PackageNotFoundError:
+        return f"apr needs torchvision, which is not installed: for your torch {torch_version}, {install}"
+    if have.split("+")[0].split(".")[:2] != want.split("."):
+        return f"torchvision {have} is built for another torch than your {torch_version}: {install}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
+    problem = torchvision_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

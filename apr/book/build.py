@@ -212,6 +212,10 @@ def build_book(parameters: BookParameters = BookParameters(), *, html: bool = Tr
     ``root``: build in another folder (a copy of the book's pages; tests use this) instead of
     the repository. Returns the index page.
     """
+    if chapters is None and not NOTEBOOKS.is_dir():
+        raise FileNotFoundError(f"the book's chapters are not part of an installed apr (no '{NOTEBOOKS}'): build the "
+                                "book from a clone of apr-book with make book; the installed package trains, "
+                                "extracts and evaluates")
     # Kernels and training workers inherit this: small torch ops on 2 cores are faster with one thread.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     chapters = chapter_sources() if chapters is None else chapters

@@ -5,7 +5,8 @@ The data root is resolved in this order:
 1. the ``data_root`` argument (CLI ``--data-root``, notebook parameter ``data_root``);
 2. the environment variable ``APR_DATA_ROOT``;
 3. the first existing default: ``<checkout>/../shared/data`` (the layout of developers and
-   CI, which holds the released annotation files) and then ``<checkout>/data``.
+   CI, which holds the released annotation files) and then ``data/`` under :func:`work_root`
+   (the checkout, ``$APR_HOME``, or the current folder for an installed apr).
 
 Under a data root, datasets sit in their usual extracted folders (``Market-1501-v15.09.15``,
 ``DukeMTMC-reID``, ``PETA``) and annotation files either beside the images or in
@@ -18,9 +19,24 @@ import os
 from pathlib import Path
 
 ENV_VAR = "APR_DATA_ROOT"
+HOME_ENV = "APR_HOME"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIGURES = REPO_ROOT / "figures"
-DEFAULT_ROOTS = (REPO_ROOT.parent / "shared" / "data", REPO_ROOT / "data")
+# A source checkout (a clone, or an editable install of one) keeps its runs, data and book beside the code; an
+# installed apr (pip install .) lives in site-packages, where nothing may be written.
+IN_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "apr").is_dir()
+
+
+def work_root() -> Path:
+    """Where apr writes run folders, its cache and generated data by default: ``$APR_HOME`` if set, else the
+    checkout apr runs from, else the current folder (never an installed package's folder)."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser().absolute()
+    return REPO_ROOT if IN_CHECKOUT else Path.cwd()
+
+
+WORK_ROOT = work_root()
+FIGURES = REPO_ROOT / "figures"          # the book's, in a checkout (an installed apr has no book)
+DEFAULT_ROOTS = (REPO_ROOT.parent / "shared" / "data", WORK_ROOT / "data")
 
 # The folder name each dataset has once extracted from its official archive.
 EXTRACTED_NAMES = {

@@ -36,11 +36,11 @@ from tqdm.auto import tqdm
 
 from .attributes import (DUKE_DOWN_COLOURS, DUKE_SCHEMA, DUKE_UP_COLOURS, MARKET_DOWN_COLOURS, MARKET_SCHEMA,
                          MARKET_UP_COLOURS, AttributeSchema, load_attribute_annotations)
-from .paths import REPO_ROOT, find_annotation_file
+from .paths import WORK_ROOT, find_annotation_file
 from .records import DatasetLayoutError
 from .render import Identity, make_cameras, make_duke_identity, make_identity, render, render_background
 
-DEFAULT_ROOT = REPO_ROOT / "data" / "synthetic"
+DEFAULT_ROOT = WORK_ROOT / "data" / "synthetic"
 SYNTHETIC_MANIFEST = "synthetic.json"   # written last: a folder without it is not a finished set
 # Bump when the drawing of the images changes: it enters the default folder's name, so old images are not reused.
 # 2: bags drawn as objects (rim, flap, wider straps; a backpack's top shows over the shoulders from the front).

@@ -24,10 +24,10 @@ import torch
 import torchvision
 
 from ..config import APRConfig, config_from_dict
-from ..data.paths import REPO_ROOT
+from ..data.paths import REPO_ROOT, WORK_ROOT
 from ..model import APR
 
-RUNS = REPO_ROOT / "runs"
+RUNS = WORK_ROOT / "runs"          # the checkout's, $APR_HOME's or the current folder's (data.paths.work_root)
 TEMPORARY_SUFFIX = ".tmp"
 HOST_ENV = "APR_HOST"             # this machine's name in claims and temporary files (tests pretend to be two hosts)
 # A temporary file of another host is removed only once it is this old: its writer's liveness cannot be seen.

@@ -48,7 +48,8 @@ SET_ASIDE_DIR = "set-aside"       # under the cache root: what healing found but
 
 
 def cache_root() -> Path:
-    """``$APR_CACHE_DIR`` if set, else ``runs/cache`` in the repository."""
+    """``$APR_CACHE_DIR`` if set, else ``runs/cache`` under the work root (the checkout, ``$APR_HOME`` or the
+    current folder: :func:`apr.data.paths.work_root`)."""
     return Path(os.environ.get(CACHE_ENV) or RUNS / "cache")
 
 
