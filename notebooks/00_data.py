@@ -26,6 +26,7 @@ parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.
 
 # %%
 import json
+from pathlib import Path
 
 import pandas as pd
 from IPython.display import Markdown, display
@@ -49,6 +50,12 @@ elif book.dataset_file is not None:      # your own dataset, listed in a CSV fil
     data = load_dataset(book.dataset, book.dataset_file)
 else:
     data = load_dataset(book.dataset, data_root=book.data_root, seed=book.seed)
+if not is_synthetic(book.dataset):
+    source = (f"your own dataset, listed in `{Path(book.dataset_file).name}`" if book.dataset_file is not None
+              else f"{book.dataset} from the data root")
+    display(Markdown(f"**This build reads {source}**, not the synthetic stand-in: the tables below count its "
+                     "images, and the synthetic pedestrians further down are the default book's data, shown for "
+                     "reference only."))
 
 # %% [markdown]
 # ## Images, identities and cameras per split

@@ -51,6 +51,11 @@ if "market1501" not in sources:
     root = ensure_synthetic(config=synthetic_config(book.scale, book.seed), data_root=book.data_root, progress=False)
     sources["synthetic"] = (MARKET_SCHEMA, root / "market_attribute.mat", "synthetic set (no released file found)")
 tables = {name: load_attribute_annotations(path) for name, (_, path, _) in sources.items()}
+if book.dataset not in ("market1501", "dukemtmc", "synthetic", "synthetic_duke"):
+    own = f"`{Path(book.dataset_file).name}`" if book.dataset_file is not None else book.dataset
+    display(Markdown(f"**This chapter studies the paper's annotation files ({', '.join(sources)}), not this "
+                     f"build's dataset {own}**: the paper's figures are about them. Your dataset's attributes are "
+                     "listed in chapter 00 and scored in chapters 02-04."))
 
 
 def readable(path: Path) -> str:
