@@ -131,8 +131,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def format_metrics(metrics: dict) -> str:
-    """One line of re-ID metrics (none for an attribute-only dataset), then attribute accuracy per group when there
-    is one."""
+    """One line of re-ID metrics (none for an attribute-only dataset), then attribute accuracy per group and the
+    attribute-recognition field's mA and instance metrics when there are attributes."""
     line = (f"rank-1 {metrics['rank1']:.2%}  rank-5 {metrics['rank5']:.2%}  rank-10 {metrics['rank10']:.2%}  "
             f"mAP {metrics['mAP']:.2%} (step AP {metrics['mAP_step']:.2%})"
             + (f"  mINP {metrics['mINP']:.2%}" if "mINP" in metrics else "")
@@ -142,6 +142,12 @@ def format_metrics(metrics: dict) -> str:
         # n/a: no labelled test image, or only one class among them (accuracy undefined)
         line += "\nattribute accuracy: " + "  ".join(f"{k} {v:.1%}" if v == v and v is not None else f"{k} n/a"
                                                      for k, v in acc.items())
+    field = metrics.get("attribute_metrics")
+    if field:
+        line += (f"\nattribute recognition (every class a binary attribute, positive above {field['threshold']}): "
+                 f"mA {field['mA']:.1%}  instance accuracy {field['accuracy']:.1%}  precision {field['precision']:.1%}"
+                 f"  recall {field['recall']:.1%}  F1 {field['F1']:.1%} (of the means; mean of images' F1 "
+                 f"{field['F1_mean']:.1%})")
     return line
 
 

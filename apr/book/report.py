@@ -199,27 +199,37 @@ def seed_metrics_table(runs: Mapping[str, Sequence[RunRecord]]) -> pd.DataFrame:
         # APR w/o attri keeps attribute heads but never trains them: their accuracy means nothing.
         trained = accuracy and records[0].config.variant != "apr_no_attr_loss"
         row["attr. acc."] = mean_sd([100 * a for a in accuracy]) if trained else "–"
+        field = [r.metrics["attribute_metrics"]["mA"] for r in records if "attribute_metrics" in r.metrics]
+        row["attr. mA"] = mean_sd([100 * a for a in field]) if trained and field else "–"
         row["training time (s)"] = f"{np.mean([r.info['timings']['train_s'] for r in records]):.0f}"
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
 
 
+MA_ROW = "mA (label-based, every class binary)"
+
+
 def seed_attribute_table(runs: Mapping[str, Sequence[RunRecord]], dataset: str) -> pd.DataFrame:
-    """Accuracy (%) per evaluation group (rows, their mean first) of the models that predict every attribute: this
-    build's as mean ± SD over training runs, then the paper's Table 4/5, one column per model."""
+    """Accuracy (%) per evaluation group (rows, their mean first, then the field's label-based mA) of the models
+    that predict every attribute: this build's as mean ± SD over training runs, then the paper's Table 4/5, one
+    column per model."""
     columns = {}
     for name, records in runs.items():
         accuracy = [r.metrics["attribute_accuracy"] for r in records if r.metrics.get("attribute_accuracy")]
         if accuracy:
-            columns[f"{VARIANT_NAMES.get(name, name)}, this build ({len(accuracy)} runs)"] = {
-                ("Avg" if k == "mean" else k): mean_sd([100 * a[k] for a in accuracy], 1) for k in accuracy[0]}
+            column = {("Avg" if k == "mean" else k): mean_sd([100 * a[k] for a in accuracy], 1) for k in accuracy[0]}
+            field = [r.metrics["attribute_metrics"]["mA"] for r in records if "attribute_metrics" in r.metrics]
+            if field:           # the field's label-based mA (runs evaluated before it was added have none)
+                column[MA_ROW] = mean_sd([100 * a for a in field], 1)
+            columns[f"{VARIANT_NAMES.get(name, name)}, this build ({len(accuracy)} runs)"] = column
     out = pd.DataFrame(columns)
     key = PAPER_DATASET.get(dataset)
     if key in ("market1501", "dukemtmc"):       # the paper gives per-group accuracy for these two only
         reported = paper.attribute_table(key).T.map(lambda v: f"{v:.1f}")
         reported.columns = [f"{c}, {paper.REPORTED}" for c in reported.columns]
         out = out.join(reported, how="left") if len(out) else reported
-    out = out.reindex(["Avg"] + [g for g in out.index if g != "Avg"])      # the table's order, its mean first
+    first = ["Avg"] + ([MA_ROW] if MA_ROW in out.index else [])
+    out = out.reindex(first + [g for g in out.index if g not in first])   # the table's order, its means first
     out.index.name = "group"
     return out
 
@@ -323,7 +333,8 @@ def attribute_recognition_table(measured: Mapping[str, Mapping[str, Sequence[Run
     "apr": runs}, e.g. from :func:`apr.experiments.attributes.attribute_recognition_runs`), this build's (mean ± SD over
     training runs), APR − ARN with its 95% interval over the runs (paired by seed) and the verdict; every other
     dataset says "not run here" and what it needs. A synthetic stand-in fills the row of the dataset it imitates,
-    and the "ran on" column says so."""
+    and the "ran on" column says so. Beside the paper's accuracy, the field's label-based mA of each model
+    (:mod:`apr.evaluation.par_metrics`): the paper reports none, so it has no verdict."""
     ran = {PAPER_DATASET[name]: (name, runs) for name, runs in measured.items() if name in PAPER_DATASET}
     rows = []
     for key, (table, paper_arn, paper_apr) in paper.ATTRIBUTE_MEANS.items():
@@ -334,6 +345,10 @@ def attribute_recognition_table(measured: Mapping[str, Mapping[str, Sequence[Run
             arn, apr, gap = attribute_accuracy_gap(runs["arn"], runs["apr"])
             row |= {"ran on": "synthetic stand-in" if is_synthetic(name) else "the real images",
                     "ARN (this build)": mean_sd(arn), "APR (this build)": mean_sd(apr)}
+            for variant in ("arn", "apr"):      # the field's mA beside the paper's accuracy (none in older runs)
+                field = [100 * r.metrics["attribute_metrics"]["mA"] for r in runs[variant]
+                         if "attribute_metrics" in r.metrics]
+                row[f"{variant.upper()} mA (this build)"] = mean_sd(field) if field else "–"
             if gap is not None:
                 row |= {"APR − ARN (this build, 95% interval)": f"{gap.mean:+.2f} ({gap.low:+.2f} to {gap.high:+.2f})",
                         "verdict": claim_verdict(paper_apr - paper_arn, gap)}

@@ -11,6 +11,7 @@ import torch
 from ..config import APRConfig
 from ..data.tensors import DecodedSplit
 from ..evaluation.metrics import attribute_accuracy, evaluate_ranking_modes, group_predictions, pairwise_distances
+from ..evaluation.par_metrics import attribute_metrics, binary_attributes
 from ..model import APR
 from .device import resolve_device
 from .features import Embeddings, extract
@@ -41,8 +42,9 @@ def extract_test(model: APR, training: TrainingData, config: APRConfig, device: 
 
 
 def score(query: Embeddings, gallery: Embeddings, training: TrainingData, device: torch.device) -> dict[str, Any]:
-    """Rank-1/5/10, mAP (official and step AP) and mINP, plus attribute accuracy per group; without queries (an
-    attribute-only dataset, CUB-200-2011) the attribute accuracy of the gallery (its test images) only."""
+    """Rank-1/5/10, mAP (official and step AP) and mINP, plus attribute accuracy per group and the field's mA and
+    instance metrics (:mod:`apr.evaluation.par_metrics`); without queries (an attribute-only dataset,
+    CUB-200-2011) the attribute metrics of the gallery (its test images) only."""
     t = time.perf_counter()
     metrics: dict[str, Any] = {}
     if len(query.pids):
@@ -58,6 +60,9 @@ def score(query: Embeddings, gallery: Embeddings, training: TrainingData, device
         groups = group_predictions(gallery.attr_probs, schema)
         acc = attribute_accuracy(groups, training.split_attributes("gallery"), schema)
         metrics["attribute_accuracy"] = {k: float(v) for k, v in acc.items()}
+        # The attribute-recognition field's label-based mA and instance metrics, every class a binary attribute.
+        scores, labels, names = binary_attributes(gallery.attr_probs, training.split_attributes("gallery"), schema)
+        metrics["attribute_metrics"] = attribute_metrics(scores, labels, names=names).summary()
     metrics["evaluate_s"] = time.perf_counter() - t
     return metrics
 

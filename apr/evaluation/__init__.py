@@ -1,2 +1,3 @@
-"""Evaluation: ranking metrics (CMC, mAP), attribute accuracy, attribute-filtered retrieval, intervals over
-training seeds and queries, and galleries that grow. Imports only :mod:`apr.data` and the method modules."""
+"""Evaluation: ranking metrics (CMC, mAP), attribute accuracy and the field's mA, attribute-filtered retrieval,
+intervals over training seeds and queries, and galleries that grow. Imports only :mod:`apr.data` and the method
+modules."""
