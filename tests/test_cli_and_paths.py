@@ -94,3 +94,15 @@ def test_fetch_reuses_a_good_file(tmp_path, market_mat):
     remote = RemoteFile("http://127.0.0.1:9/unreachable", "market1501/market_attribute.mat",
                         download.ANNOTATION_DOWNLOADS["market_attribute"].sha256)
     assert fetch(remote, tmp_path) == dest / "market_attribute.mat"  # no network touched
+
+
+def test_the_parser_and_help_import_neither_torch_nor_torchvision():
+    """--help answers at once: building the parser imports no heavy library (which one is what a test can hold,
+    not how long it takes)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, apr.cli as cli; cli.build_parser().format_help(); "
+            "print(sorted(m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", out
