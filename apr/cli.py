@@ -70,17 +70,21 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def train_config(args: argparse.Namespace):
-    """The run configuration from a preset, the named options and ``--set`` pairs."""
-    from .config import from_params, parse_overrides
+    """The run configuration: a preset (``--scale``, else the config file's ``scale``, else quick), then the config
+    file's settings, the named options and the ``--set`` pairs, each overriding the one before."""
+    from .config import from_params, parse_overrides, read_config_file
 
+    settings = read_config_file(args.config) if args.config else {}
+    scale = args.scale or settings.pop("scale", None) or "quick"
+    settings.pop("scale", None)
     named = {"dataset": args.dataset, "dataset_file": args.dataset_file, "data_root": args.data_root,
              "variant": args.variant, "backbone": args.backbone,
              "image_size": args.image_size, "epochs": args.epochs, "lambda_id": args.lambda_id, "seed": args.seed,
              "train_seed": args.train_seed,
              "device": args.device, "batch_size": args.batch_size, "data_path": args.data_path}
-    overrides = {k: v for k, v in named.items() if v is not None}
+    overrides = settings | {k: v for k, v in named.items() if v is not None}
     overrides.update(parse_overrides(args.set or []))
-    return from_params(args.scale, **overrides)
+    return from_params(scale, **overrides)
 
 
 def check_dataset_file(dataset: str, dataset_file: str | Path | None) -> None:
@@ -108,6 +112,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .model import imagenet_state_dict
 
     config = train_config(args)
+    if args.print_config:
+        from .config import config_to_toml
+
+        print(config_to_toml(config, origin="these options"), end="")
+        return 0
     if os.environ.get("RANK", "0") == "0":
         check_dataset_file(config.dataset, config.dataset_file)
     run_dir = Path(args.out) if args.out else RUNS / f"{config.variant}-{config.key()}"
@@ -185,6 +194,16 @@ def extract_images(args: argparse.Namespace) -> int:
     names = ", ".join(out.attributes) or "none (an IDE run)"
     print(f"{len(files)} images -> {path}: features {out.features.shape[1]}-d ({extractor.config.test_feature}), "
           f"pool5 {out.pool5.shape[1]}-d, attribute probabilities: {names}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """``apr config RUN``: a run's configuration as a TOML file to edit and train from (``apr train --config``)."""
+    from .config import config_from_dict, config_to_toml
+    from .engine.runs import load_run
+
+    info = load_run(args.run_dir)
+    print(config_to_toml(config_from_dict(info["config"]), origin=f"'{args.run_dir}'"), end="")
     return 0
 
 
@@ -274,7 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="market_attribute, gallery_market and/or duke_attribute (default: all)")
     download.set_defaults(func=cmd_download)
     train = sub.add_parser("train", help="train APR or a baseline (torchrun for several processes)")
-    train.add_argument("--scale", default="quick", help="preset: smoke, quick or paper (default: quick)")
+    train.add_argument("--scale", default=None,
+                       help="preset: smoke, quick or paper (default: the config file's scale, else quick)")
+    train.add_argument("--config", default=None,
+                       help="a TOML (or YAML) file of settings, the keys of --set; options and --set override it")
+    train.add_argument("--print-config", action="store_true",
+                       help="print the effective settings as a TOML file for --config, and train nothing")
     train.add_argument("--dataset", default=None,
                        help="market1501, dukemtmc, peta, synthetic, synthetic_duke, cub200 (attribute "
                             "recognition only) or custom (your own CSV: --dataset-file) (default: synthetic)")
@@ -301,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-eval", action="store_true", help="skip evaluation after training")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=cmd_train)
+
+    config = sub.add_parser("config", help="a run's settings as a TOML file to edit and train from (--config)")
+    config.add_argument("run_dir", help="a run folder (with run.json)")
+    config.set_defaults(func=cmd_config)
 
     extract = sub.add_parser("extract", help="features and metrics of a trained run folder, or features of your "
                              "own images (--images)")

@@ -176,17 +176,28 @@ PRESETS: dict[str, APRConfig] = {
 }
 
 
+NULLABLE = ("attributes", "data_root", "dataset_file", "lr_decay_epoch")   # "none" (a TOML file has no null)
+
+
 def _coerce(name: str, value: Any, current: Any) -> Any:
-    """Turn a ``--set key=value`` string into the field's type."""
+    """Turn a ``--set key=value`` string, or a config file's value, into the field's type."""
     if not isinstance(value, str):
-        return tuple(value) if isinstance(current, tuple) and isinstance(value, list) else value
+        if isinstance(current, tuple) or name == "attributes":
+            if not isinstance(value, list):
+                raise TypeError(name)
+            return tuple(value)
+        if isinstance(current, bool) != isinstance(value, bool) or (
+                isinstance(current, int) and not isinstance(current, bool) and not isinstance(value, int)) or (
+                isinstance(current, float) and not isinstance(value, (int, float))):
+            raise TypeError(name)
+        return float(value) if isinstance(current, float) else value
     text = value.strip()
     if name == "attributes":
         return None if text.lower() in ("none", "") else tuple(t for t in text.replace(",", " ").split() if t)
     if name == "image_size":
         parts = text.lower().replace("x", ",").split(",")
         return tuple(int(p) for p in parts)
-    if name in ("data_root", "dataset_file", "lr_decay_epoch"):
+    if name in NULLABLE[1:]:
         return None if text.lower() == "none" else (int(text) if name == "lr_decay_epoch" else text)
     if isinstance(current, bool):
         if text.lower() not in ("true", "false", "1", "0"):
@@ -224,6 +235,62 @@ def from_params(scale: str = "quick", **overrides: Any) -> APRConfig:
                 kind = "an integer or none"
             raise ValueError(f"setting {key}={value!r}: expected {kind}") from None
     return replace(base, **values)
+
+
+CONFIG_SUFFIXES = (".toml", ".yaml", ".yml")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The settings of a config file: TOML (``.toml``), or YAML (``.yaml``/``.yml``, with PyYAML installed). Its
+    keys are those of ``--set`` (:class:`APRConfig`'s fields) and optionally ``scale`` (the preset they modify);
+    ``"none"`` stands for an unset value. Unknown keys and bad values fail later, in :func:`from_params`, with the
+    list of valid keys."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() not in CONFIG_SUFFIXES:
+        raise ValueError(f"--config '{path}': expected a .toml (or .yaml) file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FileNotFoundError(f"--config '{path}' cannot be read: {exc.strerror}") from None
+    if path.suffix.lower() == ".toml":
+        import tomllib
+
+        try:
+            settings = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"--config '{path}' is not valid TOML: {exc}") from None
+    else:
+        try:
+            import yaml
+        except ImportError:
+            raise ImportError(f"--config '{path}': reading YAML needs PyYAML (pip install pyyaml); or use TOML") from None
+        try:
+            settings = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"--config '{path}' is not valid YAML: {exc}") from None
+    if not isinstance(settings, dict) or any(isinstance(v, dict) for v in settings.values()):
+        raise ValueError(f"--config '{path}': expected flat key = value settings (the keys of --set), no tables")
+    return settings
+
+
+def config_to_toml(config: APRConfig, *, origin: str = "") -> str:
+    """Every setting of ``config`` as a TOML file that ``apr train --config`` trains from again (unset values as
+    ``"none"``); ``origin`` goes into its first comment."""
+    lines = [f"# apr run configuration{f' of {origin}' if origin else ''}: apr train --config THIS_FILE "
+             "[--set key=value ...]"]
+    for key, value in config.to_dict().items():
+        if value is None:
+            text = '"none"'
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            text = repr(value)
+        elif isinstance(value, list):
+            text = "[" + ", ".join(json.dumps(v) for v in value) + "]"
+        else:
+            text = json.dumps(str(value))      # a JSON string is a valid TOML basic string
+        lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:

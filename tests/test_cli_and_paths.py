@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -99,10 +100,57 @@ def test_fetch_reuses_a_good_file(tmp_path, market_mat):
 def test_the_parser_and_help_import_neither_torch_nor_torchvision():
     """--help answers at once: building the parser imports no heavy library (which one is what a test can hold,
     not how long it takes)."""
-    import subprocess
-    import sys
-
     code = ("import sys, apr.cli as cli; cli.build_parser().format_help(); "
             "print(sorted(m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", out
+
+
+def test_a_printed_configuration_trains_the_same_run_again(tmp_path):
+    from .test_train import ENV
+
+    def apr(*args):
+        return subprocess.run([sys.executable, "-m", "apr", *args], capture_output=True, text=True, env=ENV,
+                              cwd=tmp_path)
+
+    printed = apr("train", "--scale", "smoke", "--device", "cpu", "--set", "lambda_id=0.8", "attributes=gender,age",
+                  "--print-config")
+    assert printed.returncode == 0 and not (tmp_path / "runs").exists(), printed.stderr   # printed, nothing trained
+    (tmp_path / "run.toml").write_text(printed.stdout)
+    trained = apr("train", "--config", "run.toml", "--set", "epochs=1", "--out", "run", "--no-eval", "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    config = json.loads((tmp_path / "run" / "run.json").read_text())["config"]
+    assert config["lambda_id"] == 0.8 and config["attributes"] == ["gender", "age"] and config["epochs"] == 1
+    assert config["backbone"] == "shufflenet_v2_x0_5" and config["data_root"] is None       # the smoke preset's
+    again = apr("config", "run")
+    assert again.returncode == 0 and "epochs = 1\n" in again.stdout and 'attributes = ["gender", "age"]' in again.stdout
+    (tmp_path / "again.toml").write_text(again.stdout)
+    assert apr("train", "--config", "again.toml", "--print-config").stdout.splitlines()[1:] == \
+        again.stdout.splitlines()[1:]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("epoch = 3\n", r"unknown setting\(s\) \['epoch'\]; valid keys: dataset, dataset_file"),
+    ('epochs = "three"\n', "setting epochs='three': expected an integer"),
+    ("epochs = 2.5\n", "setting epochs=2.5: expected an integer"),
+    ("amp = 1\n", "setting amp=1: expected true or false"),
+    ("[train]\nepochs = 3\n", "expected flat key = value settings"),
+    ("epochs = \n", "is not valid TOML"),
+])
+def test_a_bad_config_file_is_named_in_one_line(tmp_path, text, message):
+    from .test_train import ENV
+
+    (tmp_path / "bad.toml").write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "apr", "train", "--config", str(tmp_path / "bad.toml"),
+                           "--print-config"], capture_output=True, text=True, env=ENV)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert re.search(message, proc.stderr), proc.stderr
+
+
+def test_a_yaml_config_file_reads_like_toml(tmp_path):
+    pytest.importorskip("yaml")
+    from apr.config import read_config_file
+
+    (tmp_path / "c.yaml").write_text("scale: smoke\nepochs: 3\nimage_size: [64, 32]\n")
+    (tmp_path / "c.toml").write_text('scale = "smoke"\nepochs = 3\nimage_size = [64, 32]\n')
+    assert read_config_file(tmp_path / "c.yaml") == read_config_file(tmp_path / "c.toml")
