@@ -197,6 +197,56 @@ def extract_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _images_of(pattern: str, what: str) -> list[Path]:
+    """The image files of a folder or glob, saying on stderr how many other files were left out."""
+    from .engine.extractor import image_files
+
+    skipped: list[Path] = []
+    files = image_files(pattern, skipped, option=what)
+    if skipped:
+        shown = ", ".join(f"'{f}'" for f in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        print(f"{what}: skipped {len(skipped)} files that are not in an image format PIL opens: {shown}",
+              file=sys.stderr)
+    return files
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """``apr search`` / ``apr rank``: a gallery folder ranked for query images and/or filtered by predicted
+    attributes; a table on stdout, ranked.csv and ranked.html in --out."""
+    from .engine.extractor import Extractor
+    from .engine.search import attribute_classes, parse_where, ranked, ranked_page
+
+    extractor = Extractor.from_run(args.run_dir, device=args.device)
+    classes = attribute_classes(extractor)
+    where = parse_where(args.where, classes) if args.where else {}
+    if where and not classes:
+        raise ValueError(f"'{args.run_dir}' predicts no attributes (an IDE run): --where needs APR or ARN")
+    queries = extractor(_images_of(args.query, "--query"), progress=not args.quiet) if args.query else None
+    gallery = extractor(_images_of(args.gallery, "--gallery"), progress=not args.quiet)
+    table = ranked(queries, gallery, where=where, min_confidence=args.min_confidence, top=args.top,
+                   rerank=args.rerank, classes=classes)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "ranked.csv", index=False)
+    how = ("k-reciprocal re-ranked distance" if args.rerank else "squared Euclidean distance of the test features")
+    title = (f"{'Ranked by ' + how if queries is not None else 'Most confident hits'}"
+             f"{' among ' + ' '.join(args.where) if args.where else ''}")
+    page = ranked_page(table, out / "ranked.html", title)
+    with pd_options():
+        print(table.drop(columns="attributes").to_string(index=False) if len(table) else "no gallery image meets the "
+              "conditions")
+    print(f"{len(table)} rows -> {out / 'ranked.csv'} and {page} ({how if queries is not None else 'no query'}; "
+          f"{int(len(gallery.features))} gallery images)")
+    return 0
+
+
+def pd_options():
+    """Wide tables on a terminal: no column wrapping."""
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_colwidth", 60)
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     """``apr config RUN``: a run's configuration as a TOML file to edit and train from (``apr train --config``)."""
     from .config import config_from_dict, config_to_toml
@@ -325,6 +375,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-eval", action="store_true", help="skip evaluation after training")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=cmd_train)
+
+    for name, text in (("search", "gallery images by predicted attributes (--where), optionally ranked for a query"),
+                       ("rank", "your query images against a gallery folder: top-k list, CSV and page")):
+        search = sub.add_parser(name, help=text)
+        search.add_argument("run_dir", help="a trained run folder (APR or ARN for --where)")
+        search.add_argument("--gallery", required=True, help="folder (or glob) of gallery images")
+        search.add_argument("--query", required=name == "rank", default=None,
+                            help="query image, folder or glob" + ("" if name == "rank" else " (optional)"))
+        search.add_argument("--where", nargs="*", default=None, metavar="NAME=VALUE",
+                            help="keep gallery images predicted so, e.g. gender=female backpack=yes" +
+                                 (" (required without --query)" if name == "search" else ""))
+        search.add_argument("--min-confidence", type=float, default=0.5,
+                            help="the least probability of each --where class (default: 0.5)")
+        search.add_argument("--top", type=int, default=10, help="hits per query (default: 10)")
+        search.add_argument("--rerank", action="store_true",
+                            help="k-reciprocal re-ranking (Zhong et al. 2017; k1=20, k2=6, lambda=0.3)")
+        search.add_argument("--out", default=name, help=f"folder for ranked.csv and ranked.html (default: ./{name})")
+        search.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+        search.add_argument("--quiet", action="store_true", help="no progress bars")
+        search.set_defaults(func=cmd_search)
 
     config = sub.add_parser("config", help="a run's settings as a TOML file to edit and train from (--config)")
     config.add_argument("run_dir", help="a run folder (with run.json)")

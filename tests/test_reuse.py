@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -308,3 +309,75 @@ def test_export_checks_the_attribute_names_against_the_heads(apr_run, tmp_path):
                          capture_output=True, text=True, env=ENV)
     assert bad.returncode != 0 and "names 26 attributes but the model has 27 attribute heads" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.onnx").exists()
+
+
+def test_search_by_attributes_and_ranked_lists_from_python(apr_run, crops):
+    from apr.engine.search import attribute_classes, attribute_hits, parse_where, ranked
+
+    extractor = Extractor.from_run(apr_run, device="cpu")
+    classes = attribute_classes(extractor)
+    assert classes["gender"] == ("male", "female") and len(classes["age"]) == 4 and classes["backpack"] == ("no", "yes")
+    assert parse_where("gender=female backpack=yes age=2", classes) == {"gender": 1, "backpack": 1, "age": 2}
+    for bad, message in (("colour=red", "predicts no attribute 'colour'; it predicts gender"),
+                         ("gender=tall", "gender is one of male, female"), ("gender", "expected name=value")):
+        with pytest.raises(ValueError, match=message):
+            parse_where(bad, classes)
+    gallery = extractor(image_files(crops))
+    probs = gallery.attributes["gender"][:, 1]
+    threshold = float(np.sort(probs)[2])                                  # keeps the 4 most female-looking crops
+    keep = attribute_hits(gallery, {"gender": 1}, threshold)
+    assert keep.sum() == 4 and (probs[keep] >= threshold).all()
+    hits = ranked(None, gallery, where={"gender": 1}, min_confidence=threshold, top=3)
+    assert len(hits) == 3 and hits["confidence"].is_monotonic_decreasing and hits["distance"].isna().all()
+    assert set(hits["gallery"]) <= {gallery.sources[i] for i in np.flatnonzero(keep)}
+    query = extractor([gallery.sources[0]])
+    table = ranked(query, gallery, top=6)
+    assert table["gallery"].iloc[0] == gallery.sources[0] and table["distance"].iloc[0] < 1e-6   # itself first
+    assert table["distance"].is_monotonic_increasing and list(table["rank"]) == [1, 2, 3, 4, 5, 6]
+    filtered = ranked(query, gallery, where={"gender": 1}, min_confidence=threshold, top=6)
+    assert set(filtered["gallery"]) == {gallery.sources[i] for i in np.flatnonzero(keep)}       # only the hits
+    reranked = ranked(query, gallery, top=6, rerank=True)
+    assert sorted(reranked["gallery"]) == sorted(table["gallery"]) and (reranked["distance"] >= 0).all()
+
+
+def test_apr_rank_and_search_write_a_table_and_an_escaped_page(apr_run, crops, tmp_path):
+    odd = tmp_path / "gallery"
+    shutil.copytree(crops, odd)
+    shutil.copy(crops / "p0.png", odd / "<b onmouseover=alert(1)>x.png")          # a hostile file name
+    out = finish(apr_cli("rank", str(apr_run), "--query", str(crops / "p1.png"), "--gallery", str(odd), "--top", "3",
+                         "--out", str(tmp_path / "rank"), "--device", "cpu", "--quiet", "--rerank"))
+    assert "3 rows -> " in out and "k-reciprocal re-ranked distance" in out and "skipped 1 files" in out
+    table = pd.read_csv(tmp_path / "rank" / "ranked.csv")
+    assert list(table.columns) == ["query", "rank", "gallery", "distance", "confidence", "attributes"]
+    everything = finish(apr_cli("search", str(apr_run), "--gallery", str(odd), "--where", "gender=male",
+                                "--min-confidence", "0", "--top", "20", "--out", str(tmp_path / "search"),
+                                "--device", "cpu", "--quiet"))
+    assert "7 rows -> " in everything                                             # every image is male with p >= 0
+    page = (tmp_path / "search" / "ranked.html").read_text()
+    assert "<b onmouseover" not in page and "&lt;b onmouseover=alert(1)&gt;x.png" in page
+    assert page.count("<img ") == 7 and page.count("data:image/png;base64,") == 7
+    nothing = subprocess.run([sys.executable, "-m", "apr", "search", str(apr_run), "--gallery", str(odd)],
+                             capture_output=True, text=True, env=ENV)
+    assert nothing.returncode == 1 and "give query images, attribute conditions (--where), or both" in nothing.stderr
+
+
+def _python_blocks(section: str) -> list[str]:
+    """The Python code blocks of one section (``## section``) of book/using.md, as written."""
+    text = (Path(__file__).resolve().parents[1] / "book" / "using.md").read_text()
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", body, flags=re.S)
+
+
+@pytest.mark.parametrize("section", ["Attribute recognition as its field scores it",
+                                     "Search a gallery by attributes, rank it for your query images"])
+def test_the_using_page_runs_as_written(section, apr_run, crops, tmp_path, monkeypatch):
+    blocks = _python_blocks(section)
+    assert blocks, f"no Python block under '## {section}' in book/using.md"
+    monkeypatch.chdir(tmp_path)
+    names = {"run": apr_run, "gallery_folder": crops, "query_image": crops / "p1.png"}
+    for block in blocks:
+        exec(compile(block, f"using.md: {section}", "exec"), names)
+    if "Search" in section:
+        assert (tmp_path / "ranked.html").is_file() and len(names["table"]) == 6 and len(names["hits"]) <= 6
+    else:
+        assert 0 <= names["m"].mA <= 1 and len(names["m"].per_attribute) == 3

@@ -58,11 +58,11 @@ class Extraction:
         return path
 
 
-def image_files(pattern: str | Path, skipped: list[Path] | None = None) -> list[Path]:
+def image_files(pattern: str | Path, skipped: list[Path] | None = None, *, option: str = "--images") -> list[Path]:
     """The image files of a folder (recursively, sorted) or of a glob pattern: every format PIL opens here
     (:func:`apr.data.tensors.openable_suffixes`). Other files are left out and, when ``skipped`` is a list,
-    appended to it, so that a caller can say what it did not read. One error naming ``pattern`` when it matches
-    no image."""
+    appended to it, so that a caller can say what it did not read. One error naming ``option`` and ``pattern`` when
+    it matches no image."""
     text = str(pattern)
     folder = Path(text).expanduser()
     if folder.is_dir():
@@ -74,7 +74,7 @@ def image_files(pattern: str | Path, skipped: list[Path] | None = None) -> list[
     if skipped is not None:
         skipped.extend(p for p in files if p.suffix.lower() not in suffixes)
     if not found:
-        raise FileNotFoundError(f"--images '{text}': no image files there (none of {len(files)} files ends in a "
+        raise FileNotFoundError(f"{option} '{text}': no image files there (none of {len(files)} files ends in a "
                                 "format PIL opens, such as .jpg, .png, .webp or .tif); expected a folder of images or "
                                 "a glob pattern such as 'crops/*.jpg'")
     return found
