@@ -334,6 +334,7 @@ def test_search_by_attributes_and_ranked_lists_from_python(apr_run, crops):
     table = ranked(query, gallery, top=6)
     assert table["gallery"].iloc[0] == gallery.sources[0] and table["distance"].iloc[0] < 1e-6   # itself first
     assert table["distance"].is_monotonic_increasing and list(table["rank"]) == [1, 2, 3, 4, 5, 6]
+    assert table["attributes"].str.contains(r"gender=(?:male|female) 0\.\d\d").all()      # named classes, not yes
     filtered = ranked(query, gallery, where={"gender": 1}, min_confidence=threshold, top=6)
     assert set(filtered["gallery"]) == {gallery.sources[i] for i in np.flatnonzero(keep)}       # only the hits
     reranked = ranked(query, gallery, top=6, rerank=True)

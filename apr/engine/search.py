@@ -87,13 +87,13 @@ def attribute_hits(gallery: Extraction, where: Mapping[str, int], min_confidence
 
 
 def _predicted(gallery: Extraction, index: int, classes: Mapping[str, Sequence[str]]) -> str:
-    """An image's predicted attributes in words: the class of each non-binary attribute and the yes of a binary
-    one, each with its probability."""
+    """An image's predicted attributes in words, each with its probability: a no/yes attribute by its name when
+    predicted yes (and left out when no), any other by its predicted class (``gender=female 0.62``)."""
     words = []
     for name, probs in gallery.attributes.items():
         k = int(np.argmax(probs[index]))
         names = classes.get(name) or tuple(str(c) for c in range(probs.shape[1]))
-        if len(names) == 2:
+        if tuple(names) == ("no", "yes"):
             if k == 1:
                 words.append(f"{name} {probs[index, 1]:.2f}")
         else:
