@@ -331,7 +331,7 @@ def test_search_by_attributes_and_ranked_lists_from_python(apr_run, crops):
     assert len(hits) == 3 and hits["confidence"].is_monotonic_decreasing and hits["distance"].isna().all()
     assert set(hits["gallery"]) <= {gallery.sources[i] for i in np.flatnonzero(keep)}
     query = extractor([gallery.sources[0]])
-    table = ranked(query, gallery, top=6)
+    table = ranked(query, gallery, top=6, classes=classes)
     assert table["gallery"].iloc[0] == gallery.sources[0] and table["distance"].iloc[0] < 1e-6   # itself first
     assert table["distance"].is_monotonic_increasing and list(table["rank"]) == [1, 2, 3, 4, 5, 6]
     assert table["attributes"].str.contains(r"gender=(?:male|female) 0\.\d\d").all()      # named classes, not yes
