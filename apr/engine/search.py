@@ -170,7 +170,7 @@ def ranked_page(table: pd.DataFrame, path: str | Path, title: str) -> Path:
         rows.append(f'<div class="row">{"".join(cells)}</div>')
     page = ("<!doctype html><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
             f"<title>{html.escape(title)}</title><style>body{{font:14px sans-serif;margin:1em}}"
-            ".row{display:flex;flex-wrap:wrap;gap:8px;margin-bottom:1.5em}figure{margin:0;width:150px}"
+            ".row{display:flex;flex-wrap:wrap;gap:8px;margin-bottom:1.5em}figure{margin:0;width:132px}"
             "img{width:64px;height:128px;display:block;border:2px solid #bbb}.query img{border-color:#1f77b4}"
             f"figcaption{{font-size:12px;overflow-wrap:anywhere}}</style><h1>{html.escape(title)}</h1>"
             + ("".join(rows) or "<p>No gallery image meets the conditions.</p>"))
