@@ -96,12 +96,13 @@ def test_an_installed_apr_writes_where_the_user_works(tmp_path):
                               "--no-deps", "--no-build-isolation", "--no-cache-dir", str(REPO)],
                              capture_output=True, text=True, cwd=tmp_path)
     assert install.returncode == 0, install.stdout + install.stderr
+    # The caller's environment stays out (a PYTHONPATH naming a checkout would import that instead).
+    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "APR_DATA_ROOT": str(tmp_path / "no-data")}
     site = Path(subprocess.run([str(python), "-c", "import apr, pathlib; print(pathlib.Path(apr.__file__).parents[1])"],
-                               check=True, capture_output=True, text=True, cwd=tmp_path).stdout.strip())
+                               check=True, capture_output=True, text=True, cwd=tmp_path, env=env).stdout.strip())
     assert site.name == "site-packages" and site != REPO
     work = tmp_path / "work"
     work.mkdir()
-    env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "APR_DATA_ROOT": str(tmp_path / "no-data")}
     (tmp_path / "no-data").mkdir()
     train = subprocess.run([str(python), "-m", "apr", "train", "--scale", "smoke", "--device", "cpu", "--no-eval",
                             "--quiet"], capture_output=True, text=True, cwd=work, env=env, timeout=600)
