@@ -88,12 +88,6 @@ def k_reciprocal_rerank(q_g, q_q, g_g, *, k1: int = K1, k2: int = K2, lambda_val
     """
     as_numpy = isinstance(q_g, np.ndarray)
     tensors = [as_tensor(m) for m in (q_g, q_q, g_g)]
-    for name, t in zip(("q_g", "q_q", "g_g"), tensors):
-        if t.numel() and not bool(torch.isfinite(t).all()):
-            raise ValueError(f"k_reciprocal_rerank: {name} holds NaN or infinite distances; expected finite ones")
-        if t.numel() and float(t.min()) < 0:
-            raise ValueError(f"k_reciprocal_rerank: {name} holds a negative distance ({float(t.min()):.4g}); "
-                             "expected distances >= 0 (squared Euclidean, as the toolboxes use)")
     q, g = tensors[0].shape
     if tensors[1].shape != (q, q) or tensors[2].shape != (g, g):
         raise ValueError(f"k_reciprocal_rerank: q_g is {q} x {g}, so q_q must be {q} x {q} and g_g {g} x {g}; got "
@@ -102,10 +96,20 @@ def k_reciprocal_rerank(q_g, q_q, g_g, *, k1: int = K1, k2: int = K2, lambda_val
         raise ValueError(f"k1={k1}, k2={k2}: expected 1 <= k2 <= k1 + 1 <= {q + g} (the images)")
     if not 0 <= lambda_value <= 1:
         raise ValueError(f"lambda_value={lambda_value}: expected a weight in [0, 1]")
+    for name, t in ((n, t) for n, t in zip(("q_g", "q_q", "g_g"), tensors) if t.numel()):
+        # One reduction per matrix answers every check (min and max propagate NaN); the rows are then divided by
+        # their largest entry in float32, which stays finite when these hold.
+        low, high = (float(v) for v in torch.aminmax(t))
+        if not (low == low and abs(low) != float("inf") and high != float("inf")):
+            raise ValueError(f"k_reciprocal_rerank: {name} holds NaN or infinite distances; expected finite ones")
+        if low < 0:
+            raise ValueError(f"k_reciprocal_rerank: {name} holds a negative distance ({low:.4g}); "
+                             "expected distances >= 0 (squared Euclidean, as the toolboxes use)")
+        if high > torch.finfo(torch.float32).max:
+            raise ValueError(f"k_reciprocal_rerank: {name} holds distances above float32's range (up to {high:.3g}); "
+                             "scale them down")
     device = tensors[0].device
     joint = _joint(*(t.to(device) for t in tensors))
-    if not torch.isfinite(joint).all():
-        raise ValueError("k_reciprocal_rerank: the distances overflow float32 (above 3.4e38); scale them down")
     # Nearest first; ties broken by index (a stable sort), so the lists do not depend on the device. In blocks of
     # rows: a whole Market-size sort would hold 3 GB of indices.
     order = np.concatenate([torch.sort(block, dim=1, stable=True).indices[:, :k1 + 1].cpu().numpy()
