@@ -44,14 +44,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .data.datasets import load_dataset
 
     if args.dataset == "custom":
-        from .data.custom import check_custom
-
         if args.dataset_file is None:
             raise ValueError("--dataset custom needs --dataset-file: the CSV file that lists its images")
-        check = check_custom(args.dataset_file)
-        if check.report():
-            print(check.report(), file=sys.stderr if check.errors else sys.stdout)
-        data = check.raise_if_errors()
+        data = check_dataset_file(args.dataset, args.dataset_file)
     else:
         data = load_dataset(args.dataset, args.root, attributes=False, data_root=args.data_root, seed=args.seed)
     summary = data.summary()
@@ -87,17 +82,18 @@ def train_config(args: argparse.Namespace):
     return from_params(scale, **overrides)
 
 
-def check_dataset_file(dataset: str, dataset_file: str | Path | None) -> None:
-    """Before any training: a custom dataset file checked in one pass, its warnings and what was inferred printed,
-    and one error listing every problem when it has any (:func:`apr.data.custom.check_custom`)."""
+def check_dataset_file(dataset: str, dataset_file: str | Path | None):
+    """Before any training: a custom dataset file and its images' headers checked in one pass, its warnings and
+    what was inferred printed, and one error listing every problem when it has any
+    (:func:`apr.data.custom.check_custom`). Returns the dataset (None for any other dataset)."""
     if dataset != "custom" or dataset_file is None:
-        return
+        return None
     from .data.custom import check_custom
 
     check = check_custom(dataset_file)
     if check.report() and not check.errors:
         print(check.report(), file=sys.stderr)
-    check.raise_if_errors()
+    return check.raise_if_errors()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -177,17 +173,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def extract_images(args: argparse.Namespace) -> int:
     """``apr extract RUN --images DIR_OR_GLOB --out feats.npz``: the run as a feature extractor."""
-    from .engine.extractor import Extractor, image_files
+    from .engine.extractor import Extractor
 
     if args.images is None or args.out is None:
         raise ValueError("--images and --out go together: apr extract RUN --images DIR_OR_GLOB --out feats.npz")
     if not str(args.out).endswith(".npz"):
         raise ValueError(f"--out '{args.out}': expected a file name ending in .npz")
-    skipped: list[Path] = []
-    files = image_files(args.images, skipped)
-    if skipped:
-        shown = ", ".join(f"'{f}'" for f in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
-        print(f"skipped {len(skipped)} files that are not in an image format PIL opens: {shown}", file=sys.stderr)
+    files = _images_of(args.images, "--images")
     extractor = Extractor.from_run(args.run_dir, device=args.device, batch_size=args.batch_size)
     out = extractor(files, progress=not args.quiet)
     path = out.save(args.out)
@@ -232,7 +224,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     title = (f"{'Ranked by ' + how if queries is not None else 'Most confident hits'}"
              f"{' among ' + ' '.join(args.where) if args.where else ''}")
     page = ranked_page(table, out / "ranked.html", title)
-    with pd_options():
+    with _wide_tables():
         print(table.drop(columns="attributes").to_string(index=False) if len(table) else "no gallery image meets the "
               "conditions")
     print(f"{len(table)} rows -> {out / 'ranked.csv'} and {page} ({how if queries is not None else 'no query'}; "
@@ -240,7 +232,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def pd_options():
+def _wide_tables():
     """Wide tables on a terminal: no column wrapping."""
     import pandas as pd
 

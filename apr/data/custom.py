@@ -128,10 +128,13 @@ def _declared(header: list[str]) -> tuple[list[str], list[int | None], list[str]
     return names, classes, problems
 
 
-def _image_problem(image: Path) -> str | None:
-    """Why an image cannot be used, from its header alone (no decoding), or None."""
+def _image_problem(image: Path, read_header: bool) -> str | None:
+    """Why an image cannot be used, or None: missing, or (``read_header``) unreadable or over the pixel limit
+    by its header alone (no decoding)."""
     if not image.is_file():
         return f"image file '{image}' not found"
+    if not read_header:
+        return None
     try:
         with Image.open(image) as img:
             pixels = img.size[0] * img.size[1]
@@ -144,9 +147,9 @@ def _image_problem(image: Path) -> str | None:
     return None
 
 
-def check_custom(path: str | Path, *, check_images: bool = True) -> CustomCheck:
-    """Read a custom dataset file (format in the module docstring) and every image's header in one pass, and
-    report every problem at once: unreadable fields, label values outside an attribute's classes, junk or
+def check_custom(path: str | Path, *, check_images: bool = True, read_headers: bool = True) -> CustomCheck:
+    """Read a custom dataset file (format in the module docstring) and, with ``read_headers``, every image's header
+    in one pass, and report every problem at once: unreadable fields, label values outside an attribute's classes, junk or
     distractor ids in train, fewer than two training identities, duplicate rows, an image under two ids, missing
     or unreadable images, attributes with no training label, no query with a match in the gallery (warned when
     only some lack one)."""
@@ -190,7 +193,7 @@ def check_custom(path: str | Path, *, check_images: bool = True) -> CustomCheck:
             row_errors.append(f"{where}, field 'split': expected one of {', '.join(SPLITS)}, got {split!r}")
         image = Path(row[index["path"]].strip()).expanduser()
         image = image if image.is_absolute() else path.parent / image
-        if check_images and (problem := _image_problem(image)):
+        if check_images and (problem := _image_problem(image, read_headers)):
             row_errors.append(f"{where}, field 'path': {problem}")
         pid = camid = None
         try:
@@ -294,5 +297,7 @@ def _schema(check: CustomCheck, names: list[str], declared: list[int | None], la
 
 def read_custom(path: str | Path, *, check_images: bool = True) -> ReidData:
     """The dataset a CSV file describes (format in the module docstring), after :func:`check_custom`; one
-    DatasetLayoutError listing every problem when there is any."""
-    return check_custom(path, check_images=check_images).raise_if_errors()
+    DatasetLayoutError listing every problem when there is any. The images' headers are not read here (each load
+    of a training run or a book would pay for them again): ``apr info``, ``apr train`` and ``apr book`` read them
+    once, in their check before anything trains."""
+    return check_custom(path, check_images=check_images, read_headers=False).raise_if_errors()
