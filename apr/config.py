@@ -176,28 +176,41 @@ PRESETS: dict[str, APRConfig] = {
 }
 
 
-NULLABLE = ("attributes", "data_root", "dataset_file", "lr_decay_epoch")   # "none" (a TOML file has no null)
+# Settings whose unset value is None: "none" sets them so (a TOML file has no null). attributes has its own rule.
+NULLABLE = ("data_root", "dataset_file", "lr_decay_epoch")
+
+
+def _typed(name: str, value: Any, current: Any) -> Any:
+    """A config file's value (already a bool, number or list) in the field's type; TypeError when it is not one."""
+    if isinstance(current, tuple) or name == "attributes":
+        if not isinstance(value, list):
+            raise TypeError(name)
+        return tuple(value)
+    if isinstance(current, bool) or isinstance(value, bool):     # bool is an int subclass: match it first
+        if not (isinstance(current, bool) and isinstance(value, bool)):
+            raise TypeError(name)
+        return value
+    if isinstance(current, float):
+        if not isinstance(value, (int, float)):
+            raise TypeError(name)
+        return float(value)
+    if (isinstance(current, int) and not isinstance(value, int)) or isinstance(current, str) or \
+            name in ("data_root", "dataset_file"):   # a text setting needs a string
+        raise TypeError(name)
+    return value
 
 
 def _coerce(name: str, value: Any, current: Any) -> Any:
     """Turn a ``--set key=value`` string, or a config file's value, into the field's type."""
     if not isinstance(value, str):
-        if isinstance(current, tuple) or name == "attributes":
-            if not isinstance(value, list):
-                raise TypeError(name)
-            return tuple(value)
-        if isinstance(current, bool) != isinstance(value, bool) or (
-                isinstance(current, int) and not isinstance(current, bool) and not isinstance(value, int)) or (
-                isinstance(current, float) and not isinstance(value, (int, float))):
-            raise TypeError(name)
-        return float(value) if isinstance(current, float) else value
+        return _typed(name, value, current)
     text = value.strip()
     if name == "attributes":
         return None if text.lower() in ("none", "") else tuple(t for t in text.replace(",", " ").split() if t)
     if name == "image_size":
         parts = text.lower().replace("x", ",").split(",")
         return tuple(int(p) for p in parts)
-    if name in NULLABLE[1:]:
+    if name in NULLABLE:
         return None if text.lower() == "none" else (int(text) if name == "lr_decay_epoch" else text)
     if isinstance(current, bool):
         if text.lower() not in ("true", "false", "1", "0"):

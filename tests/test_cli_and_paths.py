@@ -134,6 +134,7 @@ def test_a_printed_configuration_trains_the_same_run_again(tmp_path):
     ('epochs = "three"\n', "setting epochs='three': expected an integer"),
     ("epochs = 2.5\n", "setting epochs=2.5: expected an integer"),
     ("amp = 1\n", "setting amp=1: expected true or false"),
+    ("backbone = 5\n", "setting backbone=5: expected a valid value"),
     ("[train]\nepochs = 3\n", "expected flat key = value settings"),
     ("epochs = \n", "is not valid TOML"),
 ])
