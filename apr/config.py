@@ -181,7 +181,10 @@ NULLABLE = ("data_root", "dataset_file", "lr_decay_epoch")
 
 
 def _typed(name: str, value: Any, current: Any) -> Any:
-    """A config file's value (already a bool, number or list) in the field's type; TypeError when it is not one."""
+    """A non-string value (a config file's bool, number or list, or a caller's None) in the field's type;
+    TypeError when it is not one."""
+    if value is None and (name in NULLABLE or name == "attributes"):   # Python callers pass None to unset
+        return None
     if isinstance(current, tuple) or name == "attributes":
         if not isinstance(value, list):
             raise TypeError(name)
