@@ -66,6 +66,16 @@ def test_a_job_that_dies_twice_is_named_while_the_others_go_on(tmp_path):
     assert Path(tmp_path, "good").exists() and not Path(tmp_path, "after-bad").exists()
 
 
+def test_a_job_whose_work_is_there_already_is_counted_done_without_running(tmp_path):
+    (tmp_path / "a").write_text("made by another driver")
+    jobs = [Job("a", always_die, (str(tmp_path), "a"), label="a", done_already=(tmp_path / "a").exists),
+            Job("b", record_device, (str(tmp_path), "b"), frozenset({"a"}), label="b",
+                done_already=(tmp_path / "b").exists)]
+    run_jobs(jobs, ProcessExecutor(1), progress=False)
+    assert not list(tmp_path.glob("a.*"))                              # a never ran (it would have died)
+    assert Path(tmp_path, "b").read_text().split()[0] == "None"        # b, waiting for a, ran
+
+
 def test_device_slots_and_jobs_per_gpu(monkeypatch):
     assert device_slots(2, 2) == ["cuda:0", "cuda:0", "cuda:1", "cuda:1"]
     with pytest.raises(ValueError, match="at least 1"):

@@ -127,7 +127,8 @@ def _plan(missing: Sequence[tuple[Path, APRConfig]], pending: Sequence[tuple[Pat
         if c.pretrained == "synthetic":
             after |= {run_dir_for(pretrain_config(c))} & pending_dirs
             prepare = lambda: pretrained_backbone(c)   # noqa: E731 - this process writes backbone.pt once
-        return Job(run_dir, train_entry, (c, run_dir, threads, False), frozenset(after), run_dir.name, prepare)
+        return Job(run_dir, train_entry, (c, run_dir, threads, False), frozenset(after), run_dir.name, prepare,
+                   done_already=lambda: usable(c, run_dir))
 
     jobs = [Job(SyntheticSetKey(folder), _generate_synthetic_set, (c,), label=f"data {folder.name}")
             for folder, c in to_generate.items()]

@@ -65,6 +65,8 @@ class Job:
     after: frozenset = field(default_factory=frozenset)
     label: str = "job"
     prepare: Callable[[], Any] | None = None       # run in this process just before the job is handed out
+    # True when the job's work is there already (another driver sharing the cache did it): counted done, not run
+    done_already: Callable[[], bool] | None = None
 
 
 class JobFailed(RuntimeError):
@@ -231,9 +233,15 @@ def run_jobs(jobs: Sequence[Job], executor: Executor, *, progress: bool = True, 
     bar = tqdm(total=len(jobs), desc=desc, unit="job", disable=not progress or not jobs)
     try:
         while waiting or running:
-            ready = [job for job in waiting if not (job.after & keys) - done]
-            for job in ready[: executor.slots - running]:
+            while running < executor.slots:     # the first ready jobs into the free slots
+                job = next((job for job in waiting if not (job.after & keys) - done), None)
+                if job is None:
+                    break
                 waiting.remove(job)
+                if job.done_already is not None and job.done_already():   # may make later jobs ready
+                    done.add(job.key)
+                    bar.update()
+                    continue
                 if job.prepare is not None:
                     job.prepare()
                 executor.submit(job)
