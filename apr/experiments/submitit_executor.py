@@ -9,15 +9,21 @@ cache folder must be on a filesystem every allocated host sees.
 
 Chosen with ``$APR_EXECUTOR`` (``pool``, the default; ``local``: submitit's local subprocesses; ``slurm``), which
 ``apr book --executor`` sets; the Slurm settings come from ``$APR_SLURM_PARTITION``, ``$APR_SLURM_GPUS`` (per job,
-default 1), ``$APR_SLURM_TIMEOUT_MIN`` (default 240) and ``$APR_SLURM_JOBS`` (jobs at once, default 8). Needs the
-optional extra ``apr[slurm]``; ``make book`` without an executor never imports submitit.
+default 1), ``$APR_SLURM_TIMEOUT_MIN`` (default 240) and ``$APR_SLURM_JOBS`` (jobs at once, default 8). Job states
+come from sacct, or from squeue on a cluster without accounting (said once). Needs the optional extra
+``apr[slurm]``; ``make book`` without an executor never imports submitit. ``tests/test_slurm.py`` runs it on a
+one-node Slurm (``scripts/slurm_one_node.sh``).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
+
+from tqdm.auto import tqdm
 
 from .jobs import EXECUTOR_ENV, Finished, Job
 
@@ -33,9 +39,12 @@ def _positive(name: str, default: int, least: int = 1) -> int:
 
 
 class SubmititExecutor:
-    """Jobs as submitit jobs, at most ``slots`` at once (see the module docstring)."""
+    """Jobs as submitit jobs, at most ``slots`` at once (see the module docstring). Keyword arguments left None
+    take the ``$APR_SLURM_*`` settings; ``signal_delay_s``: how long before its time limit Slurm signals a job so
+    that it is requeued (submitit's default, 90 s, when None)."""
 
-    def __init__(self, cluster: str, folder: Path, slots: int | None = None, *, gpus: int | None = None) -> None:
+    def __init__(self, cluster: str, folder: Path, slots: int | None = None, *, gpus: int | None = None,
+                 timeout_min: int | None = None, signal_delay_s: int | None = None) -> None:
         try:
             import submitit
         except ImportError:
@@ -44,12 +53,15 @@ class SubmititExecutor:
         self.slots = slots or _positive("jobs", 8)
         gpus = gpus if gpus is not None else _positive("gpus", 1 if cluster == "slurm" else 0, least=0)
         executor = submitit.AutoExecutor(folder=str(Path(folder) / "%j"), cluster=cluster)
-        parameters: dict[str, Any] = {"name": "apr", "timeout_min": _positive("timeout_min", 240),
+        parameters: dict[str, Any] = {"name": "apr", "timeout_min": timeout_min or _positive("timeout_min", 240),
                                       "gpus_per_node": gpus, "tasks_per_node": 1}
         if cluster == "slurm":
             partition = os.environ.get(SLURM_SETTINGS["partition"])
             if partition:
                 parameters["slurm_partition"] = partition
+            if signal_delay_s is not None:
+                parameters["slurm_signal_delay_s"] = signal_delay_s
+            executor._executor.job_class = _queue_watched_job_class()   # job states from squeue where sacct fails
         executor.update_parameters(**parameters)
         self._executor = executor
         # What every job checks it can see: the proof that it shares the driver's cache folder.
@@ -57,6 +69,10 @@ class SubmititExecutor:
         self._token.parent.mkdir(parents=True, exist_ok=True)
         self._token.write_text("the folder the driver of this build reads results from\n")
         self._running: dict[Any, Job] = {}
+
+    def job_ids(self) -> dict[str, str]:
+        """The running jobs' cluster ids, by job label (for ``scontrol``, ``scancel`` and their logs)."""
+        return {job.label: submitted.job_id for submitted, job in self._running.items()}
 
     def submit(self, job: Job) -> None:
         if len(self._running) >= self.slots:
@@ -122,3 +138,73 @@ class _Requeued(_requeued_base()):
                                f"{os.uname().nodename}: expected a folder shared by every allocated host "
                                "(set APR_CACHE_DIR to one)")
         self.function(*self.args)
+
+
+# Slurm job states after which a job never runs again; squeue's other states (PENDING, RUNNING, COMPLETING,
+# REQUEUED, SUSPENDED, CONFIGURING, ...) mean it is queued, running or coming back.
+ENDED_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "BOOT_FAIL", "OUT_OF_MEMORY",
+                          "DEADLINE", "SPECIAL_EXIT"})
+SQUEUE_NOTICE = ("Slurm keeps no job accounting here (sacct failed: {reason}): job states come from squeue; "
+                 "a job squeue no longer lists has ended")
+_queue_job_class: type | None = None
+
+
+def _queue_watched_job_class() -> type:
+    """submitit's Slurm job with a state watcher that asks sacct, and squeue once sacct has failed.
+
+    submitit polls sacct only; on a cluster without accounting storage every poll fails with a warning (one per
+    poll, over a hundred in a smoke build), and a job that died without writing its result (killed, out of
+    memory, a lost node) stays "UNKNOWN", so the driver would wait for it forever. squeue works on every
+    cluster: a job it lists has its live state, and a job it no longer lists has ended, whose result file then
+    says how (submitit raises ``UncompletedJobError`` when there is none, and the job pool runs it again)."""
+    global _queue_job_class
+    if _queue_job_class is not None:
+        return _queue_job_class
+    from submitit.slurm.slurm import SlurmInfoWatcher, SlurmJob
+
+    class QueueWatcher(SlurmInfoWatcher):
+        from_squeue = False
+
+        def update(self) -> None:
+            ids = sorted({x.split("_")[0] for x in self._registered - self._finished})
+            if not ids:
+                return
+            self._num_calls += 1
+            if not QueueWatcher.from_squeue:
+                done = subprocess.run(self._make_command(), capture_output=True, text=True, timeout=120, check=False)
+                if done.returncode == 0:
+                    self._info_dict.update(self.read_info(done.stdout))
+                else:   # no accounting storage ("Slurm accounting storage is disabled"): squeue from now on
+                    QueueWatcher.from_squeue = True
+                    reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+                    tqdm.write(SQUEUE_NOTICE.format(reason=reason))
+            if QueueWatcher.from_squeue:
+                self._info_dict.update(_squeue_states(ids))
+            self._last_status_check = time.time()
+            for job_id in self._registered - self._finished:
+                if self.is_done(job_id, mode="cache"):
+                    self._finished.add(job_id)
+
+    class QueueWatchedJob(SlurmJob):
+        watcher = QueueWatcher(delay_s=60)
+
+    _queue_job_class = QueueWatchedJob
+    return QueueWatchedJob
+
+
+def _squeue_states(ids: list[str]) -> dict[str, dict[str, str]]:
+    """submitit's job information for ``ids`` from squeue: its state for a job squeue lists, ``ENDED`` for one it
+    no longer lists; nothing when squeue itself fails (a busy controller), so that the next poll asks again."""
+    done = subprocess.run(["squeue", "--noheader", "--states=all", "--format=%i|%T|%N", f"--jobs={','.join(ids)}"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0 and "Invalid job id" not in done.stderr:   # squeue's answer when none is listed
+        return {}
+    listed = {}
+    for line in done.stdout.splitlines():
+        job_id, state, nodes = (line.split("|") + ["", ""])[:3]
+        state = (state.split() or ["UNKNOWN"])[0]
+        # submitit counts any state it does not know as ended: say RUNNING for the live ones it lacks (SUSPENDED, ...)
+        state = state if state in ENDED_STATES or state == "PENDING" else "RUNNING"
+        listed[job_id.strip()] = {"JobID": job_id.strip(), "State": state, "NodeList": nodes.strip()}
+    ended = {"State": "ENDED", "NodeList": ""}
+    return {job_id: listed.get(job_id, {"JobID": job_id, **ended}) for job_id in ids} | listed
