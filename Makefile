@@ -26,6 +26,7 @@ book: env
 
 test: env
 	@bash scripts/setup_browser.sh
+	@bash scripts/setup_slurm.sh
 	$(PY) -m pytest
 
 test-numerics: env
