@@ -1,0 +1,104 @@
+"""The chapters' analyses (``apr.book.chapters``), called as functions: on a smoke build's runs, and their
+sentence-making parts on edge cases no build happens to produce."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from apr.book.build import NBVAL_PARAMETERS
+from apr.book.chapters import Chapter
+from apr.book.chapters.ablations import ablations, lambda_levels, lambda_words, spearman_off_diagonal
+from apr.data.paths import REPO_ROOT
+from apr.evaluation.stats import Interval
+from apr.experiments import BookParameters
+
+GLUE = re.compile(r"\{glue:text\}`([a-z0-9_]+)`")
+
+
+def quoted_names(chapter_file: str) -> set[str]:
+    """The glue names a chapter's prose quotes."""
+    return set(GLUE.findall((REPO_ROOT / "notebooks" / chapter_file).read_text()))
+
+
+def shown_names(chapter_file: str, attribute: str) -> set[str]:
+    """The names a chapter's cells look up in ``chapter.<attribute>``."""
+    text = (REPO_ROOT / "notebooks" / chapter_file).read_text()
+    return set(re.findall(rf'chapter\.{attribute}\["([a-z0-9_]+)"\]', text))
+
+
+def interval(mean: float, low: float, high: float) -> Interval:
+    return Interval(mean, low, high, (3, 3), 100)
+
+
+@pytest.fixture(scope="module")
+def smoke_parameters(tmp_path_factory) -> BookParameters:
+    """The nbval build's parameters (the smoke models the book tests train), figures in a folder of the test's."""
+    return BookParameters(**(NBVAL_PARAMETERS.to_dict() | {"figures_dir": str(tmp_path_factory.mktemp("figures"))}))
+
+
+@pytest.mark.slow
+def test_the_ablations_chapter_computes_everything_its_page_shows_and_quotes(smoke_parameters):
+    chapter = ablations(smoke_parameters.to_dict())
+    assert isinstance(chapter, Chapter)
+    assert quoted_names("04_ablations.py") <= set(chapter.quotes)         # no {glue:text} left without a value
+    assert shown_names("04_ablations.py", "tables") <= set(chapter.tables)
+    assert shown_names("04_ablations.py", "figures") <= set(chapter.figures)
+    for name in ("fig7_lambda_sweep", "fig6_leave_one_out", "arm_weights", "attribute_correlation"):
+        assert (smoke_parameters.figures / f"{name}.png").is_file() and (smoke_parameters.figures / f"{name}.csv").is_file()
+    table = chapter.tables["ablations"]
+    assert {"APR", "APR (w/o ARM)", "APR (w/o attri)"} <= set(table.index)
+    assert chapter.tables["sweep_setting"].iloc[-1, 0] == smoke_parameters.ablation_runs
+    verdicts = set(chapter.tables["lambda_versus"]["verdict"].astype(str))
+    assert verdicts and all(v for v in verdicts)
+    assert -1 <= float(chapter.quotes["arm_rho"]) <= 1
+
+
+def test_lambda_levels_stay_percentages(monkeypatch):
+    from apr.book.chapters import ablations as chapter
+
+    # A level whose interval runs past 100 and one past 0: drawn clipped, the means untouched.
+    monkeypatch.setattr(chapter, "level_intervals", lambda runs, reference: {
+        "rank1": interval(99.0, 97.0, 101.0) if runs[0] == "high" else interval(1.0, -1.0, 3.0),
+        "mAP": interval(50.0, 40.0, 60.0)})
+    lam, _ = lambda_levels({0.9: ["high"], 0.0: ["low"]})
+    assert lam.loc[0.9, "rank1 high"] == 100 and lam.loc[0.0, "rank1 low"] == 0
+    assert lam.loc[0.9, "rank1"] == 99.0 and lam.loc[0.0, "rank1"] == 1.0
+
+
+def _levels(rank1: dict[float, float]) -> pd.DataFrame:
+    return pd.DataFrame({"rank1": rank1}).rename_axis("lambda")
+
+
+def test_lambda_words_name_the_best_and_what_cannot_be_told_from_it():
+    lam = _levels({0.0: 40.0, 0.5: 60.0, 0.8: 71.0, 0.9: 70.0, 1.0: 69.0})
+    versus = {0.0: interval(-30, -35, -25), 0.5: interval(-10, -14, -6), 0.8: interval(1, -1, 3),
+              1.0: interval(-1, -3, 1)}
+    words = lambda_words(lam, versus, 120)
+    assert words["lambda_best"] == "0.8" and words["lambda_best_r1"] == "71.00"
+    assert words["lambda_near_best"] == "1"              # its interval against 0.9 overlaps the best's
+    assert words["lambda_below"] == "0, 0.5"
+    assert words["lambda_tied"] == "0.8, 1"
+    assert words["lambda0_r1"] == "40.00" and words["lambda_queries"] == "120"
+
+
+def test_lambda_words_when_the_reference_is_best_or_nothing_is_tied():
+    lam = _levels({0.5: 60.0, 0.9: 70.0})
+    words = lambda_words(lam, {0.5: interval(-10, -12, -8)}, 50)
+    # λ = 0.9 has no difference to itself: nothing can be "near" it by that measure, and nothing is tied
+    assert words["lambda_best"] == "0.9" and words["lambda_near_best"] == "none"
+    assert words["lambda_tied"] == "none" and words["lambda_below"] == "0.5"
+    assert words["lambda0_r1"] == "–"                     # no λ = 0 point in this sweep
+
+
+def test_spearman_off_diagonal_ignores_the_diagonal_and_missing_pairs():
+    a = pd.DataFrame([[9.0, 1, 2], [3, 9, 4], [5, 6, 9]])
+    assert spearman_off_diagonal(a, a * 10 - 5) == pytest.approx(1.0)
+    assert spearman_off_diagonal(a, -a) == pytest.approx(-1.0)
+    b = (a * 2).astype(float)
+    b.iloc[0, 1] = np.nan                                 # a constant attribute's blank row
+    b.iloc[0, 0] = -100                                   # the diagonal does not count
+    assert spearman_off_diagonal(a, b) == pytest.approx(1.0)
