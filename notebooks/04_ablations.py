@@ -23,7 +23,7 @@ parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.
 
 # %%
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from apr.book.chapters.ablations import ablations
 
@@ -124,8 +124,7 @@ chapter.tables["lambda_versus"]
 # assumes a removal moves from seed to seed as those ablations do.
 
 # %% mystnb={"figure": {"caption": "The paper's Fig. 6, rebuilt here: change of rank-1 when one attribute is left out of APR's training, this build (95% intervals over training runs and test queries) and the paper's (reported by the paper).", "name": "fig-6"}, "image": {"alt": "Horizontal bars, one pair per attribute left out: this build's change of rank-1 with its interval, and the paper's change in black."}}
-figure = chapter.figures["fig6"]   # a note instead for a dataset without attributes to leave out
-display(Markdown(figure) if isinstance(figure, str) else figure)
+display(chapter.figure("fig6"))   # a note instead for a dataset without attributes to leave out
 
 
 # %%

@@ -12,6 +12,7 @@ import pytest
 from apr.book.build import NBVAL_PARAMETERS
 from apr.book.chapters import Chapter
 from apr.book.chapters.ablations import ablations, lambda_levels, lambda_words, spearman_off_diagonal
+from apr.book.chapters.state_of_the_art import best_other_method, state_of_the_art, with_this_build
 from apr.data.paths import REPO_ROOT
 from apr.evaluation.stats import Interval
 from apr.experiments import BookParameters
@@ -24,10 +25,18 @@ def quoted_names(chapter_file: str) -> set[str]:
     return set(GLUE.findall((REPO_ROOT / "notebooks" / chapter_file).read_text()))
 
 
-def shown_names(chapter_file: str, attribute: str) -> set[str]:
-    """The names a chapter's cells look up in ``chapter.<attribute>``."""
+def shown_names(chapter_file: str, kind: str) -> set[str]:
+    """The names a chapter's cells look up as ``chapter.<kind>s["name"]`` or ``chapter.<kind>("name")``."""
     text = (REPO_ROOT / "notebooks" / chapter_file).read_text()
-    return set(re.findall(rf'chapter\.{attribute}\["([a-z0-9_]+)"\]', text))
+    return set(re.findall(rf'chapter\.{kind}(?:s\[|\()"([a-z0-9_]+)"', text))
+
+
+def check_page_is_computed(chapter: Chapter, chapter_file: str) -> None:
+    """Every glue name the chapter's prose quotes, every table and figure its cells show, is in ``chapter``."""
+    assert isinstance(chapter, Chapter)
+    assert quoted_names(chapter_file) <= set(chapter.quotes)          # no {glue:text} left without a value
+    assert shown_names(chapter_file, "table") <= set(chapter.tables)
+    assert shown_names(chapter_file, "figure") <= set(chapter.figures) | set(chapter.notes)
 
 
 def interval(mean: float, low: float, high: float) -> Interval:
@@ -43,10 +52,7 @@ def smoke_parameters(tmp_path_factory) -> BookParameters:
 @pytest.mark.slow
 def test_the_ablations_chapter_computes_everything_its_page_shows_and_quotes(smoke_parameters):
     chapter = ablations(smoke_parameters.to_dict())
-    assert isinstance(chapter, Chapter)
-    assert quoted_names("04_ablations.py") <= set(chapter.quotes)         # no {glue:text} left without a value
-    assert shown_names("04_ablations.py", "tables") <= set(chapter.tables)
-    assert shown_names("04_ablations.py", "figures") <= set(chapter.figures)
+    check_page_is_computed(chapter, "04_ablations.py")
     for name in ("fig7_lambda_sweep", "fig6_leave_one_out", "arm_weights", "attribute_correlation"):
         assert (smoke_parameters.figures / f"{name}.png").is_file() and (smoke_parameters.figures / f"{name}.csv").is_file()
     table = chapter.tables["ablations"]
@@ -55,6 +61,25 @@ def test_the_ablations_chapter_computes_everything_its_page_shows_and_quotes(smo
     verdicts = set(chapter.tables["lambda_versus"]["verdict"].astype(str))
     assert verdicts and all(v for v in verdicts)
     assert -1 <= float(chapter.quotes["arm_rho"]) <= 1
+
+
+@pytest.mark.slow
+def test_the_state_of_the_art_chapter_puts_this_build_under_the_dataset_it_stands_for(smoke_parameters):
+    chapter = state_of_the_art(smoke_parameters)
+    check_page_is_computed(chapter, "03_state_of_the_art.py")
+    assert "this build" in " ".join(chapter.tables["table1"]["source"])      # the synthetic set stands for Market
+    assert "table1" not in chapter.notes
+    assert chapter.notes["table2"].startswith("DukeMTMC-reID: not run in this build (synthetic)")
+    assert not any("this build" in s for s in chapter.tables["table2"]["source"])
+    assert 0 <= chapter.quotes["ranked_hits"] <= chapter.quotes["ranked_queries"] == 5
+    assert (smoke_parameters.figures / "ranked_lists_apr.csv").is_file()
+
+
+def test_the_best_other_method_of_table_1_is_neither_apr_nor_a_baseline():
+    best = best_other_method()
+    assert best["method"] != "APR" and not best["method"].startswith("Baseline") and best["backbone"] != "CaffeNet"
+    assert with_this_build(pd.DataFrame({"source": ["x"]}), "market1501", {}, BookParameters(dataset="peta"),
+                           ["source"])[1].startswith("Market-1501: not run in this build (peta)")
 
 
 def test_lambda_levels_stay_percentages(monkeypatch):

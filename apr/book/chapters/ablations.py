@@ -160,8 +160,8 @@ def leave_one_out(runs: AblationRuns, check: AttributeCheck, chapter: Chapter) -
     """Fig. 6 (published) and its data with verdicts, or the note shown for a dataset without attributes."""
     book = runs.book
     if not runs.removals:
-        chapter.figures["fig6"] = (f"Fig. 6 is defined for Market-1501 and DukeMTMC-reID attributes; {book.dataset} "
-                                   "has none to leave out.")
+        chapter.notes["fig6"] = (f"Fig. 6 is defined for Market-1501 and DukeMTMC-reID attributes; {book.dataset} "
+                                 "has none to leave out.")
         chapter.quotes |= {"loo_worst": "n/a", "loo_worst_delta": "n/a", "loo_below": 0, "loo_above": 0,
                            "loo_verdicts": "none", "loo_total": 0}
         return

@@ -10,12 +10,13 @@ import pandas as pd
 
 @dataclass
 class Chapter:
-    """A chapter's computed content. ``tables``: what its table cells show (already formatted for display);
-    ``figures``: the saved figures as IPython images (what its figure cells show), or the note shown instead when
-    the build has no such figure; ``quotes``: the values its prose quotes, by glue name."""
+    """A chapter's computed content. ``tables``: what its table cells show (formatted for display); ``figures``:
+    the saved figures as IPython images; ``notes``: a line shown before a table, or instead of a figure the build
+    has not got; ``quotes``: the values its prose quotes, by glue name."""
 
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
     quotes: dict[str, Any] = field(default_factory=dict)
 
     def glue(self) -> None:
@@ -24,3 +25,20 @@ class Chapter:
 
         for name, value in self.quotes.items():
             glue(name, value, display=False)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """Table ``name``, its note (if any) displayed first, as Markdown."""
+        self._show_note(name)
+        return self.tables[name]
+
+    def figure(self, name: str) -> Any:
+        """Figure ``name``, or its note as Markdown when the build has no such figure."""
+        from IPython.display import Markdown
+
+        return self.figures[name] if name in self.figures else Markdown(self.notes[name])
+
+    def _show_note(self, name: str) -> None:
+        if name in self.notes:
+            from IPython.display import Markdown, display
+
+            display(Markdown(self.notes[name]))
