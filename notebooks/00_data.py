@@ -25,37 +25,14 @@
 parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.experiments.BookParameters; {}: defaults)
 
 # %%
-import json
-from pathlib import Path
-
-import pandas as pd
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from apr.book.plots import publish, synthetic_samples_figure, synthetic_samples_table
-from apr.data import MARKET_SCHEMA, ensure_synthetic, load_dataset, synthetic_config
-from apr.data.datasets import is_synthetic, stands_for
-from apr.data.synthetic import SYNTHETIC_MANIFEST
-from apr.experiments import BookParameters
+from apr.book.chapters.data import data_chapter
 
-book = BookParameters.from_dict(parameters)
-if is_synthetic(book.dataset):
-    layout = stands_for(book.dataset)
-    root = ensure_synthetic(config=synthetic_config(book.scale, book.seed, layout), layout=layout,
-                            data_root=book.data_root, progress=False)
-    manifest = json.loads((root / SYNTHETIC_MANIFEST).read_text())
-    data = load_dataset(book.dataset, root)
-    display(Markdown(f"Attributes of the synthetic identities: {manifest['attribute_source']}."))
-elif book.dataset_file is not None:      # your own dataset, listed in a CSV file
-    data = load_dataset(book.dataset, book.dataset_file)
-else:
-    data = load_dataset(book.dataset, data_root=book.data_root, seed=book.seed)
-if not is_synthetic(book.dataset):
-    source = (f"your own dataset, listed in `{Path(book.dataset_file).name}`" if book.dataset_file is not None
-              else f"{book.dataset} from the data root")
-    display(Markdown(f"**This build reads {source}**, not the synthetic stand-in: the tables below count its "
-                     "images, and the synthetic pedestrians further down are the default book's data, shown for "
-                     "reference only."))
+chapter = data_chapter(parameters)   # the dataset, tables, figures and quoted values (apr/book/chapters)
+chapter.glue()
+display(Markdown(chapter.notes["data"]))   # what this build reads
+
 
 # %% [markdown]
 # ## Images, identities and cameras per split
@@ -65,11 +42,8 @@ if not is_synthetic(book.dataset):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-summary = pd.DataFrame(data.summary()).T
-glue("n_train_images", int(summary.loc["train", "images"]), display=False)
-glue("n_train_ids", int(summary.loc["train", "ids"]), display=False)
-glue("n_gallery_images", int(summary.loc["gallery", "images"]), display=False)
-summary
+chapter.tables["summary"]
+
 
 # %% [markdown]
 # The training split has {glue}`n_train_images` images of {glue}`n_train_ids` identities
@@ -84,8 +58,8 @@ summary
 # six cameras; below: the same person, camera and noise with one attribute flipped.
 
 # %% mystnb={"figure": {"caption": "Synthetic pedestrians: one identity through the six cameras (top), then pairs of the same person, camera and noise with one attribute flipped.", "name": "fig-synthetic-samples"}, "image": {"alt": "A grid of small synthetic pedestrian images: one person in six cameras, then pairs that differ in one attribute each."}}
-fig = synthetic_samples_figure(book.seed)
-publish(fig, "synthetic_samples", synthetic_samples_table(book.seed), folder=book.figures)
+chapter.figure("synthetic_samples")
+
 
 # %% [markdown]
 # ## The attributes and the paper's evaluation groups
@@ -95,11 +69,4 @@ publish(fig, "synthetic_samples", synthetic_samples_table(book.seed), folder=boo
 # 9-way choice (Market) whose prediction is right iff the true label marks that colour.
 
 # %%
-schema = data.schema or MARKET_SCHEMA
-groups = pd.DataFrame(
-    [(g.name, g.label, len(g.members) if g.is_colour else schema.attribute(g.members[0]).num_classes,
-      ", ".join(g.members) if g.is_colour else " / ".join(schema.attribute(g.members[0]).classes))
-     for g in schema.groups],
-    columns=["group", "meaning", "classes", "values"],
-).set_index("group")
-groups
+chapter.table("groups")

@@ -12,6 +12,7 @@ import pytest
 from apr.book.build import NBVAL_PARAMETERS
 from apr.book.chapters import Chapter
 from apr.book.chapters.ablations import ablations, lambda_levels, lambda_words, spearman_off_diagonal
+from apr.book.chapters.data import data_chapter, evaluation_groups
 from apr.book.chapters.state_of_the_art import best_other_method, state_of_the_art, with_this_build
 from apr.data.paths import REPO_ROOT
 from apr.evaluation.stats import Interval
@@ -61,6 +62,24 @@ def test_the_ablations_chapter_computes_everything_its_page_shows_and_quotes(smo
     verdicts = set(chapter.tables["lambda_versus"]["verdict"].astype(str))
     assert verdicts and all(v for v in verdicts)
     assert -1 <= float(chapter.quotes["arm_rho"]) <= 1
+
+
+def test_the_data_chapter_counts_the_splits_it_quotes(smoke_parameters):
+    chapter = data_chapter(smoke_parameters)
+    check_page_is_computed(chapter, "00_data.py")
+    summary = chapter.tables["summary"]
+    assert chapter.quotes["n_train_images"] == summary.loc["train", "images"] > 0
+    assert chapter.quotes["n_gallery_images"] == summary.loc["gallery", "images"] > 0
+    assert chapter.notes["data"].startswith("Attributes of the synthetic identities:")
+
+
+def test_evaluation_groups_count_a_colour_group_as_one_choice():
+    from apr.data import MARKET_SCHEMA
+
+    groups = evaluation_groups(MARKET_SCHEMA)
+    colours = [g for g in MARKET_SCHEMA.groups if g.is_colour]
+    assert colours and all(groups.loc[g.name, "classes"] == len(g.members) for g in colours)
+    assert groups.loc["age", "classes"] == 4 and groups.loc["age", "values"].count(" / ") == 3
 
 
 @pytest.mark.slow
