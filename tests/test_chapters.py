@@ -4,6 +4,7 @@ sentence-making parts on edge cases no build happens to produce."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pytest
 from apr.book.build import NBVAL_PARAMETERS
 from apr.book.chapters import Chapter
 from apr.book.chapters.ablations import ablations, lambda_levels, lambda_words, spearman_off_diagonal
+from apr.book.chapters.attributes import attributes_chapter, fig4_verdict, readable
 from apr.book.chapters.data import data_chapter, evaluation_groups
 from apr.book.chapters.state_of_the_art import best_other_method, state_of_the_art, with_this_build
 from apr.data.paths import REPO_ROOT
@@ -80,6 +82,32 @@ def test_evaluation_groups_count_a_colour_group_as_one_choice():
     colours = [g for g in MARKET_SCHEMA.groups if g.is_colour]
     assert colours and all(groups.loc[g.name, "classes"] == len(g.members) for g in colours)
     assert groups.loc["age", "classes"] == 4 and groups.loc["age", "values"].count(" / ") == 3
+
+
+def test_the_attributes_chapter_computes_its_page_from_the_annotation_files(smoke_parameters):
+    chapter = attributes_chapter(smoke_parameters)
+    check_page_is_computed(chapter, "01_attributes.py")
+    files = chapter.tables["files"]
+    assert set(files.index) == set(chapter.tables["quirks"]) == set(chapter.tables["fig3_counts"])
+    assert not any(str(path).startswith("/") for path in files["file (under the data root)"])   # no machine's path
+    assert len(chapter.figures["fig3"]) == len(chapter.figures["fig4"]) == len(files)
+    assert 0 <= float(chapter.quotes["p_dress_female"]) <= 1
+
+
+def test_fig4_verdict_says_what_agrees_and_what_does_not():
+    row = {"largest |difference|, other cells": 0.004, "largest |difference|, colour cells": 0.25}
+    assert fig4_verdict([]).startswith("No released annotation file was found")
+    words = fig4_verdict([row])
+    assert "agree with the printed ones to the two printed decimals (largest difference 0.004)" in words
+    assert "the colour cells differ by up to 0.25" in words
+    words = fig4_verdict([row | {"largest |difference|, other cells": 0.05, "largest |difference|, colour cells": 0.0}])
+    assert "differ from the printed ones (largest difference 0.050)" in words and "colour cells agree too" in words
+
+
+def test_readable_paths_never_show_the_machine(tmp_path):
+    assert readable(REPO_ROOT / "data" / "x.mat", None) == "data/x.mat"
+    assert readable(tmp_path / "elsewhere" / "y.mat", str(tmp_path)) == "elsewhere/y.mat"
+    assert readable(Path("/nowhere/z.mat"), str(tmp_path)) == "z.mat"
 
 
 @pytest.mark.slow
