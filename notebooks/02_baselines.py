@@ -29,36 +29,14 @@ parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from apr.book import paper
-from apr.book.attribute_check import attribute_check, check_table, verdict_under
-from apr.book.plots import publish, training_curves_figure
-from apr.book.report import (attribute_distance_share, attribute_headroom, attribute_recognition_table, compare_runs,
-                             history_frame, interval_words, mean_sd, paper_baseline_rows, seed_attribute_table,
-                             seed_metrics_table, shown, test_feature_table)
-from apr.data.datasets import stands_for
-from apr.engine.device import resolve_device
-from apr.engine.run_data import load_training_data
-from apr.evaluation.stats import Verdict, run_interval, seed_summary
-from apr.experiments import BookParameters
-from apr.experiments.attributes import attribute_recognition_runs
-from apr.experiments.cache import load_or_train_many
-from apr.experiments.configs import seeded_variant_configs
+from apr.book.chapters.baselines import baselines
 
-book = BookParameters.from_dict(parameters)
 pd.set_option("display.max_colwidth", 100)   # the "source" column names the whole configuration
-runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(book).items()}
-paper_key = stands_for(book.dataset)
-gaps = paper.GAPS.get(paper_key, paper.GAPS["market1501"])
-base = book.main_config()
-settings = pd.Series({
-    "dataset": base.dataset, "backbone": base.backbone, "pretrained backbone": base.pretrained,
-    "input (H x W)": f"{base.image_size[0]} x {base.image_size[1]}", "epochs": base.epochs, "batch": base.batch_size,
-    "lr": base.lr, "lr x 0.1 from epoch": base.decay_epoch + 1, "dropout": base.dropout, "lambda": base.lambda_id,
-    "data seed": base.seed, "training seeds of IDE, ARN and APR": book.seeds,
-    "training seeds of APR's two ablations": book.ablation_runs})
-settings.rename_axis("setting").to_frame("value")
+chapter = baselines(parameters)   # the runs, tables, figures and quoted values (apr/book/chapters)
+chapter.glue()
+chapter.tables["settings"]
+
 
 # %% [markdown]
 # (baselines-reid)=
@@ -79,41 +57,8 @@ settings.rename_axis("setting").to_frame("value")
 # ResNet-50 pretrained on ImageNet and the real dataset.
 
 # %%
-shown(pd.concat([seed_metrics_table(runs), paper_baseline_rows(book.dataset)]))
+chapter.tables["reid"]
 
-# %% tags=["remove-cell"]
-# Key results, checked on every build (and by the nbval tests at smoke scale).
-for name, records in runs.items():
-    k = book.runs_for(name)
-    assert len(records) == k and [r.config.train_seed for r in records] == list(range(k)), name
-    for rec in records:
-        m = rec.metrics
-        assert 0 <= m["rank1"] <= m["rank5"] <= m["rank10"] <= 1 and 0 <= m["mAP"] <= 1, (name, m)
-        assert ("attribute_accuracy" in m) == (name != "ide"), name
-        assert len(rec.history) == rec.config.epochs
-
-# %% tags=["remove-cell"]
-check = attribute_check(runs["arn"], runs["apr"], book.data_root)
-
-
-def verdict_on(effect: float, interval, rests_on_attributes: bool = True) -> str:
-    return str(verdict_under(check, effect, interval, rests_on_attributes=rests_on_attributes))
-
-
-apr_vs_ide, apr_vs_arn = compare_runs(runs["apr"], runs["ide"]), compare_runs(runs["apr"], runs["arn"])
-mean_r1 = {v: seed_summary([100 * r.metrics["rank1"] for r in runs[v]])[0] for v in ("apr", "ide", "arn")}
-glue("apr_r1", f"{mean_r1['apr']:.2f}", display=False)
-glue("ide_r1", f"{mean_r1['ide']:.2f}", display=False)
-glue("arn_r1", f"{mean_r1['arn']:.2f}", display=False)
-glue("n_seeds", str(book.seeds), display=False)
-glue("apr_vs_ide_r1", interval_words(apr_vs_ide["rank1"]), display=False)
-glue("apr_vs_ide_map", interval_words(apr_vs_ide["mAP"]), display=False)
-glue("apr_vs_ide_verdict", verdict_on(gaps["ide_r1"], apr_vs_ide["rank1"]), display=False)
-glue("apr_vs_arn_r1", interval_words(apr_vs_arn["rank1"]), display=False)
-glue("apr_vs_arn_verdict", verdict_on(gaps["arn_r1"], apr_vs_arn["rank1"], rests_on_attributes=False), display=False)
-glue("gap_ide", f"{gaps['ide_r1']:+.2f}", display=False)
-glue("gap_arn", f"{gaps['arn_r1']:+.2f}", display=False)
-glue("paper_dataset", paper.DATASET_LABELS[paper_key] if paper_key in paper.GAPS else "Market-1501", display=False)
 
 # %% [markdown]
 # Over {glue:text}`n_seeds` training runs each, APR reaches {glue:text}`apr_r1`% rank-1 on
@@ -151,16 +96,8 @@ glue("paper_dataset", paper.DATASET_LABELS[paper_key] if paper_key in paper.GAPS
 # beside it for every run of APR.
 
 # %%
-features_table, feature_gaps = test_feature_table(runs["apr"])
-shown(features_table)
+chapter.tables["features"]
 
-# %% tags=["remove-cell"]
-if feature_gaps:
-    gap = feature_gaps["rank1"]
-    glue("pool5_minus_concat", f"{gap.mean:+.2f} points rank-1 (95% interval {gap.low:+.2f} to {gap.high:+.2f})",
-         display=False)
-else:
-    glue("pool5_minus_concat", "not estimated (one training run)", display=False)
 
 # %% [markdown]
 # pool5 − [embedding, attributes]: {glue:text}`pool5_minus_concat` (over APR's training runs,
@@ -176,22 +113,8 @@ else:
 # "no" for a rare attribute, mA does not.
 
 # %%
-shown(seed_attribute_table({v: runs[v] for v in ("arn", "apr")}, book.dataset))
+chapter.tables["attributes"]
 
-# %% tags=["remove-cell"]
-accuracy = {v: [100 * r.metrics["attribute_accuracy"]["mean"] for r in runs[v]] for v in ("apr", "arn")}
-glue("arn_attr", f"{seed_summary(accuracy['arn'])[0]:.1f}", display=False)
-glue("apr_attr", f"{seed_summary(accuracy['apr'])[0]:.1f}", display=False)
-if book.seeds >= 2:
-    attr_gap = run_interval(accuracy["apr"], accuracy["arn"], paired=True)
-    glue("attr_gap", f"{attr_gap.mean:+.2f} points (95% interval over training runs, paired by seed, "
-         f"{attr_gap.low:+.2f} to {attr_gap.high:+.2f})", display=False)
-    glue("attr_verdict", verdict_on(gaps["attr_acc"], attr_gap, rests_on_attributes=False), display=False)
-else:
-    glue("attr_gap", "not estimated (one training run of each)", display=False)
-    glue("attr_verdict", str(Verdict.CANNOT_TELL), display=False)
-_, paper_arn, paper_apr = paper.ATTRIBUTE_MEANS.get(paper_key, paper.ATTRIBUTE_MEANS["market1501"])
-glue("paper_attr", f"{paper_arn:.1f}% and {paper_apr:.1f}%", display=False)
 
 # %% [markdown]
 # Mean attribute accuracy: ARN {glue:text}`arn_attr`%, APR {glue:text}`apr_attr`% in this
@@ -214,14 +137,8 @@ glue("paper_attr", f"{paper_arn:.1f}% and {paper_apr:.1f}%", display=False)
 # and ARN: how learnable this build's data make it).
 
 # %%
-shown(check_table(check))
+chapter.tables["check"]
 
-# %% tags=["remove-cell"]
-glue("check_verdict", f"yes: APR's lift averaged over the required groups is {check.overall.mean:+.1f} points (95% "
-     f"interval {check.overall.low:+.1f} to {check.overall.high:+.1f}), and the claims that rest on the attributes "
-     "are tested" if check.learned else f"no: {check.reason}; the claims that rest on the attributes "
-     "are untestable in this build", display=False)
-glue("check_reference", check.reference, display=False)
 
 # %% [markdown]
 # Did this build learn the attributes? **{glue:text}`check_verdict`**. (The paper's lifts are
@@ -237,16 +154,8 @@ glue("check_reference", check.reference, display=False)
 # squared distance. Last, the share of APR's own test distance that its re-weighted attributes carry.
 
 # %%
-training = load_training_data(base, resolve_device("cpu"), decode=False, progress=False)
-truth = (training.split_attributes("query"), training.split_attributes("gallery"))
-headroom = attribute_headroom(runs["ide"], runs["apr"], runs["arn"], truth, training.attribute_classes)
-shown(headroom)
+chapter.tables["headroom"]
 
-# %% tags=["remove-cell"]
-share = attribute_distance_share(runs["apr"], len(training.attribute_names))
-glue("attribute_share", mean_sd(share, 2), display=False)
-glue("oracle_r1", headroom.loc["IDE + true attributes (oracle), weight 1", "R-1"], display=False)
-glue("ide_alone_r1", headroom.loc["IDE alone (unit pool5)", "R-1"], display=False)
 
 # %% [markdown]
 # With the true attributes at weight 1, IDE's rank-1 goes from {glue:text}`ide_alone_r1`% to
@@ -266,11 +175,10 @@ glue("ide_alone_r1", headroom.loc["IDE alone (unit pool5)", "R-1"], display=Fals
 # `apr.data.cub`). The other rows say what a build of them needs.
 
 # %%
-recognition = attribute_recognition_table(attribute_recognition_runs(book, runs))
-display(shown(recognition.drop(columns="needs", errors="ignore")))
-if "needs" in recognition:
-    display(Markdown("\n".join(f"- {name} ({table}): not run here; needs {needs}."
-                                for (name, table), needs in recognition["needs"].items() if needs != "–")))
+display(chapter.tables["recognition"])
+if "recognition_needs" in chapter.notes:   # the datasets not run, and what they need
+    display(Markdown(chapter.notes["recognition_needs"]))
+
 
 # %% [markdown]
 # ## Training curves
@@ -280,6 +188,4 @@ if "needs" in recognition:
 # as in the paper.
 
 # %% mystnb={"figure": {"caption": "Training curves of each model's first training run: total loss, training identity accuracy and training attribute accuracy per epoch.", "name": "fig-training-curves"}, "image": {"alt": "Three line charts, one line per model: loss falling and training accuracies rising over the epochs."}}
-history = history_frame({v: r[0] for v, r in runs.items()})
-fig = training_curves_figure(history)
-publish(fig, "training_curves", history.set_index(["variant", "epoch"]), folder=book.figures)
+chapter.figure("training_curves")

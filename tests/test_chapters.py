@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from apr.book.attribute_check import AttributeCheck
 from apr.book.build import NBVAL_PARAMETERS
 from apr.book.chapters import Chapter
 from apr.book.chapters.ablations import ablations, lambda_levels, lambda_words, spearman_off_diagonal
 from apr.book.chapters.attributes import attributes_chapter, fig4_verdict, readable
+from apr.book.chapters.baselines import baselines, check_runs, check_words, feature_gap_words, recognition_needs
 from apr.book.chapters.data import data_chapter, evaluation_groups
 from apr.book.chapters.state_of_the_art import best_other_method, state_of_the_art, with_this_build
 from apr.data.paths import REPO_ROOT
@@ -108,6 +110,35 @@ def test_readable_paths_never_show_the_machine(tmp_path):
     assert readable(REPO_ROOT / "data" / "x.mat", None) == "data/x.mat"
     assert readable(tmp_path / "elsewhere" / "y.mat", str(tmp_path)) == "elsewhere/y.mat"
     assert readable(Path("/nowhere/z.mat"), str(tmp_path)) == "z.mat"
+
+
+@pytest.mark.slow
+def test_the_baselines_chapter_computes_its_page_and_checks_its_runs(smoke_parameters):
+    chapter = baselines(smoke_parameters)
+    check_page_is_computed(chapter, "02_baselines.py")
+    assert chapter.quotes["n_seeds"] == str(smoke_parameters.seeds)
+    assert chapter.tables["settings"].loc["training seeds of IDE, ARN and APR", "value"] == smoke_parameters.seeds
+    from apr.experiments.cache import load_or_train_many
+    from apr.experiments.configs import seeded_variant_configs
+
+    runs = {v: load_or_train_many(c, progress=False) for v, c in seeded_variant_configs(smoke_parameters).items()}
+    with pytest.raises(RuntimeError, match="ide: expected training seeds 0..3"):
+        check_runs(runs, BookParameters(**(smoke_parameters.to_dict() | {"seeds": 4})))
+
+
+def test_baselines_sentences_on_both_sides_of_their_conditions():
+    overall = interval(2.5, 1.25, 3.75)
+    learned = AttributeCheck(pd.DataFrame(), overall, True, "", "the released file")
+    assert check_words(learned).startswith("yes: APR's lift averaged over the required groups is +2.5 points "
+                                           "(95% interval +1.2 to +3.8)")
+    missed = AttributeCheck(pd.DataFrame(), overall, False, "APR's lift is below 1 point", "the released file")
+    assert check_words(missed) == ("no: APR's lift is below 1 point; the claims that rest on the attributes are "
+                                   "untestable in this build")
+    assert feature_gap_words({}) == "not estimated (one training run)"
+    assert feature_gap_words({"rank1": interval(-1.0, -2.5, 0.5)}) == "-1.00 points rank-1 (95% interval -2.50 to +0.50)"
+    needs = pd.DataFrame({"needs": {("PETA", "Table 6"): "images under the data root", ("CUB", "Table 7"): "–"}})
+    assert recognition_needs(needs) == "- PETA (Table 6): not run here; needs images under the data root."
+    assert recognition_needs(pd.DataFrame({"R-1": [1.0]})) is None
 
 
 @pytest.mark.slow
