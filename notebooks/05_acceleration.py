@@ -25,34 +25,14 @@
 parameters = {}   # the book's parameters by name, e.g. {"scale": "smoke"} (apr.experiments.BookParameters; {}: defaults)
 
 # %%
-import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from apr.book import paper
-from apr.book.attribute_check import attribute_check, verdict_under
-from apr.book.plots import acceleration_figure, publish
-from apr.book.report import acceleration_outcomes, shown
-from apr.evaluation.retrieval import AttributePredictions, enlarge_gallery, time_per_query
-from apr.evaluation.stats import Verdict, every_point_verdict, seed_query_interval
-from apr.experiments import BookParameters
-from apr.experiments.cache import load_or_train_many
-from apr.experiments.configs import seeded_configs
+from apr.book.chapters.acceleration import acceleration
 
-book = BookParameters.from_dict(parameters)
-figures = book.figures
-runs = load_or_train_many(seeded_configs(book.main_config(), book.seeds))
-taus = [0.1, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0]
-outcomes = acceleration_outcomes(runs, taus)   # tau -> (training runs, queries) per-query outcomes, %
-features = runs[0].features()
-query, gallery = features["query"], features["gallery"]
-junk, distractors = int((gallery["pids"] == -1).sum()), int((gallery["pids"] == 0).sum())
-check = attribute_check(load_or_train_many(seeded_configs(book.main_config(variant="arn"), book.seeds)), runs,
-                        book.data_root)
-display(Markdown(f"APR, {len(runs)} training runs: {len(query['pids']):,} queries; {len(gallery['pids']):,} gallery "
-                 f"images, of which {junk:,} junk (never counted) and {distractors:,} distractors; "
-                 f"{len(query['attr_probs'])} attributes."))
+chapter = acceleration(parameters)   # the runs, timings, tables, figures and quoted values (apr/book/chapters)
+chapter.glue()
+display(Markdown(chapter.notes["test_set"]))   # what the evaluation runs on
+
 
 # %% [markdown]
 # (acceleration-tau)=
@@ -66,51 +46,12 @@ display(Markdown(f"APR, {len(runs)} training runs: {len(query['pids']):,} querie
 # 87.04%. Changes are drawn rather than levels because this build's level is far from the paper's.
 
 # %% mystnb={"figure": {"caption": "The paper's Fig. 9, rebuilt here: the change of rank-1 (left) and of mAP (right) against the whole gallery as τ makes the filter drop more of it, this build (95% intervals over training runs and test queries) and the paper's points (reported by the paper).", "name": "fig-9"}, "image": {"alt": "Two panels: change of accuracy in points against the percentage of the gallery used, this build's points labelled by tau and the paper's black dashed curve."}}
-rows = []
-for tau in taus:
-    used = seed_query_interval(outcomes[tau]["gallery_used"])
-    changes = {m: seed_query_interval(outcomes[tau][c] - outcomes[1.0][c]) for m, c in (("rank1", "rank1"), ("mAP", "AP"))}
-    rows.append({"tau": tau, "gallery_used": used.mean, "gallery_used low": used.low, "gallery_used high": used.high,
-                 **{f"{m}_change{s}": getattr(i, a) for m, i in changes.items()
-                    for s, a in (("", "mean"), (" low", "low"), (" high", "high"))},
-                 "rank1": outcomes[tau]["rank1"].mean(), "mAP": outcomes[tau]["AP"].mean()})
-curve = pd.DataFrame(rows).set_index("tau")
-reported = pd.DataFrame({"tau": paper.FIG9_TAU, "gallery_pct": paper.FIG9_GALLERY_PCT, "rank1": paper.FIG9_RANK1})
-reported["rank1_change"] = reported["rank1"] - paper.FIG9_FULL_RANK1
-fig = acceleration_figure(curve, reported, "Fig. 9: attribute acceleration, one point per τ")
-data = curve.join(reported.set_index("tau").add_suffix(f" ({paper.REPORTED})"), how="outer")
-publish(fig, "fig9_acceleration", data, folder=figures)
+chapter.figure("fig9")
+
 
 # %%
-shown(data[["gallery_used", "rank1", "rank1_change", "mAP", "mAP_change", f"gallery_pct ({paper.REPORTED})",
-            f"rank1 ({paper.REPORTED})"]].rename(columns={
-    "gallery_used": "gallery used (%)", "rank1": "rank-1 (%)", "rank1_change": "rank-1 change (points)",
-    "mAP": "mAP (%)", "mAP_change": "mAP change (points)", f"gallery_pct ({paper.REPORTED})":
-        f"gallery used (%, {paper.REPORTED})", f"rank1 ({paper.REPORTED})": f"rank-1 (%, {paper.REPORTED})"}
-    ).rename_axis("τ"))
+chapter.tables["fig9"]
 
-# %% tags=["remove-cell"]
-# Key results: more of the gallery is kept as tau grows, and tau = 1 keeps all of it.
-assert curve["gallery_used"].is_monotonic_increasing, curve
-assert np.isclose(curve.loc[1.0, "gallery_used"], 100.0)
-
-# %% tags=["remove-cell"]
-kept = seed_query_interval(outcomes[0.7]["gallery_used"])
-# Paired within each training run: the same model with and without the filter, on the same queries.
-cost = seed_query_interval(outcomes[0.7]["rank1"] - outcomes[1.0]["rank1"])
-glue("full_r1", f"{curve.loc[1.0, 'rank1']:.2f}", display=False)
-glue("tau07_used", f"{kept.mean:.1f}% (95% interval {kept.low:.1f} to {kept.high:.1f})", display=False)
-glue("tau07_drop", f"{cost.mean:+.2f} points (95% interval {cost.low:+.2f} to {cost.high:+.2f})", display=False)
-glue("tau07_verdict", str(verdict_under(check, -paper.TIMING["tau_0.7_rank1_drop"], cost)), display=False)
-small = curve[curve["gallery_used"] <= 10]
-if len(small):
-    best_small = small["rank1"].idxmax()
-    glue("small_text", f"at most 10% of the gallery on average (τ = {best_small:g}, "
-         f"{small.loc[best_small, 'gallery_used']:.1f}%) costs "
-         f"{curve.loc[1.0, 'rank1'] - small.loc[best_small, 'rank1']:.2f} points of rank-1", display=False)
-else:
-    glue("small_text", "no τ of the sweep keeps 10% of the gallery or less: this model's attribute confidences "
-         "are lower than the paper's", display=False)
 
 # %% [markdown]
 # Without filtering APR reaches {glue:text}`full_r1`% rank-1 (mean over its training runs).
@@ -132,39 +73,8 @@ else:
 # signatures are this model's.
 
 # %%
-q_pred = AttributePredictions.from_probs(query["attr_probs"])
-g_pred = AttributePredictions.from_probs(gallery["attr_probs"])
-g_feat = gallery["features"].numpy()
-q_feat = query["features"].numpy()[:100]
-q_sub = q_pred.subset(np.arange(len(q_feat)))
-n = len(g_feat)
-sizes = [n, 3 * n, 10 * n] if book.scale != "smoke" else [n, 4 * n]   # quick: up to ~110,000 images
-rows = []
-for size in sizes:
-    feats, preds = (g_feat, g_pred) if size == n else enlarge_gallery(g_feat, g_pred, size, seed=book.seed)
-    for tau in (0.6, 0.7, 0.8):
-        rows.append(time_per_query(q_feat, q_sub, feats, preds, tau))
-timing = pd.DataFrame(rows)
-timing_table = timing.assign(gallery_used=100 * timing["gallery_used"], ms_full=1000 * timing["seconds_full"],
-                             ms_filtered=1000 * timing["seconds_filtered"])
-timing_table = timing_table[["gallery", "tau", "groups", "gallery_used", "ms_full", "ms_filtered", "speedup",
-                             "ideal_speedup", "index_build_s"]].set_index(["gallery", "tau"])
-timing_table.to_csv(figures / "acceleration_timing.csv")
-shown(timing_table.reset_index().rename(columns={
-    "gallery": "gallery images", "tau": "τ", "groups": "attribute signatures", "gallery_used": "gallery compared (%)",
-    "ms_full": "exhaustive search (ms per query)", "ms_filtered": "filtered search (ms per query)",
-    "speedup": "speed-up (×)", "ideal_speedup": "ideal (× = 1 / share compared)",
-    "index_build_s": "index build (s)"}).set_index(["gallery images", "τ"]), 3)
+chapter.tables["timing"]   # this machine's timings (also in figures/acceleration_timing.csv)
 
-# %% tags=["remove-cell"]
-at_07 = timing[np.isclose(timing["tau"], 0.7)].sort_values("gallery")
-own, largest = at_07.iloc[0], at_07.iloc[-1]
-glue("own_gallery", f"{int(own['gallery']):,}", display=False)
-glue("own_speedup", f"{own['speedup']:.2f}", display=False)
-glue("largest_gallery", f"{int(largest['gallery']):,}", display=False)
-glue("largest_speedup", f"{largest['speedup']:.2f}", display=False)
-glue("largest_used", f"{100 * largest['gallery_used']:.1f}", display=False)
-glue("largest_ideal", f"{largest['ideal_speedup']:.2f}", display=False)
 
 # %% [markdown]
 # At τ = 0.7 the filtered search takes the exhaustive search's time divided by
@@ -195,57 +105,14 @@ glue("largest_ideal", f"{largest['ideal_speedup']:.2f}", display=False)
 # ablations get, not all of Table 1's.
 
 # %% mystnb={"figure": {"caption": "The paper's Fig. 8, rebuilt here: rank-1 (left) and mAP (right) as distractors join the gallery, APR and IDE of this build (95% intervals over training runs and test queries) and the paper's curves on Market-1501+500k (reported by the paper).", "name": "fig-8"}, "image": {"alt": "Two panels against the gallery size on a log axis: this build's APR and IDE as solid lines with error bars, the paper's three curves as black dashed lines."}}
-from apr.book.plots import distractor_figure
-from apr.book.report import fig8_paper_effects, growth_fall_gap, growth_gaps, growth_levels
-from apr.experiments.distractors import FIG8_DATASETS, book_distractor_outcomes
+if "fig8" in chapter.figures:   # Fig. 8 runs on the datasets the paper's distractors join
+    display(chapter.figures["fig8"])
 
-if book.dataset in FIG8_DATASETS:
-    # fewer runs than Table 1's: each run embeds every distractor at every size
-    growth, manifest = book_distractor_outcomes(book)
-    levels = growth_levels(growth)
-    fig8 = distractor_figure(levels, paper.FIG8, paper.FIG8_GALLERY,
-                             "Fig. 8: rank-1 and mAP as distractors join the gallery")
-    reported8 = pd.DataFrame([{"model": f"{curve} ({paper.REPORTED})", "gallery": size, "rank1": values["rank1"][i],
-                               "mAP": values["mAP"][i]}
-                              for curve, values in paper.FIG8.items() for i, size in enumerate(paper.FIG8_GALLERY)])
-    display(publish(fig8, "fig8_distractors", pd.concat([levels, reported8], ignore_index=True), folder=figures))
-else:
-    growth = None
 
 # %%
-if growth is not None:
-    display(shown(levels.assign(**{"gallery": levels["gallery"].map("{:,}".format)})
-                  .rename(columns=lambda c: c.replace("rank1", "rank-1 (%)").replace("mAP", "mAP (%)"))
-                  .rename(columns={"gallery": "gallery images", "runs": "training runs"})
-                  .set_index(["model", "gallery images"])))
+if "fig8" in chapter.tables:
+    display(chapter.tables["fig8"])
 
-# %% tags=["remove-cell"]
-if growth is not None:
-    gaps = growth_gaps(growth)
-    fall = growth_fall_gap(growth)
-    runs_each = growth.values["apr"]["rank1"].shape[0]
-    ahead = (every_point_verdict(fig8_paper_effects(growth), gaps["rank1"]) if check.learned
-             else Verdict.UNTESTABLE)
-    per_size = "; ".join(f"{s:,}: {g.mean:+.2f} ({g.low:+.2f} to {g.high:+.2f})" for s, g in zip(growth.sizes, gaps["rank1"]))
-    fig8_text = (
-        f"This build's galleries hold {', '.join(f'{s:,}' for s in growth.sizes)} images (up to "
-        f"{growth.sizes[-1] / growth.sizes[0]:.1f} times the test gallery; the paper's go from 19,732 to 519,732, "
-        f"26.3 times), each point over {runs_each} training run{'s' if runs_each > 1 else ''} of APR and of IDE. "
-        "APR − IDE rank-1 at each size, paired by training seed, with intervals over the seeds and the queries "
-        f"that hold for all sizes at once (95% together; each at {100 * (1 - 0.05 / len(growth.sizes)):.2f}%): "
-        f"{per_size}.\n\n"
-        f"- \"APR stays ahead of Baseline 1 at every size\": **{ahead}** (the worst of the sizes' verdicts against "
-        "the paper's gap at the nearest of its sizes). A claim about every size at once needs intervals that hold "
-        "together: four separate 95% intervals can miss, one of them or more, up to one time in five.\n"
-        "- \"APR's rank-1 drops faster than Baseline 1's\": from the smallest gallery to the largest, APR's "
-        f"rank-1 falls by {fall.mean:+.2f} points (95% interval {fall.low:+.2f} to {fall.high:+.2f}) more than "
-        f"IDE's (paper, read off Fig. 8 from 19.7k to 519.7k: {paper.FIG8_RANK1_FALL_GAP:+.1f}). Verdict: "
-        f"**{verdict_under(check, paper.FIG8_RANK1_FALL_GAP, fall)}**.")
-else:
-    fig8_text = (f"Fig. 8 is not run on `{book.dataset}`: the paper's distractor set (Market-1501+500k) joins "
-                 "Market-1501. It runs with `dataset='market1501'` (reading the 500k distractors) or on the "
-                 "default synthetic set.")
-glue("fig8_text", Markdown(fig8_text), display=False)
 
 # %% [markdown]
 # ```{glue:md} fig8_text
@@ -262,27 +129,11 @@ glue("fig8_text", Markdown(fig8_text), display=False)
 # same models costs neither. Seconds on this machine, summed over the models' training runs:
 
 # %%
-if growth is not None:
-    per_size = growth.timing.groupby("gallery").agg(added=("added", "first"), decode_s=("decode_s", "sum"),
-                                                    extract_s=("extract_s", "sum"), search_s=("search_s", "sum"))
-    generated = {}
-    if manifest is not None:
-        total = 0
-        for step in manifest["generations"]:
-            total += step["added"]
-            generated[total] = step["seconds"]
-    counts8 = np.cumsum(per_size["added"].to_numpy())
-    per_size["generate_s"] = [generated.get(int(c), np.nan) if c else 0.0 for c in counts8]
-    per_size = per_size[["added", "generate_s", "decode_s", "extract_s", "search_s"]]
-    per_size.to_csv(figures / "fig8_timing.csv")
-    display(shown(per_size.reset_index().assign(gallery=lambda t: t["gallery"].map("{:,}".format)).rename(columns={
-        "gallery": "gallery images", "added": "distractors added", "generate_s": "generation, once (s)",
-        "decode_s": "decoding (s)", "extract_s": "embedding, all runs (s)", "search_s": "search, all runs (s)"})
-        .set_index("gallery images"), 1))
-    if manifest is not None:
-        display(Markdown(f"Synthetic distractors on disk: {manifest['count']:,} images, rendered in "
-                         f"{sum(s['seconds'] for s in manifest['generations']):.1f} s over "
-                         f"{len(manifest['generations'])} step(s)."))
+if "fig8_costs" in chapter.tables:
+    display(chapter.tables["fig8_costs"])
+if "fig8_on_disk" in chapter.notes:
+    display(Markdown(chapter.notes["fig8_on_disk"]))
+
 
 # %% [markdown]
 # A blank generation time means those images were made in a step of another size (an earlier build

@@ -14,6 +14,7 @@ from apr.book.attribute_check import AttributeCheck
 from apr.book.build import NBVAL_PARAMETERS
 from apr.book.chapters import Chapter
 from apr.book.chapters.ablations import ablations, lambda_levels, lambda_words, spearman_off_diagonal
+from apr.book.chapters.acceleration import acceleration, small_gallery_words, tau_curve
 from apr.book.chapters.attributes import attributes_chapter, fig4_verdict, readable
 from apr.book.chapters.baselines import baselines, check_runs, check_words, feature_gap_words, recognition_needs
 from apr.book.chapters.data import data_chapter, evaluation_groups
@@ -40,6 +41,8 @@ def check_page_is_computed(chapter: Chapter, chapter_file: str) -> None:
     """Every glue name the chapter's prose quotes, every table and figure its cells show, is in ``chapter``."""
     assert isinstance(chapter, Chapter)
     assert quoted_names(chapter_file) <= set(chapter.quotes)          # no {glue:text} left without a value
+    text = (REPO_ROOT / "notebooks" / chapter_file).read_text()
+    assert set(re.findall(r"\{glue:md\} ([a-z0-9_]+)", text)) <= set(chapter.blocks)
     assert shown_names(chapter_file, "table") <= set(chapter.tables)
     assert shown_names(chapter_file, "figure") <= set(chapter.figures) | set(chapter.notes)
 
@@ -139,6 +142,37 @@ def test_baselines_sentences_on_both_sides_of_their_conditions():
     needs = pd.DataFrame({"needs": {("PETA", "Table 6"): "images under the data root", ("CUB", "Table 7"): "–"}})
     assert recognition_needs(needs) == "- PETA (Table 6): not run here; needs images under the data root."
     assert recognition_needs(pd.DataFrame({"R-1": [1.0]})) is None
+
+
+@pytest.mark.slow
+def test_the_acceleration_chapter_computes_its_page(smoke_parameters):
+    chapter = acceleration(smoke_parameters)
+    check_page_is_computed(chapter, "05_acceleration.py")
+    assert (smoke_parameters.figures / "acceleration_timing.csv").is_file()
+    assert chapter.blocks["fig8_text"].startswith("This build's galleries hold")
+    assert float(chapter.tables["fig9"].loc[1.0, "gallery used (%)"]) == 100
+
+
+def _curve_outcomes(used_by_tau: dict[float, float]) -> dict[float, dict[str, np.ndarray]]:
+    ones = np.ones((2, 10))
+    return {tau: {"gallery_used": used * ones, "rank1": 50 * ones, "AP": 40 * ones} for tau, used in used_by_tau.items()}
+
+
+def test_tau_curve_refuses_a_share_that_shrinks_as_tau_grows():
+    curve = tau_curve(_curve_outcomes({0.5: 20.0, 0.7: 40.0, 1.0: 100.0}))
+    assert list(curve["gallery_used"]) == [20.0, 40.0, 100.0] and (curve["rank1_change"] == 0).all()
+    with pytest.raises(RuntimeError, match="does not grow with τ to 100%"):
+        tau_curve(_curve_outcomes({0.5: 50.0, 0.7: 40.0, 1.0: 100.0}))
+    with pytest.raises(RuntimeError, match="does not grow with τ to 100%"):
+        tau_curve(_curve_outcomes({0.5: 20.0, 1.0: 90.0}))
+
+
+def test_small_gallery_words_with_and_without_a_tau_that_keeps_a_tenth():
+    curve = pd.DataFrame({"gallery_used": [5.0, 9.0, 40.0, 100.0], "rank1": [30.0, 35.0, 50.0, 52.0]},
+                         index=pd.Index([0.1, 0.4, 0.7, 1.0], name="tau"))
+    assert small_gallery_words(curve) == ("at most 10% of the gallery on average (τ = 0.4, 9.0%) costs 17.00 points "
+                                          "of rank-1")
+    assert small_gallery_words(curve.iloc[2:]).startswith("no τ of the sweep keeps 10% of the gallery or less")
 
 
 @pytest.mark.slow
