@@ -136,7 +136,7 @@ if "fig6" in chapter.tables:
 # Leaving out *{glue:text}`loo_worst`* has the lowest mean change here ({glue:text}`loo_worst_delta`
 # points). Of {glue:text}`loo_total` removals, {glue:text}`loo_below` lower rank-1 with an interval
 # below 0 and {glue:text}`loo_above` raise it with an interval above 0; verdicts: {glue:text}`loo_verdicts`.
-# A removal is untestable here when not even ARN learns what it leaves out (the check in
+# A removal cannot be tested here when not even ARN learns what it leaves out (the check in
 # chapter 02): leaving out a group no model can recognise cannot move rank-1.
 # In the paper (reported), bags (−2.14) on Market-1501 and the colour of shoes (−1.49) on
 # DukeMTMC-reID matter most, and the hat slightly helps when removed (+0.06): changes of one or two

@@ -239,3 +239,14 @@ def test_spearman_off_diagonal_ignores_the_diagonal_and_missing_pairs():
     b.iloc[0, 1] = np.nan                                 # a constant attribute's blank row
     b.iloc[0, 0] = -100                                   # the diagonal does not count
     assert spearman_off_diagonal(a, b) == pytest.approx(1.0)
+
+
+def test_each_trained_model_verdict_has_one_meaning_and_one_marker():
+    from apr.book import verdicts
+    from apr.evaluation.stats import MEASURED_VERDICTS, Verdict
+
+    assert set(verdicts.MEANINGS) == set(verdicts.MARKERS) == {*MEASURED_VERDICTS, Verdict.UNTESTABLE}
+    assert all(f"*{v}*" in verdicts.glossary() for v in verdicts.MEANINGS)
+    assert verdicts.marker("opposite") == "v" and verdicts.marker(Verdict.NOT_SEEN) == "s"
+    with pytest.raises(ValueError, match="no forest-plot marker for the verdict 'not shown here'"):
+        verdicts.marker("not shown here")              # a renamed word fails here, not as a silent circle

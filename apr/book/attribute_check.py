@@ -11,11 +11,11 @@ accuracy minus the majority rate of the released annotation file's test identiti
 A group is *required* when the paper's lift is at least :data:`REQUIRED_LIFT` points (the paper's models learn it;
 age, sleeve length, handbag and hat stay near their majority rate in the paper too). The build has learned the
 attributes when APR's lift averaged over the required groups is above :data:`LEARNED_MARGIN` points with its 95%
-interval over training runs (:data:`Verdict` rows that rest on them are otherwise "untestable here"). The average,
+interval over training runs (:data:`Verdict` rows that rest on them are otherwise ``Verdict.UNTESTABLE``). The average,
 not every group alone: APR's mechanism reads the attribute vector as a whole, and a build whose APR lifts one group
 by a point on one machine and by none on another (the default stand-in's backpack) would flip every verdict with it.
 A group is *learnable* here when ARN's lift is above the margin: leaving out a group that not even ARN learns
-cannot change rank-1, so those rows of Fig. 6 are untestable here (:func:`removal_untestable`). ARN's lift measures
+cannot change rank-1, so those rows of Fig. 6 are untestable (:func:`removal_untestable`). ARN's lift measures
 how learnable the build's data make each group; the default synthetic stand-in is calibrated so that it is at least
 half the paper's (:data:`CALIBRATION_SHARE`).
 """
@@ -166,7 +166,7 @@ def check_table(check: AttributeCheck) -> pd.DataFrame:
 
 def verdict_under(check: AttributeCheck, paper_effect: float, interval: Interval, *,
                   rests_on_attributes: bool = True, removed: Sequence[str] = ()) -> Verdict:
-    """The scorecard's verdict on a claim: *untestable here* when it rests on attributes this build did not learn
+    """The scorecard's verdict on a claim: ``Verdict.UNTESTABLE`` when it rests on attributes this build did not learn
     (or leaves out ``removed`` groups no model learns here), else :func:`apr.evaluation.stats.claim_verdict`."""
     if rests_on_attributes and (not check.learned or removal_untestable(check, removed)):
         return Verdict.UNTESTABLE

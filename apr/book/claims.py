@@ -6,12 +6,12 @@ chapters saved; :mod:`apr.book.scorecard` writes the rows as ``claims.csv``, the
 Rows fall in three groups (:class:`ClaimGroup`): claims about trained models, recounts of the released annotation
 files (no training), and claims that need the paper's scale or data. A trained-model claim is a difference the
 paper reports (its *effect*, in points); the build's 95% interval over training runs and test queries is held
-against the effect and against 0 (:func:`apr.evaluation.stats.claim_verdict`: as large as claimed, smaller than
-claimed, not seen here, opposite, this build cannot tell). Each row also gives the smallest effect this build
+against the effect and against 0 (:func:`apr.evaluation.stats.claim_verdict`; :mod:`apr.book.verdicts` says what each
+verdict means). Each row also gives the smallest effect this build
 could tell from 0 (its interval's half-width) and the training seeds a build would need to tell the paper's
 effect from 0. A claim that rests on recognised attributes (APR against IDE, ARM, the attribute loss, λ, leaving
-an attribute out, the τ filter and its speed-up, the distractors) is *untestable here* when the build's models did
-not learn the attributes (:mod:`apr.book.attribute_check`).
+an attribute out, the τ filter and its speed-up, the distractors) is ``Verdict.UNTESTABLE`` when the build's models
+did not learn the attributes (:mod:`apr.book.attribute_check`).
 
 A row's ``seeds`` column gives the training runs behind it (``3/3`` = three of each model; ``1/1 paired (spread
 of 6)`` = a point and its reference of the same seed, borrowing the spread of seeded pairs).
@@ -389,7 +389,7 @@ def build_attribute_check(parameters: BookParameters) -> AttributeCheck:
 
 
 def apply_attribute_check(rows: list[Row], check: AttributeCheck) -> list[Row]:
-    """Rows that rest on recognised attributes become *untestable here* when the attributes are not learned, and a
+    """Rows that rest on recognised attributes become ``Verdict.UNTESTABLE`` when the attributes are not learned, and a
     Fig. 6 row when it leaves out groups that not even ARN learns in this build."""
     def checked(row: Row) -> Row:
         if not (row.attributes and row.group == ClaimGroup.TRAINED):

@@ -20,7 +20,9 @@ from ..data.paths import FIGURES  # noqa: E402
 from ..data.render import make_cameras, make_identity, render  # noqa: E402
 from ..data.synthetic import sample_from_prior  # noqa: E402
 from ..engine.runs import atomic_write_bytes  # noqa: E402
+from ..evaluation.stats import Verdict  # noqa: E402
 from ..experiments.configs import VARIANT_NAMES  # noqa: E402
+from . import verdicts  # noqa: E402
 
 # (attribute, value A, value B, forced view, caption) for the contrast panel.
 CONTRASTS = (
@@ -336,8 +338,6 @@ def distractor_figure(levels: pd.DataFrame, reported: dict[str, dict[str, tuple[
 
 # The forest plot's axis: the build's effect as a multiple of the paper's, clipped here (arrows mark the rest).
 FOREST_LIMITS = (-2.0, 3.0)
-VERDICT_MARKERS = {"as large as claimed": "o", "smaller than claimed": "o", "not seen here": "s", "opposite": "v",
-                   "this build cannot tell": "D", "untestable here": "x"}
 
 
 def forest_figure(forest: pd.DataFrame) -> plt.Figure:
@@ -356,9 +356,9 @@ def forest_figure(forest: pd.DataFrame) -> plt.Figure:
             if pd.isna(row["multiple"]):
                 continue                           # nothing measured: the verdict on the right says why
             centre, left, right = (float(np.clip(v, lo, hi)) for v in (row["multiple"], row["low"], row["high"]))
-            colour = SOURCE_COLOURS["this build"] if verdict != "untestable here" else "#999999"
+            colour = SOURCE_COLOURS["this build"] if verdict != Verdict.UNTESTABLE else "#999999"
             ax.plot([left, right], [y, y], color=colour, lw=2, solid_capstyle="butt", zorder=2)
-            ax.plot(centre, y, VERDICT_MARKERS.get(verdict, "o"), color=colour, ms=5, zorder=3)
+            ax.plot(centre, y, verdicts.marker(verdict), color=colour, ms=5, zorder=3)
             for end, value, limit, marker in ((left, row["low"], lo, "<"), (right, row["high"], hi, ">")):
                 if value < lo or value > hi:
                     ax.plot(limit, y, marker, color=colour, ms=6, zorder=3)
@@ -366,11 +366,11 @@ def forest_figure(forest: pd.DataFrame) -> plt.Figure:
         ax.set_yticklabels(forest["claim"], fontsize=8)
         ax.set_ylim(rows - 0.5, -0.5)
         ax.set_xlim(lo, hi)
-        verdicts = ax.twinx()                      # each row's verdict, in words, on the right
-        verdicts.set_ylim(ax.get_ylim())
-        verdicts.set_yticks(range(rows))
-        verdicts.set_yticklabels([str(v) for v in forest["verdict"]], fontsize=8)
-        verdicts.grid(False)
+        verdict_axis = ax.twinx()                  # each row's verdict, in words, on the right
+        verdict_axis.set_ylim(ax.get_ylim())
+        verdict_axis.set_yticks(range(rows))
+        verdict_axis.set_yticklabels([str(v) for v in forest["verdict"]], fontsize=8)
+        verdict_axis.grid(False)
         ax.set_xlabel("this build's effect ÷ the paper's effect (95% interval)", fontsize=9)
         ax.legend(fontsize=8, loc="lower right")
         fig.tight_layout()

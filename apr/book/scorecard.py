@@ -20,7 +20,7 @@ from ..evaluation.stats import MEASURED_VERDICTS, Verdict
 from ..experiments.cache import stored_runs
 from ..experiments.configs import seeded_variant_configs
 from ..experiments.parameters import BookParameters
-from . import paper
+from . import paper, verdicts
 from .attribute_check import AttributeCheck
 from .claims import ClaimGroup, as_multiple, build_attribute_check, claim_rows, claims_table
 from .plots import forest_figure, save_figure
@@ -30,11 +30,7 @@ FOREST = "claims_forest"
 
 INTRO: dict[ClaimGroup, str] = {
     ClaimGroup.TRAINED: (
-        "The verdicts: *as large as claimed*, the interval excludes 0 and reaches the paper's effect; *smaller than "
-        "claimed*, it excludes 0 and the paper's effect, on the paper's side; *not seen here*, it falls short of the "
-        "paper's effect and does not reach beyond half of it the other way (it includes 0, or excludes it by less); "
-        "*opposite*, it lies on the other side of 0, beyond half the paper's effect; *this build cannot tell*, it "
-        "includes both 0 and the paper's effect; *untestable here*, a precondition failed (the note says which). "
+        f"The verdicts: {verdicts.glossary()}. "
         "Each interval is a 95% interval over the training runs (*seeds*: runs of the first and second model; "
         "*paired*: run k of both shares training seed k, and with it the pretraining it starts from) and the test "
         "queries, held against the paper's effect and against 0. *Smallest detectable*: the effect this build could "
@@ -145,7 +141,7 @@ def _attribute_lines(check: AttributeCheck) -> list[str]:
                 ""]
     return [f"**Attributes learned**: no. {check.reason[0].upper() + check.reason[1:]} "
             "({ref}`the check <baselines-attribute-check>`): every claim that rests on recognised attributes is "
-            "*untestable here*.", ""]
+            f"*{Verdict.UNTESTABLE}*.", ""]
 
 
 def forest_data(table: pd.DataFrame) -> pd.DataFrame:

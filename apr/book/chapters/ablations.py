@@ -116,11 +116,11 @@ def lambda_levels(lambda_runs: Mapping[float, Sequence[RunRecord]]) -> tuple[pd.
 
 
 def lambda_words(lam: pd.DataFrame, versus: Mapping[float, Interval], queries: int) -> dict[str, str]:
-    """What the prose says of the sweep: the best λ, those it cannot tell from the best, those below and those
+    """What the prose says of the sweep: the best λ, those it cannot distinguish from the best, those below and those
     within the intervals of λ = 0.9 (``versus``: each λ − λ = 0.9, rank-1)."""
     best = lam["rank1"].idxmax()
     tied = [k for k, v in versus.items() if v.low <= 0 <= v.high]
-    # λ values this build cannot tell from the best one: their difference to λ = 0.9 overlaps the best's.
+    # λ values this build cannot distinguish from the best one: their difference to λ = 0.9 overlaps the best's.
     best_gap = versus.get(best)
     near_best = sorted(k for k, v in versus.items() if k != best and best_gap is not None
                        and v.high >= best_gap.low and v.low <= best_gap.high)

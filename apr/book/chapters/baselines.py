@@ -17,7 +17,7 @@ from ...experiments import BookParameters
 from ...experiments.attributes import attribute_recognition_runs
 from ...experiments.cache import RunRecord, load_or_train_many
 from ...experiments.configs import seeded_variant_configs
-from .. import paper
+from .. import paper, verdicts
 from ..attribute_check import AttributeCheck, attribute_check, check_table, verdict_under
 from ..plots import publish, training_curves_figure
 from ..report import (attribute_distance_share, attribute_headroom, attribute_recognition_table, compare_runs,
@@ -141,7 +141,7 @@ def baselines(parameters: BookParameters | Mapping[str, Any] | None = None) -> C
     chapter = Chapter()
     chapter.tables["settings"] = training_settings(book)
     chapter.tables["reid"] = shown(pd.concat([seed_metrics_table(runs), paper_baseline_rows(book.dataset)]))
-    chapter.quotes = headline_quotes(runs, check, gaps, book)
+    chapter.quotes = headline_quotes(runs, check, gaps, book) | {"verdict_glossary": verdicts.glossary()}
     features_table, feature_gaps = test_feature_table(runs["apr"])
     chapter.tables["features"] = shown(features_table)
     chapter.quotes["pool5_minus_concat"] = feature_gap_words(feature_gaps)
