@@ -262,30 +262,27 @@ BOOK_OPTIONS = ("dataset", "dataset_file", "data_root", "scale", "device", "seed
                 "gallery_multiple")
 
 
-# apr book's execution options -> the environment variables the chapters' kernels inherit.
-EXECUTION_OPTIONS = {"executor": "APR_EXECUTOR", "jobs_per_gpu": "APR_JOBS_PER_GPU",
-                     "partition": "APR_SLURM_PARTITION", "gpus_per_job": "APR_SLURM_GPUS",
-                     "timeout_min": "APR_SLURM_TIMEOUT_MIN", "slurm_jobs": "APR_SLURM_JOBS"}
+EXECUTION_OPTIONS = ("executor", "jobs_per_gpu", "partition", "gpus_per_job", "timeout_min", "slurm_jobs")
 
 
 def cmd_book(args: argparse.Namespace) -> int:
+    """``apr book``: train what the book needs, run its chapters, build the HTML."""
     from .book.build import build_book
     from .experiments.parameters import BookParameters
+    from .experiments.execution import Execution
 
-    for name, variable in EXECUTION_OPTIONS.items():
-        value = getattr(args, name)
-        if value is not None:
-            if isinstance(value, int) and value < (0 if name == "gpus_per_job" else 1):
-                raise ValueError(f"--{name.replace('_', '-')}={value}: expected a positive number")
-            os.environ[variable] = str(value)
     slurm_only = [f"--{n.replace('_', '-')}" for n in ("partition", "gpus_per_job", "timeout_min", "slurm_jobs")
                   if getattr(args, n) is not None]
-    if slurm_only and os.environ.get("APR_EXECUTOR") != "slurm":
+    if slurm_only and args.executor != "slurm":
         raise ValueError(f"{', '.join(slurm_only)} set Slurm jobs: give --executor slurm with them")
-
+    for name in ("jobs_per_gpu", "gpus_per_job", "timeout_min", "slurm_jobs"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "gpus_per_job" else 1):
+            raise ValueError(f"--{name.replace('_', '-')}={value}: expected a positive number")
+    execution = Execution(**{name: getattr(args, name) for name in EXECUTION_OPTIONS if getattr(args, name) is not None})
     given = {name: getattr(args, name) for name in BOOK_OPTIONS if getattr(args, name) is not None}
     check_dataset_file(args.dataset or "", args.dataset_file)
-    index = build_book(BookParameters(**given), html=not args.no_html)
+    index = build_book(BookParameters(**given, execution=execution), html=not args.no_html)
     print(f"book built: {index}" if not args.no_html else "chapters executed into book/_generated/")
     return 0
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from apr.data.datasets import DatasetLayoutError, Record
+from apr.data.datasets import DatasetLayoutError
 from apr.data.distractors import MANIFEST, ensure_synthetic_distractors, read_distractors
 from apr.experiments.configs import PAPER_DISTRACTORS, distractor_counts
 from apr.evaluation.gallery_growth import GrowingGallery, squared_distances

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-import torch
 
 from apr.config import from_params
 from apr.data.attributes import MARKET_SCHEMA, load_attribute_annotations
@@ -29,7 +28,8 @@ from apr.data.datasets import DatasetLayoutError, load_dataset
 from apr.data.download import RemoteFile, fetch
 from apr.engine.store import COMPLETE_FILE as COMPLETE
 from apr.experiments.cache import load_or_train, run_dir_for
-from apr.engine.runs import load_run, remove_dead_temporaries
+from apr.data.files import remove_dead_temporaries
+from apr.engine.runs import load_run
 from apr.engine.train import PAUSE_ENV, TrainingDiverged, fit
 
 from .conftest import PausePoint, write_jpeg

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from apr.engine.device import SLOT_DEVICE_ENV, resolve_device
-from apr.experiments.jobs import JOBS_PER_GPU_ENV, Job, JobFailed, ProcessExecutor, device_slots, jobs_per_gpu, run_jobs
+from apr.experiments.jobs import Job, JobFailed, ProcessExecutor, device_slots, run_jobs
+from apr.experiments.execution import Execution
 
 
 def record_device(folder: str, name: str) -> None:
@@ -76,15 +77,18 @@ def test_a_job_whose_work_is_there_already_is_counted_done_without_running(tmp_p
     assert Path(tmp_path, "b").read_text().split()[0] == "None"        # b, waiting for a, ran
 
 
-def test_device_slots_and_jobs_per_gpu(monkeypatch):
+def test_device_slots_and_the_execution_settings():
     assert device_slots(2, 2) == ["cuda:0", "cuda:0", "cuda:1", "cuda:1"]
     with pytest.raises(ValueError, match="at least 1"):
         device_slots(0)
-    monkeypatch.setenv(JOBS_PER_GPU_ENV, "3")
-    assert jobs_per_gpu() == 3
-    monkeypatch.setenv(JOBS_PER_GPU_ENV, "many")
-    with pytest.raises(ValueError, match="APR_JOBS_PER_GPU='many': expected a positive integer"):
-        jobs_per_gpu()
+    assert Execution(jobs_per_gpu=3).jobs_per_gpu == 3
+    with pytest.raises(ValueError, match="jobs_per_gpu='many': expected a positive integer"):
+        Execution(jobs_per_gpu="many")
+    with pytest.raises(ValueError, match="executor='kubernetes': expected one of pool, local, slurm; "
+                                         "partition, slurm_jobs set Slurm jobs: expected executor='slurm'"):
+        Execution(executor="kubernetes", partition="gpu", slurm_jobs=4)
+    with pytest.raises(ValueError, match="unknown execution setting\\(s\\) nodes"):
+        Execution.from_dict({"executor": "slurm", "nodes": 2})
 
 
 def test_a_slot_device_is_used_only_where_cuda_is(monkeypatch):
@@ -141,22 +145,18 @@ def test_two_hosts_sharing_a_cache_train_each_entry_once(tmp_path):
 
 
 @pytest.mark.slow
-def test_submitit_local_executor_trains_through_the_same_driver(tmp_path, monkeypatch):
+def test_submitit_local_executor_trains_through_the_same_driver(tmp_path):
     pytest.importorskip("submitit", reason="the Slurm executor is the optional extra apr[slurm]")
     from apr.config import from_params
     from apr.experiments.cache import load_or_train_many
     configs = [from_params("smoke", device="cpu", epochs=1, train_seed=k) for k in (0, 1)]
-    monkeypatch.setenv("APR_EXECUTOR", "local")
-    local = load_or_train_many(configs, cache=tmp_path / "local", workers=2, progress=False)
+    local = load_or_train_many(configs, cache=tmp_path / "local", workers=2, progress=False,
+                               execution=Execution(executor="local"))
     jobs = [d for d in (tmp_path / "local" / "submitit").iterdir() if d.name.isdigit()]
     assert len(jobs) >= 2 and all(list(d.glob("*_log.out")) for d in jobs)     # a submitit job per model, logged
-    monkeypatch.setenv("APR_EXECUTOR", "pool")
     pool = load_or_train_many(configs, cache=tmp_path / "pool", workers=2, progress=False)
     assert [r.metrics["rank1"] for r in local] == [r.metrics["rank1"] for r in pool]   # the same training
     assert [r.run_dir.name for r in local] == [r.run_dir.name for r in pool]
-    monkeypatch.setenv("APR_EXECUTOR", "kubernetes")
-    with pytest.raises(ValueError, match="APR_EXECUTOR='kubernetes': expected one of pool, local, slurm"):
-        load_or_train_many([from_params("smoke", device="cpu", epochs=1, train_seed=2)], cache=tmp_path / "x")
 
 
 def test_a_submitit_job_that_cannot_see_the_drivers_cache_says_so(tmp_path):

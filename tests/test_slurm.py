@@ -100,17 +100,20 @@ def train_pausing_before_epoch_2(config, run_dir: str, pause_file: str) -> None:
 # Two drivers train the smoke book's models into one cache as Slurm jobs; each prints its runs' metrics.
 DRIVER = textwrap.dedent("""
     import json, sys
-    import apr.experiments.cache as cache
+    import apr.experiments.scheduler as scheduler
+    from apr.experiments.cache import load_or_train_many
     from apr.experiments.configs import book_configs
     from apr.experiments.parameters import BookParameters
+    from apr.experiments.execution import Execution
     from tests.test_slurm import counted_train_entry
-    cache.train_entry = counted_train_entry        # the jobs log each training
+    scheduler.train_entry = counted_train_entry        # the jobs log each training
     configs = book_configs(BookParameters(scale="smoke"))
     if sys.argv[1] == "reversed":
         configs = configs[::-1]
     # Rendezvous: opening a FIFO blocks until the other end is opened, so both drivers start together.
     open(sys.argv[2], "w" if sys.argv[1] == "forward" else "r").close()
-    records = cache.load_or_train_many(configs, progress=False)
+    execution = Execution(executor="slurm", partition="cpu", gpus_per_job=0, timeout_min=10, slurm_jobs=2)
+    records = load_or_train_many(configs, progress=False, execution=execution)
     print(json.dumps({r.run_dir.name: [r.metrics["rank1"], r.metrics["mAP"]] for r in records}))
 """)
 
@@ -123,9 +126,7 @@ def slurm_smoke_runs(slurm, tmp_path_factory):
     driver, log, cache, start = folder / "driver.py", folder / "fits.log", folder / "cache", folder / "start"
     driver.write_text(DRIVER)
     os.mkfifo(start)
-    env = os.environ | {"APR_CACHE_DIR": str(cache), "APR_EXECUTOR": "slurm", "APR_SLURM_GPUS": "0",
-                        "APR_SLURM_PARTITION": "cpu", "APR_SLURM_JOBS": "2", "APR_SLURM_TIMEOUT_MIN": "10",
-                        FIT_LOG_ENV: str(log), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
+    env = os.environ | {"APR_CACHE_DIR": str(cache), FIT_LOG_ENV: str(log), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
                         # this checkout first, for the drivers and their jobs: they import tests.test_slurm
                         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     procs = [subprocess.Popen([sys.executable, str(driver), order, str(start)], cwd=REPO_ROOT, env=env,

@@ -35,7 +35,8 @@ from apr.data.datasets import DatasetLayoutError, load_dataset
 from apr.data.download import RemoteFile, fetch
 from apr.data.synthetic import SynthConfig, ensure_synthetic, generate_synthetic, read_synthetic_manifest
 from apr.engine.folder_claim import CLAIM_FILE, STALE_SECONDS, FolderClaimed, claim_folder, read_holder
-from apr.engine.runs import HOST_ENV, CorruptRunFile, load_checkpoint, load_run
+from apr.data.files import HOST_ENV
+from apr.engine.runs import CorruptRunFile, load_checkpoint, load_run
 from apr.engine.store import SET_ASIDE_DIR
 from apr.evaluation.metrics import evaluate_ranking
 from apr.evaluation.retrieval import AttributePredictions, acceleration_curve
@@ -510,7 +511,7 @@ def test_an_interrupted_chapter_leaves_no_temporary_files(tmp_path):
 
 
 def test_temporaries_of_another_host_are_kept_until_old(tmp_path, monkeypatch):
-    from apr.engine.runs import FOREIGN_TEMPORARY_SECONDS, remove_dead_temporaries
+    from apr.data.files import FOREIGN_TEMPORARY_SECONDS, remove_dead_temporaries
 
     monkeypatch.setenv(HOST_ENV, "node-a")
     fresh, old = tmp_path / ".model.pt.node-b@1.abc.tmp", tmp_path / ".model.pt.node-b@2.abc.tmp"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..data.paths import REPO_ROOT
 from ..data.processes import usable_cores, worker_pool
-from ..engine.runs import atomic_write_bytes
+from ..data.files import atomic_write_bytes
 from ..experiments.cache import load_or_train_many
 from ..experiments.configs import book_configs
 from ..experiments.distractors import book_distractor_follow_up
@@ -226,8 +226,11 @@ def build_book(parameters: BookParameters = BookParameters(), *, html: bool = Tr
     print(f"[book] {len(configs)} models (cached ones are reused) ...", flush=True)
     # Fig. 8's distractors are rendered and embedded in the training pool once its runs exist, beside other training.
     fig8 = book_distractor_follow_up(parameters)
-    records = load_or_train_many(configs, follow_ups=[fig8] if fig8 is not None else [])
-    status = {"parameters": parameters.to_dict(), "models": len(configs),
+    records = load_or_train_many(configs, follow_ups=[fig8] if fig8 is not None else [],
+                                 execution=parameters.execution)
+    shown = parameters.to_dict() | {"execution": ", ".join(f"{k}={v}" for k, v in
+                                                           parameters.to_dict()["execution"].items() if v is not None)}
+    status = {"parameters": shown, "models": len(configs),
               "training_s": round(time.perf_counter() - started, 1)}
     status["chapters"] = run_chapters(chapters, generated, parameters)
     write_scorecard(parameters, generated)

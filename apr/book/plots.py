@@ -19,7 +19,7 @@ import seaborn as sns  # noqa: E402
 from ..data.paths import FIGURES  # noqa: E402
 from ..data.render import make_cameras, make_identity, render  # noqa: E402
 from ..data.synthetic import sample_from_prior  # noqa: E402
-from ..engine.runs import atomic_write_bytes  # noqa: E402
+from ..data.files import atomic_write_bytes  # noqa: E402
 from ..evaluation.stats import Verdict  # noqa: E402
 from ..experiments.configs import VARIANT_NAMES  # noqa: E402
 from . import verdicts  # noqa: E402

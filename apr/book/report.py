@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.datasets import is_synthetic
-from ..engine.runs import atomic_write_bytes
+from ..data.files import atomic_write_bytes
 from ..evaluation.metrics import pairwise_distances
 from ..evaluation.retrieval import AttributePredictions, acceleration_per_query
 from ..evaluation.stats import (Interval, Verdict, borrowed_paired_interval, claim_verdict, paired_seed_interval,

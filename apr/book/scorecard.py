@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engine.runs import atomic_write_bytes
+from ..data.files import atomic_write_bytes
 from ..evaluation.stats import MEASURED_VERDICTS, Verdict
 from ..experiments.cache import stored_runs
 from ..experiments.configs import seeded_variant_configs

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..data.datasets import stands_for
 from ..data.paths import REPO_ROOT
-from ..engine.runs import atomic_write_bytes, save_json
+from ..data.files import atomic_write_bytes, save_json
 from ..engine.store import RunRecord
 from ..experiments.configs import REMOVALS, schema_of
 

@@ -16,7 +16,8 @@ from ..model import APR
 from .device import resolve_device
 from .features import Embeddings, extract
 from .run_data import TrainingData, load_training_data
-from .runs import RUN_FILE, load_model, load_run, save_checkpoint, save_json
+from ..data.files import save_json
+from .runs import RUN_FILE, load_model, load_run, save_checkpoint
 
 FEATURES_FILE = "features.pt"   # query and gallery embeddings of a run folder's final model
 

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .runs import host_name, pid_alive
+from ..data.files import host_name, pid_alive
 
 CLAIM_FILE = ".claim.json"
 BREAK_FILE = ".claim.break"

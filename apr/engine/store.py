@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -26,14 +25,15 @@ import torch
 
 from ..config import RETIRED_SETTINGS, APRConfig
 from ..data.datasets import is_synthetic
+from ..data.files import TEMPORARY_SUFFIX, host_name, remove_dead_temporaries, save_json
 from ..model import APR
 from .device import resolve_device
 from .evaluate import FEATURES_FILE, evaluate_run
 from .folder_claim import BREAK_FILE, CLAIM_FILE, Holder, claim_folder, is_stale, read_holder
 from .pretrain import BACKBONE_FILE, pretrain_config
 from .run_data import load_training_data, synthetic_root_of
-from .runs import (CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, RUNS, TEMPORARY_SUFFIX, CorruptRunFile, host_name,
-                   load_checkpoint, load_model, load_run, remove_dead_temporaries, save_checkpoint, save_json)
+from .runs import (CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, RUNS, CorruptRunFile, load_checkpoint, load_model, load_run,
+                   save_checkpoint)
 from .train import fit
 
 CACHE_ENV = "APR_CACHE_DIR"   # another cache folder (tests use a temporary one)

@@ -33,6 +33,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from ..config import APRConfig, config_from_dict
+from ..data.files import remove_dead_temporaries, save_json
 from ..data.tensors import BatchAugment, ReidImageDataset, train_transform
 from ..losses import apr_loss
 from ..model import APR
@@ -40,7 +41,7 @@ from .device import resolve_device
 from .folder_claim import claim_folder
 from .run_data import TrainingData, load_training_data
 from .runs import (CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, CorruptRunFile, dataset_fingerprint, load_checkpoint,
-                   load_run, provenance, remove_dead_temporaries, save_checkpoint, save_json)
+                   load_run, provenance, save_checkpoint)
 
 # Initial backbone weights given to fit(): a state dict file or the state dict itself.
 BackboneWeights = str | Path | dict[str, torch.Tensor]

@@ -567,7 +567,6 @@ def majority_accuracy(true_attrs: np.ndarray, schema: AttributeSchema) -> pd.Ser
     true_attrs = np.asarray(true_attrs)
     if true_attrs.ndim != 2 or true_attrs.shape[1] != len(schema.attributes):
         raise ValueError(f"true_attrs has shape {true_attrs.shape}; expected (N, {len(schema.attributes)})")
-    column = {n: i for i, n in enumerate(schema.names)}
     best = {}
     for g, group in enumerate(schema.groups):
         choices = len(group.members) if group.is_colour else schema.attribute(group.members[0]).num_classes

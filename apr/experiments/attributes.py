@@ -51,7 +51,10 @@ def other_attribute_runs(parameters: BookParameters, *, progress: bool = True,
     configs = {(key, v): seeded_configs(parameters.config_on(key, variant=v), parameters.seeds)
                for key in others for v in ATTRIBUTE_VARIANTS}
     wanted = [c for group in configs.values() for c in group]
-    records = (load_or_train_many(wanted, progress=progress) if train else stored_runs(wanted)) if wanted else []
+    records = []
+    if wanted:
+        records = (load_or_train_many(wanted, progress=progress, execution=parameters.execution) if train
+                   else stored_runs(wanted))
     measured: dict[str, dict[str, list[RunRecord]]] = {}
     start = 0
     for (key, variant), group in configs.items():

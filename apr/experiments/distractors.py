@@ -33,7 +33,7 @@ from ..data.synthetic import ensure_synthetic, synthetic_config
 from ..data.tensors import DecodedSplit
 from ..engine.device import resolve_device
 from ..engine.features import extract
-from ..engine.runs import atomic_write_bytes
+from ..data.files import atomic_write_bytes
 from ..evaluation.gallery_growth import GrowingGallery
 from ..model import APR
 from .cache import FollowUp, RunRecord, load_or_train_many, stored_runs
@@ -228,7 +228,8 @@ def book_distractor_outcomes(parameters: BookParameters, *, progress: bool = Tru
     """Fig. 8 of a book build: APR and IDE at the gallery sizes of :func:`apr.experiments.configs.distractor_counts`;
     and the synthetic distractors' generation manifest. ``workers``: processes rendering distractors and models
     embedding them side by side (default: the cores); ``train=False``: the runs must be in the store already."""
-    runs = {name: load_or_train_many(configs, progress=progress) if train else stored_runs(configs)
+    runs = {name: (load_or_train_many(configs, progress=progress, execution=parameters.execution) if train
+                   else stored_runs(configs))
             for name, configs in book_distractor_configs(parameters).items()}
     gallery = len(runs["apr"][0].features()["gallery"]["pids"])
     counts = distractor_counts(parameters, gallery)

@@ -27,32 +27,11 @@ from tqdm.auto import tqdm
 from ..data.processes import die_with_parent
 from ..engine.device import SLOT_DEVICE_ENV
 
-JOBS_PER_GPU_ENV = "APR_JOBS_PER_GPU"  # jobs at once on each GPU (default 1), for builds that train on GPUs
-EXECUTOR_ENV = "APR_EXECUTOR"          # pool (this machine's processes), local or slurm (submitit)
-EXECUTORS = ("pool", "local", "slurm")
-
-
-def executor_name() -> str:
-    """``$APR_EXECUTOR``, checked: one clear error naming it when it is not an executor."""
-    name = os.environ.get(EXECUTOR_ENV, "pool").strip() or "pool"
-    if name not in EXECUTORS:
-        raise ValueError(f"{EXECUTOR_ENV}={name!r}: expected one of {', '.join(EXECUTORS)}")
-    return name
-
-
 def device_slots(gpus: int, jobs_per_gpu: int = 1) -> list[str]:
     """One slot device per job that may run at once: ``cuda:0`` ``jobs_per_gpu`` times, then ``cuda:1`` ..."""
     if gpus < 1 or jobs_per_gpu < 1:
         raise ValueError(f"gpus={gpus}, jobs_per_gpu={jobs_per_gpu}: expected at least 1 of each")
     return [f"cuda:{i}" for i in range(gpus) for _ in range(jobs_per_gpu)]
-
-
-def jobs_per_gpu() -> int:
-    """``$APR_JOBS_PER_GPU`` (default 1); one clear error when it is not a positive integer."""
-    text = os.environ.get(JOBS_PER_GPU_ENV, "1")
-    if not text.strip().isdigit() or int(text) < 1:
-        raise ValueError(f"{JOBS_PER_GPU_ENV}={text!r}: expected a positive integer (jobs at once on each GPU)")
-    return int(text)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 from ..config import PRESETS, APRConfig, from_params
 from ..data.datasets import ATTRIBUTE_ONLY_DATASETS, CUSTOM_DATASETS, REID_DATASETS, is_synthetic
 from ..data.paths import FIGURES, REPO_ROOT, resolve_data_root
+from .execution import Execution
 
 # APR's ablations, the sweeps' seeded points and Fig. 8's runs get this many training seeds unless
 # ``ablation_seeds`` says otherwise, but never more than ``seeds``: they are compared with APR's first runs.
@@ -41,9 +42,14 @@ class BookParameters:
     ablation_seeds: int | None = None    # training seeds of the ablations, seeded sweep points, Fig. 8 (None: 3)
     gallery_multiple: float | None = None   # largest Fig. 8 gallery, times the test gallery (None: the scale's)
     figures_dir: str | None = None       # where figures go (None: figures/ for the defaults, else _build/figures/...)
+    execution: Execution = Execution()   # where missing models train (not what they are: no figure depends on it)
 
     def __post_init__(self) -> None:
+        if isinstance(self.execution, dict):      # as a chapter receives it (to_dict)
+            object.__setattr__(self, "execution", Execution.from_dict(self.execution))
         bad = []
+        if not isinstance(self.execution, Execution):
+            bad.append(f"execution={self.execution!r}: expected an Execution (or its settings by name)")
         if self.dataset in ATTRIBUTE_ONLY_DATASETS:
             bad.append(f"dataset={self.dataset!r}: it has no re-ID protocol for the book to run on; the attribute-"
                        "recognition section trains on it when it is under the data root (DATA_ROOT)")
@@ -117,10 +123,11 @@ class BookParameters:
     @property
     def is_default(self) -> bool:
         """Whether this is the build whose figures are committed (``figures/``)."""
-        ours = {k: v for k, v in self.to_dict().items() if k != "figures_dir"}
-        return ours == {k: v for k, v in BookParameters().to_dict().items() if k != "figures_dir"} or \
+        where = ("figures_dir", "execution")     # where figures go and models train, not what they are
+        ours = {k: v for k, v in self.to_dict().items() if k not in where}
+        return ours == {k: v for k, v in BookParameters().to_dict().items() if k not in where} or \
             ours == {k: v for k, v in BookParameters(ablation_seeds=DEFAULT_ABLATION_SEEDS).to_dict().items()
-                     if k != "figures_dir"}
+                     if k not in where}
 
     @property
     def figures(self) -> Path:

@@ -7,12 +7,11 @@ preempted or at its time limit is requeued and its training resumes from the las
 store trains with ``resume=True``). Results come back through the shared cache, not through submitit, so the
 cache folder must be on a filesystem every allocated host sees.
 
-Chosen with ``$APR_EXECUTOR`` (``pool``, the default; ``local``: submitit's local subprocesses; ``slurm``), which
-``apr book --executor`` sets; the Slurm settings come from ``$APR_SLURM_PARTITION``, ``$APR_SLURM_GPUS`` (per job,
-default 1), ``$APR_SLURM_TIMEOUT_MIN`` (default 240) and ``$APR_SLURM_JOBS`` (jobs at once, default 8). Job states
-come from sacct, or from squeue on a cluster without accounting (said once). Needs the optional extra
-``apr[slurm]``; ``make book`` without an executor never imports submitit. ``tests/test_slurm.py`` runs it on a
-one-node Slurm (``scripts/slurm_one_node.sh``).
+Chosen by the build's :class:`~apr.experiments.scheduler.Execution` (``apr book --executor local|slurm``), which
+also gives each Slurm job's partition, GPUs (default 1), time limit (default 240 minutes) and how many run at once
+(default 8). Job states come from sacct, or from squeue on a cluster without accounting (said once). Needs the
+optional extra ``apr[slurm]``; ``make book`` without an executor never imports submitit. ``tests/test_slurm.py``
+runs it on a one-node Slurm (``scripts/slurm_one_node.sh``).
 """
 
 from __future__ import annotations
@@ -25,38 +24,29 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .jobs import EXECUTOR_ENV, Finished, Job
-
-SLURM_SETTINGS = {"partition": "APR_SLURM_PARTITION", "gpus": "APR_SLURM_GPUS", "timeout_min": "APR_SLURM_TIMEOUT_MIN",
-                  "jobs": "APR_SLURM_JOBS"}
-
-
-def _positive(name: str, default: int, least: int = 1) -> int:
-    text = os.environ.get(SLURM_SETTINGS[name], str(default)).strip()
-    if not text.isdigit() or int(text) < least:
-        raise ValueError(f"{SLURM_SETTINGS[name]}={text!r}: expected an integer >= {least}")
-    return int(text)
-
+from .jobs import Finished, Job
 
 class SubmititExecutor:
-    """Jobs as submitit jobs, at most ``slots`` at once (see the module docstring). Keyword arguments left None
-    take the ``$APR_SLURM_*`` settings; ``signal_delay_s``: how long before its time limit Slurm signals a job so
-    that it is requeued (submitit's default, 90 s, when None)."""
+    """Jobs as submitit jobs, at most ``slots`` at once (default 8; see the module docstring). ``gpus``: per job
+    (default 1 on Slurm, 0 locally); ``timeout_min``: a job's time limit (default 240); ``signal_delay_s``: how long
+    before it Slurm signals the job so that it is requeued (submitit's default, 90 s, when None); ``partition``:
+    the Slurm partition (None: the cluster's default)."""
 
     def __init__(self, cluster: str, folder: Path, slots: int | None = None, *, gpus: int | None = None,
-                 timeout_min: int | None = None, signal_delay_s: int | None = None) -> None:
+                 timeout_min: int | None = None, signal_delay_s: int | None = None,
+                 partition: str | None = None) -> None:
         try:
             import submitit
         except ImportError:
-            raise ImportError(f"{EXECUTOR_ENV}={cluster} needs submitit: pip install 'apr[slurm]'") from None
+            raise ImportError(f"--executor {cluster} needs submitit: pip install 'apr[slurm]'") from None
         self._submitit = submitit
-        self.slots = slots or _positive("jobs", 8)
-        gpus = gpus if gpus is not None else _positive("gpus", 1 if cluster == "slurm" else 0, least=0)
+        self.slots = slots or 8
+        self._describe = f"partition {partition or '(default)'}, {gpus if gpus is not None else 1} GPU(s) per job"
+        gpus = gpus if gpus is not None else (1 if cluster == "slurm" else 0)
         executor = submitit.AutoExecutor(folder=str(Path(folder) / "%j"), cluster=cluster)
-        parameters: dict[str, Any] = {"name": "apr", "timeout_min": timeout_min or _positive("timeout_min", 240),
-                                      "gpus_per_node": gpus, "tasks_per_node": 1}
+        parameters: dict[str, Any] = {"name": "apr", "timeout_min": timeout_min or 240, "gpus_per_node": gpus,
+                                      "tasks_per_node": 1}
         if cluster == "slurm":
-            partition = os.environ.get(SLURM_SETTINGS["partition"])
             if partition:
                 parameters["slurm_partition"] = partition
             if signal_delay_s is not None:
@@ -81,9 +71,7 @@ class SubmititExecutor:
         try:
             submitted = self._executor.submit(task)
         except self._submitit.core.utils.FailedSubmissionError as exc:
-            partition = os.environ.get(SLURM_SETTINGS["partition"], "(none)")
-            raise RuntimeError(f"Slurm refused the job for {job.label} (partition {partition}, "
-                               f"{SLURM_SETTINGS['gpus']}={os.environ.get(SLURM_SETTINGS['gpus'], '1')}): "
+            raise RuntimeError(f"Slurm refused the job for {job.label} ({self._describe}): "
                                f"{str(exc).strip().splitlines()[-1]}") from None
         self._running[submitted] = job
 

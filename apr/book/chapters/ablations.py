@@ -53,10 +53,12 @@ class AblationRuns:
 def ablation_runs(book: BookParameters) -> AblationRuns:
     """Every run chapter 04 reads, trained first where the cache lacks it."""
     few = book.ablation_runs
-    variants = {v: load_or_train_many(c) for v, c in seeded_variant_configs(book, ABLATION_VARIANTS).items()}
-    lambdas = {lam: load_or_train_many(seeded_configs(c, few) if lam in SEEDED_LAMBDAS else [c])
+    variants = {v: load_or_train_many(c, execution=book.execution)
+                for v, c in seeded_variant_configs(book, ABLATION_VARIANTS).items()}
+    lambdas = {lam: load_or_train_many(seeded_configs(c, few) if lam in SEEDED_LAMBDAS else [c],
+                                       execution=book.execution)
                for lam, c in lambda_configs(book).items()}
-    removals = {name: load_or_train_many(seeded_configs(c, few) if name == "none" else [c])
+    removals = {name: load_or_train_many(seeded_configs(c, few) if name == "none" else [c], execution=book.execution)
                 for name, c in leave_one_out_configs(book).items()}
     # Every sweep point was trained with its own setting, the λ sweep on the validation split.
     if not all(r.config.lambda_id == k and r.config.validation_ids == VALIDATION_IDS[book.scale]

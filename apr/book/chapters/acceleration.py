@@ -218,9 +218,9 @@ def distractors(book: BookParameters, check: AttributeCheck, chapter: Chapter) -
 def acceleration(parameters: BookParameters | Mapping[str, Any] | None = None) -> Chapter:
     """Chapter 05 for ``parameters`` (a :class:`BookParameters`, or the chapter's parameters by name)."""
     book = parameters if isinstance(parameters, BookParameters) else BookParameters.from_dict(dict(parameters or {}))
-    runs = load_or_train_many(seeded_configs(book.main_config(), book.seeds))
-    check = attribute_check(load_or_train_many(seeded_configs(book.main_config(variant="arn"), book.seeds)), runs,
-                            book.data_root)
+    runs = load_or_train_many(seeded_configs(book.main_config(), book.seeds), execution=book.execution)
+    arn = load_or_train_many(seeded_configs(book.main_config(variant="arn"), book.seeds), execution=book.execution)
+    check = attribute_check(arn, runs, book.data_root)
     chapter = Chapter(notes={"test_set": test_set_words(runs)})
     tau_sweep(runs, check, chapter, book.figures)
     speed(runs, book, chapter)

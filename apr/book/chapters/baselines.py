@@ -134,7 +134,7 @@ def recognition_needs(recognition: pd.DataFrame) -> str | None:
 def baselines(parameters: BookParameters | Mapping[str, Any] | None = None) -> Chapter:
     """Chapter 02 for ``parameters`` (a :class:`BookParameters`, or the chapter's parameters by name)."""
     book = parameters if isinstance(parameters, BookParameters) else BookParameters.from_dict(dict(parameters or {}))
-    runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(book).items()}
+    runs = {v: load_or_train_many(c, execution=book.execution) for v, c in seeded_variant_configs(book).items()}
     check_runs(runs, book)
     gaps = paper.GAPS.get(stands_for(book.dataset), paper.GAPS["market1501"])
     check = attribute_check(runs["arn"], runs["apr"], book.data_root)

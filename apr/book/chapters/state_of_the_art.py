@@ -78,7 +78,7 @@ def ranked_lists_figure(run: RunRecord, book: BookParameters, queries: int = 5, 
 def state_of_the_art(parameters: BookParameters | Mapping[str, Any] | None = None) -> Chapter:
     """Chapter 03 for ``parameters`` (a :class:`BookParameters`, or the chapter's parameters by name)."""
     book = parameters if isinstance(parameters, BookParameters) else BookParameters.from_dict(dict(parameters or {}))
-    runs = {v: load_or_train_many(c) for v, c in seeded_variant_configs(book).items()}
+    runs = {v: load_or_train_many(c, execution=book.execution) for v, c in seeded_variant_configs(book).items()}
     chapter = Chapter()
     table1 = reported_table(paper.table1(), "Market-1501")
     table2 = reported_table(paper.table2(), "DukeMTMC-reID")
