@@ -16,6 +16,7 @@ from pathlib import Path
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    """``apr synth``: generate a synthetic set in the Market-1501 (or DukeMTMC-reID) layout."""
     from .data.synthetic import SynthConfig, generate_synthetic
 
     cameras = args.cameras if args.cameras is not None else (8 if args.layout == "dukemtmc" else 6)
@@ -55,6 +56,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    """``apr download``: fetch the released attribute annotation files, each checked against its sha256."""
     from .data.download import download_annotations
     from .data.paths import WORK_ROOT
 
@@ -97,6 +99,7 @@ def check_dataset_file(dataset: str, dataset_file: str | Path | None):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """``apr train``: train one model (resumable; under torchrun, one process per GPU) and evaluate it."""
     import torch.distributed as dist
 
     from .engine.device import resolve_device
@@ -157,6 +160,7 @@ def format_metrics(metrics: dict) -> str:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    """``apr extract``: evaluate a trained run on its test split, or embed a folder of your own images."""
     if args.images is not None or args.out is not None:
         return extract_images(args)
     from .engine.evaluate import evaluate_run
@@ -250,6 +254,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """``apr export``: write a trained run as an ONNX model."""
     from .engine.export import export_onnx
 
     path = export_onnx(args.run_dir, args.onnx, opset=args.opset)
@@ -288,6 +293,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m apr`` parser: one subcommand per task; its defaults come from the settings' own homes."""
     from .experiments.parameters import DEFAULT_ABLATION_SEEDS, BookParameters
 
     book_default = BookParameters()

@@ -122,14 +122,12 @@ class APRConfig:
         return self.seed + TRAINING_SEED_STRIDE * self.train_seed
 
     @property
-    def uses_id(self) -> bool:
-        return self.variant != "arn"
-
-    @property
     def uses_attributes(self) -> bool:
+        """Whether the variant has attribute heads (every variant but IDE)."""
         return self.variant != "ide"
 
     def to_dict(self) -> dict[str, Any]:
+        """Every setting by name, as JSON takes it (tuples as lists): what ``run.json`` records."""
         d = dataclasses.asdict(self)
         d["image_size"] = list(self.image_size)
         d["attributes"] = list(self.attributes) if self.attributes is not None else None

@@ -26,6 +26,7 @@ class LossParts:
 
 
 def check_lambda(lambda_id: float) -> None:
+    """One clear error unless ``lambda_id`` (Eq. 6's λ) is a number in [0, 1]."""
     if not isinstance(lambda_id, int | float) or not 0.0 <= float(lambda_id) <= 1.0:
         raise ValueError(f"lambda_id must be a number in [0, 1], got {lambda_id!r}")
 

@@ -88,6 +88,8 @@ class SmallMapDepthwiseConv2d(nn.Conv2d):
                 and conv.padding[0] == conv.padding[1] == conv.kernel_size[0] // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The depthwise convolution of ``x``: as shifted multiply-adds on a CPU's small maps, else the convolution
+        itself."""
         batch, channels, height, width = x.shape
         cells = height * width
         if x.device.type != "cpu" or cells > SMALL_MAP_CELLS:
@@ -294,6 +296,8 @@ class APR(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, images: torch.Tensor) -> APROutput:
+        """One pass (paper §4.2, Fig. 5): pool5, the attribute logits and predictions ã, ARM's re-weighted a, the
+        embedding and the ID logits (on [embedding, a]; on pool5 for IDE)."""
         pool5 = self.backbone(images)                                          # (B, F)
         logits = [head(pool5) for head in self.attr_heads] if self.attr_heads is not None else None
         scores = attribute_scores(logits).to(pool5.dtype) if logits is not None else None    # ã (B, m)

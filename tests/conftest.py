@@ -91,6 +91,17 @@ def tiny_synthetic(tmp_path_factory) -> Path:
     return root
 
 
+def declared_parameters(notebook) -> set[str]:
+    """The names a chapter's ``parameters`` cell assigns."""
+    import re
+
+    names: set[str] = set()
+    for cell in notebook.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            names.update(m.group(1) for m in re.finditer(r"^(\w+)\s*=", cell.source, flags=re.MULTILINE))
+    return names
+
+
 def write_jpeg(path: Path, seed: int = 0, size: tuple[int, int] = (128, 64)) -> None:
     """A small random JPEG at ``path`` (folders created)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from apr.data.datasets import load_dataset
 from apr.experiments import BookParameters
 from apr.book.report import attribute_recognition_table
 from apr.experiments.cache import RunRecord
-from apr.evaluation.stats import VERDICTS
+from apr.evaluation.stats import MEASURED_VERDICTS
 
 from .conftest import write_jpeg
 from .test_datasets import make_peta
@@ -93,7 +93,7 @@ def test_arn_and_apr_train_on_cub_and_peta_and_fill_tables_6_and_7(attribute_roo
     table = attribute_recognition_table(measured)
     for name, number in (("PETA", "Table 6"), ("CUB-200-2011", "Table 7")):
         row = table.loc[(name, number)]
-        assert row["ran on"] == "the real images" and row["verdict"] in VERDICTS and row["needs"] == "–"
+        assert row["ran on"] == "the real images" and row["verdict"] in MEASURED_VERDICTS and row["needs"] == "–"
         runs = measured["peta" if name == "PETA" else "cub200"]
         mean = np.mean([100 * r.metrics["attribute_accuracy"]["mean"] for r in runs["apr"]])
         assert row["APR (this build)"].startswith(f"{mean:.2f} ± ")
@@ -102,7 +102,7 @@ def test_arn_and_apr_train_on_cub_and_peta_and_fill_tables_6_and_7(attribute_roo
 
     rows = {r.claim: r for r in attribute_claims(parameters)}
     cub = rows["Attribute recognition: APR above ARN, mean accuracy (Table 7, CUB-200-2011)"]
-    assert cub.verdict in VERDICTS and cub.seeds == "2/2 paired" and cub.paper == "+1.81"
+    assert cub.verdict in MEASURED_VERDICTS and cub.seeds == "2/2 paired" and cub.paper == "+1.81"
     assert rows["Attribute recognition: APR above ARN, mean accuracy (Table 5, DukeMTMC-reID)"].verdict == "not run here"
     assert not any("Market-1501" in claim for claim in rows)                 # the build's own row is model_claims'
 

@@ -18,9 +18,14 @@ import papermill
 import pytest
 
 from apr.evaluation.stats import Verdict
-from apr.book.build import NBVAL_PARAMETERS, SMOKE_PARAMETERS, build_book, chapter_sources, declared_parameters, run_chapter
+from apr.book.build import NBVAL_PARAMETERS, build_book, chapter_sources, run_chapter
 from apr.experiments import BookParameters
 from apr.data.paths import REPO_ROOT
+
+from .conftest import declared_parameters
+
+# The smoke book the tests build: the nbval baselines' parameters (fewer seeds for the ablations than for Table 1).
+SMOKE_PARAMETERS = BookParameters(scale="smoke", seeds=3, ablation_seeds=2)
 
 BASELINES = REPO_ROOT / "tests" / "notebooks"
 

@@ -223,6 +223,8 @@ def test_book_parameter_gallery_multiple_is_checked():
 def test_every_chapter_takes_the_books_parameters_whole():
     import jupytext
 
-    from apr.book.build import chapter_sources, declared_parameters
+    from apr.book.build import chapter_sources
+
+    from .conftest import declared_parameters
 
     assert all(declared_parameters(jupytext.read(source)) == {"parameters"} for source in chapter_sources())

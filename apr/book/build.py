@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -31,11 +30,9 @@ from .scorecard import write_scorecard
 from .status import write_status_page
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
-GENERATED = REPO_ROOT / "book" / "_generated"
-# The parameters of the nbval baselines in tests/notebooks (scripts/update_nbval_baselines.py) and of the smoke
-# book the tests build: fewer seeds than the default, and fewer for the ablations than for Table 1, so that the
-# chapters' seed-by-seed comparison of the ablations with APR's first runs is exercised.
-SMOKE_PARAMETERS = BookParameters(scale="smoke", seeds=3, ablation_seeds=2)
+# The parameters of the nbval baselines in tests/notebooks (scripts/update_nbval_baselines.py): fewer seeds than the
+# default, and fewer for the ablations than for Table 1, so that the chapters' seed-by-seed comparison of the
+# ablations with APR's first runs is exercised.
 NBVAL_PARAMETERS = BookParameters(scale="smoke", seeds=3, ablation_seeds=2, figures_dir="_build/nbval-figures")
 
 
@@ -104,15 +101,6 @@ def run_chapters(chapters: list[Path], generated: Path, parameters: BookParamete
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return [{"chapter": source.stem, "seconds": round(seconds[source], 1)} for source in chapters]
-
-
-def declared_parameters(notebook) -> set[str]:
-    """The names a chapter's ``parameters`` cell assigns."""
-    names: set[str] = set()
-    for cell in notebook.cells:
-        if "parameters" in cell.metadata.get("tags", []):
-            names.update(m.group(1) for m in re.finditer(r"^(\w+)\s*=", cell.source, flags=re.MULTILINE))
-    return names
 
 
 NBVAL_MARKER = "# NBVAL_CHECK_OUTPUT"

@@ -52,6 +52,7 @@ class Attribute:
 
     @property
     def num_classes(self) -> int:
+        """How many values the attribute takes."""
         return len(self.classes)
 
 
@@ -69,6 +70,7 @@ class AttributeGroup:
 
     @property
     def is_colour(self) -> bool:
+        """Whether the group is a colour choice among several yes/no attributes (one right answer each)."""
         return len(self.members) > 1
 
 
@@ -83,15 +85,18 @@ class AttributeSchema:
 
     @property
     def names(self) -> list[str]:
+        """The attributes' names, in the schema's (model output) order."""
         return [a.name for a in self.attributes]
 
     def attribute(self, name: str) -> Attribute:
+        """The attribute called ``name``; a name the schema lacks is an error naming it."""
         for a in self.attributes:
             if a.name == name:
                 return a
         raise KeyError(f"unknown attribute {name!r} for {self.dataset}; known: {', '.join(self.names)}")
 
     def group(self, name: str) -> AttributeGroup:
+        """The evaluation group called ``name``; a name the schema lacks is an error naming it."""
         for g in self.groups:
             if g.name == name:
                 return g

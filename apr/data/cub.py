@@ -43,8 +43,6 @@ from .records import DatasetLayoutError, Record, ReidData
 
 FILES = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "attributes/image_attribute_labels.txt")
 NOT_VISIBLE = 1          # certainty id of "not visible"
-NUM_ATTRIBUTES = 312
-NUM_GROUPS = 28
 
 
 @dataclass

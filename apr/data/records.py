@@ -48,6 +48,7 @@ class ReidData:
     annotation_file: Path | None = None
 
     def split(self, name: Split) -> list[Record]:
+        """The records of split ``name`` (train, query or gallery); another name is an error."""
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
         return getattr(self, name)

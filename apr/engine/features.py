@@ -21,6 +21,7 @@ class Embeddings:
     pool5: torch.Tensor | None = None   # (N, F): the backbone's pooled feature, when ``features`` is another one
 
     def to_dict(self) -> dict:
+        """The embeddings as the dictionary a features file holds (``pool5`` only when it was kept)."""
         out = {"features": self.features, "attr_probs": self.attr_probs, "pids": self.pids, "camids": self.camids}
         return out | ({"pool5": self.pool5} if self.pool5 is not None else {})
 

@@ -53,6 +53,7 @@ class Holder:
     age_s: float        # seconds since the last heartbeat
 
     def describe(self) -> str:
+        """Who holds the claim, for a message: process, host and since when."""
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
         return f"process {self.pid} on host '{self.host}' (since {since})"
 

@@ -32,6 +32,7 @@ class CorruptRunFile(ValueError):
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
+    """Write ``state`` (tensors, numbers, strings, containers) to ``path`` atomically, as torch's format."""
     atomic_write_bytes(path, lambda h: torch.save(state, h))
 
 

@@ -73,10 +73,12 @@ class RunRecord:
 
     @property
     def metrics(self) -> dict[str, Any]:
+        """The run's test metrics (rank-k, mAP, attribute accuracy ...), as ``run.json`` records them."""
         return self.info["metrics"]
 
     @property
     def history(self) -> list[dict[str, float]]:
+        """The run's per-epoch training record (loss, accuracies, learning rate), one entry per epoch."""
         return self.info["history"]
 
     def features(self) -> dict[str, Any]:
@@ -84,6 +86,7 @@ class RunRecord:
         return load_checkpoint(self.run_dir / FEATURES_FILE)
 
     def model(self, device: str = "cpu") -> APR:
+        """The run's trained network on ``device``, ready for inference."""
         return load_model(self.run_dir, device)[0]
 
 

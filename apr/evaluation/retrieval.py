@@ -65,6 +65,7 @@ class AttributePredictions:
         return self.classes.shape[0]
 
     def subset(self, index: np.ndarray) -> AttributePredictions:
+        """The predictions of the images at ``index``."""
         return AttributePredictions(self.classes[index], self.confidence[index], self.num_classes)
 
 
@@ -255,6 +256,7 @@ class AttributeIndex:
 
     @property
     def num_groups(self) -> int:
+        """How many distinct attribute signatures the gallery holds."""
         return len(self.group_len)
 
     def kept_groups(self, q_r: np.ndarray, q_p: np.ndarray) -> np.ndarray:

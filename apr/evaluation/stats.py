@@ -60,10 +60,8 @@ class Interval:
 
     @property
     def half_width(self) -> float:
+        """Half the interval's width: the smallest effect it tells from 0."""
         return (self.high - self.low) / 2
-
-    def excludes_zero(self) -> bool:
-        return self.low > 0 or self.high < 0
 
     def scaled(self, factor: float) -> Interval:
         """The same interval in other units (e.g. ×100 for percentage points)."""
@@ -275,7 +273,6 @@ class Verdict(enum.StrEnum):
 
 # The verdicts an interval can give a trained-model claim, in the order the scorecard tallies them.
 MEASURED_VERDICTS = (Verdict.AS_CLAIMED, Verdict.SMALLER, Verdict.NOT_SEEN, Verdict.OPPOSITE, Verdict.CANNOT_TELL)
-VERDICTS = MEASURED_VERDICTS
 
 
 def _verdict_of(low: np.ndarray, high: np.ndarray, effect: float) -> np.ndarray:

@@ -128,6 +128,7 @@ class ProcessExecutor:
         return _Slot(process, ours, device)
 
     def submit(self, job: Job) -> None:
+        """Start ``job`` in an idle worker (starting one if none is idle); an error when every slot is busy."""
         if len(self._busy) >= self.slots:
             raise RuntimeError(f"no free slot for {job.label}: {self.slots} jobs are running")
         slot = self._idle.pop() if self._idle else self._start()
@@ -136,6 +137,7 @@ class ProcessExecutor:
         self._busy.append(slot)
 
     def wait(self) -> list[Finished]:
+        """Block until a busy worker answers or dies; return the jobs that ended (a dead worker's marked ``died``)."""
         if not self._busy:
             return []
         waitables = {slot.connection: slot for slot in self._busy} | {slot.process.sentinel: slot for slot in self._busy}
@@ -159,6 +161,7 @@ class ProcessExecutor:
         return finished
 
     def shutdown(self, *, kill: bool = False) -> None:
+        """Stop the workers: tell them to finish, or kill them at once with ``kill`` (Ctrl-C held off meanwhile)."""
         slots = self._busy + self._idle
         if kill:
             # Ctrl-C is held off until the workers are gone: one left alive would keep the interpreter from exiting.

@@ -65,6 +65,7 @@ class SubmititExecutor:
         return {job.label: submitted.job_id for submitted, job in self._running.items()}
 
     def submit(self, job: Job) -> None:
+        """Submit ``job`` as a requeueable submitit job; a refusal by the cluster is an error naming the job."""
         if len(self._running) >= self.slots:
             raise RuntimeError(f"no free slot for {job.label}: {self.slots} jobs are running")
         task = _Requeued(job.function, job.args, self._token)
@@ -76,6 +77,7 @@ class SubmititExecutor:
         self._running[submitted] = job
 
     def wait(self) -> list[Finished]:
+        """Block until a job ends; return every job that has (one that raised, or died without a result, with why)."""
         if not self._running:
             return []
         first = next(self._submitit.helpers.as_completed(list(self._running), poll_frequency=1.0))
@@ -92,6 +94,7 @@ class SubmititExecutor:
         return finished
 
     def shutdown(self, *, kill: bool = False) -> None:
+        """Forget the running jobs (cancelling them with ``kill``) and remove the driver's token."""
         if kill:
             for submitted in self._running:
                 submitted.cancel(check=False)
