@@ -74,7 +74,7 @@ chapter.tables["reid"]
 # model shares training seed k, and with it the pretraining run it starts from, so two models are
 # compared seed by seed (`apr.evaluation.stats.paired_seed_interval`; its coverage on simulated
 # experiments is measured in `tests/test_stats.py`). The interval is held against the paper's effect
-# and against 0: {glue:text}`verdict_glossary`. A claim that rests on the attributes fails its precondition
+# and against 0: {glue:md}`verdict_glossary`. A claim that rests on the attributes fails its precondition
 # when the models did not learn them (below). The [scorecard](claims.md) has every claim.
 #
 # The default build trains a small network on synthetic pedestrians, on a CPU, for minutes; the

@@ -42,7 +42,7 @@ def check_page_is_computed(chapter: Chapter, chapter_file: str) -> None:
     assert isinstance(chapter, Chapter)
     assert quoted_names(chapter_file) <= set(chapter.quotes)          # no {glue:text} left without a value
     text = (REPO_ROOT / "notebooks" / chapter_file).read_text()
-    assert set(re.findall(r"\{glue:md\} ([a-z0-9_]+)", text)) <= set(chapter.blocks)
+    assert set(re.findall(r"\{glue:md\}[ `]([a-z0-9_]+)", text)) <= set(chapter.blocks)   # directive or role
     assert shown_names(chapter_file, "table") <= set(chapter.tables)
     assert shown_names(chapter_file, "figure") <= set(chapter.figures) | set(chapter.notes)
 
