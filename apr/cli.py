@@ -294,6 +294,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m apr`` parser: one subcommand per task; its defaults come from the settings' own homes."""
+    from .config import DEVICE_CHOICES
     from .experiments.parameters import DEFAULT_ABLATION_SEEDS, BookParameters
 
     book_default = BookParameters()
@@ -362,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="data seed: the synthetic set, its pretraining population, PETA's split (default: 0)")
     train.add_argument("--train-seed", type=int, default=None,
                        help="training seed: initialisation, batch order, augmentation, dropout (default: 0)")
-    train.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
+    train.add_argument("--device", default=None, help=f"{DEVICE_CHOICES} (default: auto)")
     train.add_argument("--data-path", default=None, help="decoded (default) or loader")
     train.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="any other setting of apr.config.APRConfig")
     train.add_argument("--out", default=None, help="run folder (default: runs/<variant>-<config hash>)")
@@ -387,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         search.add_argument("--rerank", action="store_true",
                             help="k-reciprocal re-ranking (Zhong et al. 2017; k1=20, k2=6, lambda=0.3)")
         search.add_argument("--out", default=name, help=f"folder for ranked.csv and ranked.html (default: ./{name})")
-        search.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+        search.add_argument("--device", default="auto", help=f"{DEVICE_CHOICES} (default: auto)")
         search.add_argument("--quiet", action="store_true", help="no progress bars")
         search.set_defaults(func=cmd_search)
 
@@ -420,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --dataset custom: the CSV listing path, pid, camid, split and attribute columns")
     book.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     book.add_argument("--scale", default=None, help=f"smoke, quick or paper (default: {book_default.scale})")
-    book.add_argument("--device", default=None, help=f"auto, cpu, cuda or cuda:N (default: {book_default.device})")
+    book.add_argument("--device", default=None, help=f"{DEVICE_CHOICES} (default: {book_default.device})")
     book.add_argument("--seed", type=int, default=None, help=f"data seed of every run (default: {book_default.seed})")
     book.add_argument("--seeds", type=int, default=None,
                       help="training seeds of Table 1's IDE, ARN and APR, whose comparisons carry intervals over "

@@ -15,7 +15,52 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-VARIANTS: tuple[str, ...] = ("apr", "ide", "arn", "apr_no_arm", "apr_no_attr_loss")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What a model variant has and what it trains on (paper §4, Eq. 6); the network, the loss and the book read
+    these rather than the variant's name."""
+
+    name: str
+    attribute_heads: bool     # per-attribute classifiers on pool5 (ã)
+    arm: bool                 # the attribute re-weighting module (a = c ⊙ ã)
+    embedding: bool           # an embedding layer, the ID classifier on [embedding, a] (IDE's is on pool5)
+    id_loss: bool             # the ID classifier is trained
+    attribute_loss: bool      # the attribute classifiers are trained
+
+    @property
+    def weighs_losses(self) -> bool:
+        """Whether λ weighs an ID loss against an attribute loss (APR and w/o ARM); the others train one loss."""
+        return self.id_loss and self.attribute_loss
+
+
+# The paper's model and its baselines and ablations (§5.3): APR, IDE (Baseline 1: identities only), ARN (Baseline 2:
+# attributes only), APR without ARM, and APR without the attribute loss ("w/o attri": the heads, trained by nothing).
+VARIANT_SPECS: dict[str, Variant] = {v.name: v for v in (
+    Variant("apr", attribute_heads=True, arm=True, embedding=True, id_loss=True, attribute_loss=True),
+    Variant("ide", attribute_heads=False, arm=False, embedding=False, id_loss=True, attribute_loss=False),
+    Variant("arn", attribute_heads=True, arm=False, embedding=False, id_loss=False, attribute_loss=True),
+    Variant("apr_no_arm", attribute_heads=True, arm=False, embedding=True, id_loss=True, attribute_loss=True),
+    Variant("apr_no_attr_loss", attribute_heads=True, arm=True, embedding=True, id_loss=True, attribute_loss=False),
+)}
+VARIANTS: tuple[str, ...] = tuple(VARIANT_SPECS)
+DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
+
+
+def variant_spec(variant: str) -> Variant:
+    """The :class:`Variant` called ``variant``; another name is an error naming the known ones."""
+    if variant not in VARIANT_SPECS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    return VARIANT_SPECS[variant]
+
+
+def device_problem(name: Any) -> str | None:
+    """None when ``name`` is a device setting the project takes (auto, cpu, cuda, cuda:N), else the problem in one
+    line (whether CUDA is there is checked where the device is opened: :func:`apr.engine.device.resolve_device`)."""
+    if isinstance(name, str) and (name in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", name) is not None):
+        return None
+    return f"device={name!r}: expected {DEVICE_CHOICES}"
 BACKBONES: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v3_small",
                                "shufflenet_v2_x0_5", "shufflenet_v2_x1_0")
 
@@ -91,8 +136,7 @@ class APRConfig:
              f"lr_decay_epoch={self.lr_decay_epoch}: must be in 0..epochs ({self.epochs}) or none"),
             (self.attributes is None or len(set(self.attributes)) == len(self.attributes),
              f"attributes={','.join(self.attributes or ())}: an attribute is listed twice"),
-            (self.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", self.device) is not None,
-             f"device={self.device!r}: expected auto, cpu, cuda or cuda:N"),
+            (device_problem(self.device) is None, device_problem(self.device)),
             (math.isfinite(self.momentum) and math.isfinite(self.weight_decay),
              f"momentum={self.momentum}, weight_decay={self.weight_decay}: must be finite"),
             (self.head_lr_factor > 0, f"head_lr_factor={self.head_lr_factor}: must be > 0"),
@@ -124,7 +168,7 @@ class APRConfig:
     @property
     def uses_attributes(self) -> bool:
         """Whether the variant has attribute heads (every variant but IDE)."""
-        return self.variant != "ide"
+        return VARIANT_SPECS[self.variant].attribute_heads
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name, as JSON takes it (tuples as lists): what ``run.json`` records."""

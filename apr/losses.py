@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .config import variant_spec
 from .model import APROutput, attribute_loss
 
 
@@ -36,14 +37,11 @@ def apr_loss(out: APROutput, labels: torch.Tensor, attrs: torch.Tensor, variant:
     """Eq. 6 for ``variant`` given a forward pass, ID labels (B,) and attribute labels (B, m)."""
     check_lambda(lambda_id)
     id_loss = F.cross_entropy(out.id_logits.float(), labels) if out.id_logits is not None else None
-    reduction = "sum" if variant == "arn" else "mean"
+    spec = variant_spec(variant)
+    reduction = "mean" if spec.id_loss else "sum"      # ARN alone: Eq. 2's sum over the attributes
     attr = attribute_loss(out.attr_logits, attrs, reduction) if out.attr_logits is not None else None
-    if variant in ("ide", "apr_no_attr_loss"):
-        total = id_loss
-    elif variant == "arn":
-        total = attr
-    elif variant in ("apr", "apr_no_arm"):
+    if spec.weighs_losses:
         total = lambda_id * id_loss + (1.0 - lambda_id) * attr
     else:
-        raise ValueError(f"unknown variant {variant!r}")
+        total = id_loss if spec.id_loss else attr
     return LossParts(total, id_loss, attr)

@@ -37,6 +37,8 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from .config import variant_spec
+
 # Global-pooled feature size of each backbone ("pool5" for the ResNets). The small
 # MobileNet/ShuffleNet models make CPU-scale runs (the book's default) several times faster.
 FEATURE_DIMS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "resnet101": 2048,
@@ -263,22 +265,19 @@ class APR(nn.Module):
         self.variant = variant
         self.backbone, self.init_note = load_backbone(backbone, pretrained)
         dim = FEATURE_DIMS[backbone]
-        uses_attr = variant != "ide"
-        m = len(attribute_classes) if uses_attr else 0
-        if uses_attr and m == 0:
+        spec = variant_spec(variant)
+        m = len(attribute_classes) if spec.attribute_heads else 0
+        if spec.attribute_heads and m == 0:
             raise ValueError(f"variant {variant!r} needs at least one attribute")
-        self.attr_heads = nn.ModuleList(nn.Linear(dim, c) for c in attribute_classes) if uses_attr else None
-        self.arm = ARM(m) if variant in ("apr", "apr_no_attr_loss") else None
-        if variant in ("apr", "apr_no_arm", "apr_no_attr_loss"):
-            self.embedding = nn.Sequential(nn.Linear(dim, embed_dim), nn.BatchNorm1d(embed_dim), nn.Dropout(dropout), nn.ReLU())
+        self.attr_heads = nn.ModuleList(nn.Linear(dim, c) for c in attribute_classes) if spec.attribute_heads else None
+        self.arm = ARM(m) if spec.arm else None
+        self.embedding, self.id_classifier = None, None              # ARN: attributes only
+        if spec.embedding:
+            self.embedding = nn.Sequential(nn.Linear(dim, embed_dim), nn.BatchNorm1d(embed_dim), nn.Dropout(dropout),
+                                           nn.ReLU())
             self.id_classifier = nn.Linear(embed_dim + m, num_ids)
-        elif variant == "ide":
-            self.embedding = None
+        elif spec.id_loss:                                           # IDE: the ID classifier on pool5
             self.id_classifier = nn.Linear(dim, num_ids)
-        elif variant == "arn":
-            self.embedding, self.id_classifier = None, None
-        else:
-            raise ValueError(f"unknown variant {variant!r}")
         self._init_heads()
 
     def _init_heads(self) -> None:

@@ -12,6 +12,7 @@ from typing import Hashable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..config import variant_spec
 from ..data.datasets import is_synthetic
 from ..data.files import atomic_write_bytes
 from ..evaluation.metrics import pairwise_distances
@@ -197,7 +198,7 @@ def seed_metrics_table(runs: Mapping[str, Sequence[RunRecord]]) -> pd.DataFrame:
             row[column] = mean_sd([100 * r.metrics[metric] for r in records])
         accuracy = [r.metrics["attribute_accuracy"]["mean"] for r in records if "attribute_accuracy" in r.metrics]
         # APR w/o attri keeps attribute heads but never trains them: their accuracy means nothing.
-        trained = accuracy and records[0].config.variant != "apr_no_attr_loss"
+        trained = accuracy and variant_spec(records[0].config.variant).attribute_loss
         row["attr. acc."] = mean_sd([100 * a for a in accuracy]) if trained else "–"
         field = [r.metrics["attribute_metrics"]["mA"] for r in records if "attribute_metrics" in r.metrics]
         row["attr. mA"] = mean_sd([100 * a for a in field]) if trained and field else "–"

@@ -8,6 +8,7 @@ import os
 import platform
 from pathlib import Path
 
+from ..config import variant_spec
 from ..data.datasets import stands_for
 from ..data.paths import REPO_ROOT
 from ..data.files import atomic_write_bytes, save_json
@@ -53,7 +54,7 @@ def write_status_page(status: dict, records: list[RunRecord], generated: Path) -
               "|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         c, m = rec.config, rec.metrics
-        lam = f"{c.lambda_id:g}" if c.variant in ("apr", "apr_no_arm") else "–"    # the others train one loss: no λ
+        lam = f"{c.lambda_id:g}" if variant_spec(c.variant).weighs_losses else "–"    # the others train one loss: no λ
         split = "validation" if c.validation_ids else "test"
         lines.append(f"| `{rec.run_dir.name.rsplit('-', 1)[-1]}` | {c.variant} | {c.train_seed} | {lam} | {cell(_left_out(c))} | {split} | "
                      f"{100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | {rec.info['timings']['train_s']:.0f} |")

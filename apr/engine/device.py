@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from ..config import DEVICE_CHOICES
+
 # The device of the job slot this process serves (set by apr.experiments.jobs.ProcessExecutor): an "auto" or
 # "cuda" run in it trains there, so that a build uses every GPU of a machine.
 SLOT_DEVICE_ENV = "APR_SLOT_DEVICE"
@@ -24,9 +26,9 @@ def resolve_device(name: str | torch.device, local_rank: int = 0) -> torch.devic
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"device={name!r}: expected auto, cpu, cuda or cuda:N") from None
+        raise ValueError(f"device={name!r}: expected {DEVICE_CHOICES}") from None
     if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device={name!r}: expected auto, cpu, cuda or cuda:N")
+        raise ValueError(f"device={name!r}: expected {DEVICE_CHOICES}")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device={name!r} but CUDA is not available on this machine; use device=cpu or auto")
     return device

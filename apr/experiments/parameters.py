@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import PRESETS, APRConfig, from_params
+from ..config import PRESETS, APRConfig, device_problem, from_params
 from ..data.datasets import ATTRIBUTE_ONLY_DATASETS, CUSTOM_DATASETS, REID_DATASETS, is_synthetic
 from ..data.paths import FIGURES, REPO_ROOT, resolve_data_root
 from .execution import Execution
@@ -61,9 +61,8 @@ class BookParameters:
             bad.append(f"dataset_file={self.dataset_file!r}: no such file; expected the CSV of your dataset")
         if self.scale not in PRESETS:
             bad.append(f"scale={self.scale!r}: expected one of {', '.join(PRESETS)}")
-        if not isinstance(self.device, str) or not (self.device in ("auto", "cpu", "cuda")
-                                                    or (self.device.startswith("cuda:") and self.device[5:].isdigit())):
-            bad.append(f"device={self.device!r}: expected auto, cpu, cuda or cuda:N")
+        if device_problem(self.device) is not None:
+            bad.append(device_problem(self.device))
         if not _whole(self.seed) or self.seed < 0:
             bad.append(f"seed={self.seed!r}: expected a non-negative integer")
         if not _whole(self.seeds) or self.seeds < 1:
