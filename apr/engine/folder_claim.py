@@ -2,8 +2,8 @@
 
 Two trainings of one folder would overwrite each other's checkpoint and model, and each would report its own
 metrics as if it were the one kept. So a process that trains or evaluates into a folder first claims it: it creates
-``.claim.json`` with ``O_CREAT | O_EXCL`` (atomic on local disks and on NFS v3+), holding its host, process id and
-start time, and a daemon thread touches the file every ``HEARTBEAT_SECONDS`` while the claim is held. A second
+``.claim.json`` whole, holding its host, process id and start time (written under a temporary name and hard-linked
+into place, which fails if the claim exists: atomic on local disks and on NFS), and a daemon thread touches the file every ``HEARTBEAT_SECONDS`` while the claim is held. A second
 process finds the claim and either refuses (``apr train --out``) or waits its turn (the store of trained runs).
 
 A claim is *stale*, and is broken, when its holder is known dead: a process of this host that no longer runs, or,
@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.files import host_name, pid_alive
+from ..data.files import TEMPORARY_SUFFIX, host_name, pid_alive
 
 CLAIM_FILE = ".claim.json"
 BREAK_FILE = ".claim.break"
@@ -82,13 +83,35 @@ def is_stale(holder: Holder) -> bool:
 
 
 def _create(path: Path) -> bool:
-    """Create the claim file exclusively with this process as holder; False if it exists."""
+    """Create the claim file exclusively with this process as holder; False if it exists.
+
+    The file appears whole: it is written under a temporary name and hard-linked into place, which fails when the
+    claim exists. Created empty and written after (O_EXCL alone), it could be read empty by a second process in
+    between, taken for a dead holder's and broken: two holders (seen with six contenders on a loaded machine)."""
+    holder = json.dumps({"host": host_name(), "pid": os.getpid(), "started": time.time()})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{host_name()}@{os.getpid()}.",
+                               suffix=TEMPORARY_SUFFIX)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(holder)
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:        # a filesystem without hard links: create it exclusively, then write it
+            return _create_exclusive(path, holder)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _create_exclusive(path: Path, holder: str) -> bool:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         return False
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"host": host_name(), "pid": os.getpid(), "started": time.time()}, handle)
+        handle.write(holder)
     return True
 
 
@@ -122,7 +145,8 @@ def _heartbeat(path: Path, stop: threading.Event, every: float) -> None:
 
 
 @contextmanager
-def claim_folder(folder: str | Path, *, wait: bool = False, on_wait: Callable[[Holder], None] | None = None) -> Iterator[None]:
+def claim_folder(folder: str | Path, *, wait: bool = False,
+                 on_wait: Callable[[Holder], None] | None = None) -> Iterator[None]:
     """Hold ``folder`` (created if missing) for this process while the ``with`` block runs.
 
     A live holder elsewhere makes it raise :class:`FolderClaimed` naming the folder and the holder, or, with
