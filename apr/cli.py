@@ -25,7 +25,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         num_train_ids=args.train_ids, num_test_ids=args.test_ids, num_cameras=cameras,
         max_images_per_camera=args.max_images_per_camera, seed=args.seed, attribute_source=args.attributes, **extras,
     )
-    manifest = generate_synthetic(args.out, config, layout=args.layout, data_root=args.data_root, progress=not args.quiet)
+    manifest = generate_synthetic(args.out, config, layout=args.layout, data_root=args.data_root,
+                                  progress=not args.quiet)
     counts = manifest["counts"]
     print(f"wrote {sum(counts.values())} images to {args.out} in {manifest['seconds']:.1f} s "
           f"({', '.join(f'{k} {v}' for k, v in counts.items())}); attributes: {manifest['attribute_source']}")
@@ -129,7 +130,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                  backbone_weights=initial_backbone(config))
     rank = dist.get_rank() if dist.is_initialized() else 0
     if rank == 0:
-        print(f"run folder: {run_dir} (train {result.info['timings']['train_s']:.1f} s, {result.info['initialisation']})")
+        print(f"run folder: {run_dir} (train {result.info['timings']['train_s']:.1f} s, "
+              f"{result.info['initialisation']})")
         if not args.no_eval:
             metrics = evaluate_run(run_dir, device=config.device, progress=not args.quiet, training=training)
             print(format_metrics(metrics))
@@ -284,7 +286,8 @@ def cmd_book(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < (0 if name == "gpus_per_job" else 1):
             raise ValueError(f"--{name.replace('_', '-')}={value}: expected a positive number")
-    execution = Execution(**{name: getattr(args, name) for name in EXECUTION_OPTIONS if getattr(args, name) is not None})
+    given_execution = {name: getattr(args, name) for name in EXECUTION_OPTIONS if getattr(args, name) is not None}
+    execution = Execution(**given_execution)
     given = {name: getattr(args, name) for name in BOOK_OPTIONS if getattr(args, name) is not None}
     check_dataset_file(args.dataset or "", args.dataset_file)
     index = build_book(BookParameters(**given, execution=execution), html=not args.no_html)
@@ -352,13 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --dataset custom: the CSV listing path, pid, camid, split and attribute columns")
     train.add_argument("--data-root", default=None, help="data root (default: $APR_DATA_ROOT, then ../shared/data)")
     train.add_argument("--variant", default=None, help="apr, ide, arn, apr_no_arm, apr_no_attr_loss (default: apr)")
-    train.add_argument("--backbone", default=None, help="resnet50, resnet18, mobilenet_v3_small, ... (default: the preset's)")
+    train.add_argument("--backbone", default=None,
+                       help="resnet50, resnet18, mobilenet_v3_small, ... (default: the preset's)")
     train.add_argument("--image-size", default=None, help="HxW, e.g. 256x128 (default: the preset's)")
     train.add_argument("--epochs", type=int, default=None, help="epochs (default: the preset's)")
     train.add_argument("--batch-size", type=int, default=None,
                        help="the global batch, split over torchrun's processes (default: the preset's; "
                             "--set ddp_batch=per_process gives each process this batch)")
-    train.add_argument("--lambda", dest="lambda_id", type=float, default=None, help="weight of the ID loss (default: 0.9)")
+    train.add_argument("--lambda", dest="lambda_id", type=float, default=None,
+                       help="weight of the ID loss (default: 0.9)")
     train.add_argument("--seed", type=int, default=None,
                        help="data seed: the synthetic set, its pretraining population, PETA's split (default: 0)")
     train.add_argument("--train-seed", type=int, default=None,

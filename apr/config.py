@@ -125,13 +125,16 @@ class APRConfig:
             (self.variant in VARIANTS, f"variant={self.variant!r}: expected one of {', '.join(VARIANTS)}"),
             (self.backbone in BACKBONES, f"backbone={self.backbone!r}: expected one of {', '.join(BACKBONES)}"),
             (0.0 <= self.lambda_id <= 1.0, f"lambda_id={self.lambda_id}: must be in [0, 1]"),
-            (self.epochs >= 1 and self.batch_size >= 2, f"epochs={self.epochs}, batch_size={self.batch_size}: need >= 1 and >= 2"),
+            (self.epochs >= 1 and self.batch_size >= 2,
+             f"epochs={self.epochs}, batch_size={self.batch_size}: need >= 1 and >= 2"),
             (math.isfinite(self.lr) and self.lr > 0, f"lr={self.lr}: must be a finite number > 0"),
             (self.seed >= 0, f"seed={self.seed}: must be a non-negative integer"),
             (self.train_seed >= 0, f"train_seed={self.train_seed}: must be a non-negative integer"),
             (self.validation_ids >= 0, f"validation_ids={self.validation_ids}: must be a non-negative integer"),
-            (self.synthetic_test_ids >= 0, f"synthetic_test_ids={self.synthetic_test_ids}: must be a non-negative integer"),
-            (self.synthetic_train_ids >= 0, f"synthetic_train_ids={self.synthetic_train_ids}: must be a non-negative integer"),
+            (self.synthetic_test_ids >= 0,
+             f"synthetic_test_ids={self.synthetic_test_ids}: must be a non-negative integer"),
+            (self.synthetic_train_ids >= 0,
+             f"synthetic_train_ids={self.synthetic_train_ids}: must be a non-negative integer"),
             (self.lr_decay_epoch is None or 0 <= self.lr_decay_epoch <= self.epochs,
              f"lr_decay_epoch={self.lr_decay_epoch}: must be in 0..epochs ({self.epochs}) or none"),
             (self.attributes is None or len(set(self.attributes)) == len(self.attributes),
@@ -143,9 +146,12 @@ class APRConfig:
             (0.0 <= self.dropout < 1.0, f"dropout={self.dropout}: must be in [0, 1)"),
             (self.test_feature in ("concat", "pool5"), f"test_feature={self.test_feature!r}: expected concat or pool5"),
             (self.data_path in ("decoded", "loader"), f"data_path={self.data_path!r}: expected decoded or loader"),
-            (self.ddp_batch in ("global", "per_process"), f"ddp_batch={self.ddp_batch!r}: expected global or per_process"),
-            (len(self.image_size) == 2 and min(self.image_size) >= 32, f"image_size={self.image_size}: expected (H, W), each >= 32"),
-            (self.synthetic_scale in ("smoke", "quick", "paper"), f"synthetic_scale={self.synthetic_scale!r}: expected smoke, quick or paper"),
+            (self.ddp_batch in ("global", "per_process"),
+             f"ddp_batch={self.ddp_batch!r}: expected global or per_process"),
+            (len(self.image_size) == 2 and min(self.image_size) >= 32,
+             f"image_size={self.image_size}: expected (H, W), each >= 32"),
+            (self.synthetic_scale in ("smoke", "quick", "paper"),
+             f"synthetic_scale={self.synthetic_scale!r}: expected smoke, quick or paper"),
             ((self.dataset == "custom") == (self.dataset_file is not None),
              f"dataset={self.dataset!r}, dataset_file={self.dataset_file!r}: dataset_file names the CSV of dataset "
              "custom, and only of it"),
@@ -321,7 +327,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         try:
             import yaml
         except ImportError:
-            raise ImportError(f"--config '{path}': reading YAML needs PyYAML (pip install pyyaml); or use TOML") from None
+            raise ImportError(f"--config '{path}': reading YAML needs PyYAML (pip install pyyaml); or use "
+                              "TOML") from None
         try:
             settings = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:

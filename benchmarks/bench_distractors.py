@@ -36,7 +36,8 @@ def main() -> None:
     parameters = BookParameters(scale=args.scale, seed=args.seed, device="cpu", seeds=args.seeds,
                                 ablation_seeds=args.seeds, gallery_multiple=args.multiple)
     variants = variant_configs(parameters.main_config())
-    runs = [r for v in ("apr", "ide") for r in load_or_train_many(seeded_configs(variants[v], args.seeds), progress=False)]
+    runs = [r for v in ("apr", "ide") for r in load_or_train_many(seeded_configs(variants[v], args.seeds),
+                                                                  progress=False)]
     if args.fresh:
         for run in runs:
             for cached in run.run_dir.glob("distractors-*.npz"):

@@ -102,11 +102,13 @@ def build_toolbox_cython(build_dir: Path = BUILD_DIR):
         if not pyx.exists():
             pyx.write_bytes(toolbox_file(PYX_IN_WHEEL, build_dir))
         setup = ("from setuptools import setup, Extension; import numpy; from Cython.Build import cythonize; "
-                 "setup(ext_modules=cythonize([Extension('rank_cy', ['rank_cy.pyx'], include_dirs=[numpy.get_include()])],"
+                 "setup(ext_modules=cythonize([Extension('rank_cy', ['rank_cy.pyx'], "
+                 "include_dirs=[numpy.get_include()])],"
                  " language_level=3), script_args=['build_ext', '--inplace', '-q'])")
         out = subprocess.run([sys.executable, "-c", setup], cwd=build_dir, capture_output=True, text=True)
         if out.returncode != 0:
-            raise RuntimeError(f"building rank_cy.pyx failed (needs Cython: pip install 'apr[bench]', and a C compiler):\n"
+            raise RuntimeError("building rank_cy.pyx failed (needs Cython: pip install 'apr[bench]', and a C "
+                               "compiler):\n"
                                f"{out.stderr[-2000:]}")
     return importlib.import_module("rank_cy")
 
@@ -148,7 +150,8 @@ def main() -> None:
     t_floor, _ = timed(lambda: cython_evaluator_floor(d_np, q_pids.astype(np.int64), g_pids.astype(np.int64)),
                        args.repeat)
     print(f"torchreid Cython floor     {t_floor:8.3f} s   (its argsort + match matrix alone; the C loop comes on top)")
-    print(f"speed-up vs that floor     {t_floor / t_off:8.1f} x   (a lower bound of the speed-up vs torchreid's Cython)")
+    print(f"speed-up vs that floor     {t_floor / t_off:8.1f} x   "
+          "(a lower bound of the speed-up vs torchreid's Cython)")
     if args.cython:
         rank_cy = build_toolbox_cython()
         t_cy, (cmc_cy, ap_cy, _inp) = timed(lambda: rank_cy.evaluate_cy(d_np, q_pids, g_pids, q_cams, g_cams, 50),

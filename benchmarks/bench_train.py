@@ -33,7 +33,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the standard path")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = from_params("quick", backbone=args.backbone, image_size=args.size, batch_size=args.batch, device=args.device,
+    config = from_params("quick", backbone=args.backbone, image_size=args.size, batch_size=args.batch,
+                         device=args.device,
                          synthetic_scale=args.scale, pretrained="none", epochs=1, loader_workers=args.workers)
     device = resolve_device(config.device)
     training = load_training_data(config, device, progress=False)
@@ -42,9 +43,8 @@ def main() -> None:
           f"train images={len(training.data.train)}")
     results = {}
     for path in ("decoded", "loader"):
-        cfg = from_params("quick", **{**{k: getattr(config, k) for k in ("backbone", "image_size", "batch_size", "device",
-                                                                            "synthetic_scale", "pretrained", "loader_workers")},
-                                      "data_path": path, "epochs": 2})
+        kept = ("backbone", "image_size", "batch_size", "device", "synthetic_scale", "pretrained", "loader_workers")
+        cfg = from_params("quick", **{k: getattr(config, k) for k in kept}, data_path=path, epochs=2)
         model = build_model(cfg, len(training.labels), training.attribute_classes).to(device)
         if cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)

@@ -4,7 +4,8 @@
         [--viewport 1400]
 
 Each page is rendered in a window ``--viewport`` px wide (1400: a desktop; 390: a phone; full height up to
-``--height``), then scaled to ``--width`` pixels for a light PNG. Needs ``/usr/bin/chromium`` (``apt-get install chromium``).
+``--height``), then scaled to ``--width`` pixels for a light PNG. Needs ``/usr/bin/chromium``
+(``apt-get install chromium``).
 """
 
 from __future__ import annotations

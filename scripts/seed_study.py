@@ -8,7 +8,8 @@ wide that interval is with the first 2, 3, ... of the runs, unpaired and paired 
 each number of seeds buys).
 Runs go through the results cache (``apr.experiments.cache``): a second call only reads them.
 
-    .venv/bin/python scripts/seed_study.py [--scale quick] [--seed 0] [--train-seeds 3] [--lambdas 0.9] [--set epochs=40]
+    .venv/bin/python scripts/seed_study.py [--scale quick] [--seed 0] [--train-seeds 3] [--lambdas 0.9]
+        [--set epochs=40]
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def main() -> None:
     if args.train_seeds < 1:
         parser.error(f"--train-seeds {args.train_seeds}: expected at least 1")
     overrides = parse_overrides(args.overrides) | {"seed": args.seed}
-    models = {"IDE": {"variant": "ide"}} | {f"APR λ={lam:g}": {"variant": "apr", "lambda_id": lam} for lam in args.lambdas}
+    models = {"IDE": {"variant": "ide"}} | {f"APR λ={lam:g}": {"variant": "apr",
+                                                               "lambda_id": lam} for lam in args.lambdas}
     configs = {(name, k): from_params(args.scale, **overrides, **settings, train_seed=k)
                for name, settings in models.items() for k in range(args.train_seeds)}
     start = time.perf_counter()

@@ -34,7 +34,8 @@ def cached_runs(cache: Path, variant: str, seeds: int, scale: str, seed: int) ->
         run_dir = run_dir_for(c, cache)
         problem = entry_problem(c, run_dir) if run_dir.is_dir() else "missing"
         if problem is not None:
-            sys.exit(f"{run_dir}: {variant} with training seed {c.train_seed} cannot be read ({getattr(problem, 'reason', problem)}); "
+            sys.exit(f"{run_dir}: {variant} with training seed {c.train_seed} cannot be read "
+                     f"({getattr(problem, 'reason', problem)}); "
                      f"build it first (make book SEEDS={seeds})")
         runs.append(RunRecord(c, run_dir, load_run(run_dir)))
     return runs
@@ -43,7 +44,8 @@ def cached_runs(cache: Path, variant: str, seeds: int, scale: str, seed: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, action="append", required=True, help="a results cache (repeatable)")
-    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help=f"training seeds per model in each cache (default: {DEFAULT_SEEDS})")
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
+                        help=f"training seeds per model in each cache (default: {DEFAULT_SEEDS})")
     parser.add_argument("--try", dest="tries", type=int, nargs="+", default=[4, 6, 8, 12, 16],
                         help="seeds per build to estimate the agreement for")
     parser.add_argument("--scale", default="quick")
@@ -82,7 +84,8 @@ def main() -> None:
         agreement = [verdict_agreement(d, k, query_variance=float(np.mean(row["query_variance"])))[0]
                      for k in args.tries]
         joint *= agreement
-        print(f"{name:34s} {d.mean():+6.2f} ± {d.std(ddof=1):5.2f}          " + "  ".join(f"{a:5.2f}" for a in agreement))
+        shares = "  ".join(f"{a:5.2f}" for a in agreement)
+        print(f"{name:34s} {d.mean():+6.2f} ± {d.std(ddof=1):5.2f}          " + shares)
     print(f"{'all four (independent rows)':34s} {'':14s}          " + "  ".join(f"{a:5.2f}" for a in joint))
 
 

@@ -66,7 +66,8 @@ def test_duke_quirks_and_split_differences(duke_mat):
     assert quirks.loc["2 C.low colours", "test"] + quirks.loc["3 C.low colours", "test"] == 23   # PAPER.md §2.2
     assert quirks.loc["top unlabelled", "train"] == 2
     diff = split_differences(tables, DUKE_SCHEMA)
-    assert diff.loc["male", "test − train"] == pytest.approx(diff.loc["male", "test %"] - diff.loc["male", "train %"], abs=0.02)
+    assert diff.loc["male", "test − train"] == pytest.approx(diff.loc["male", "test %"] - diff.loc["male", "train %"],
+                                                             abs=0.02)
 
 
 def test_paper_tables_are_consistent_with_themselves():
@@ -120,15 +121,18 @@ def test_the_ablations_seed_count_defaults_to_three_and_never_exceeds_table_1s()
 
     from apr.experiments.parameters import DEFAULT_ABLATION_SEEDS
 
-    assert BookParameters(seeds=8).ablation_runs == DEFAULT_ABLATION_SEEDS == 3 and BookParameters(seeds=2).ablation_runs == 2
+    assert BookParameters(seeds=8).ablation_runs == DEFAULT_ABLATION_SEEDS == 3
+    assert BookParameters(seeds=2).ablation_runs == 2
     eight = BookParameters(seeds=8)
     assert eight.runs_for("apr") == 8 and eight.runs_for("apr_no_arm") == 3
     assert BookParameters(seeds=8, ablation_seeds=8).runs_for("apr_no_arm") == 8
     with pytest.raises(ValueError, match="ablation_seeds=5: expected a whole number from 1 to seeds"):
         BookParameters(seeds=4, ablation_seeds=5)
-    with pytest.raises(ValueError, match=r"book parameter ablation_seeds=9: expected a whole number from 1 to seeds \(8\)"):
+    with pytest.raises(ValueError,
+                       match=r"book parameter ablation_seeds=9: expected a whole number from 1 to seeds \(8\)"):
         BookParameters(scale="smoke", seeds=8, ablation_seeds=9)
-    default = Counter(c.variant for c in book_configs(BookParameters()) if c.validation_ids == 0 and c.attributes is None)
+    default = Counter(c.variant for c in book_configs(BookParameters())
+                      if c.validation_ids == 0 and c.attributes is None)
     assert default == {"ide": 4, "arn": 4, "apr": 4, "apr_no_arm": 3, "apr_no_attr_loss": 3}
 
 
@@ -250,7 +254,8 @@ def test_each_run_starts_from_its_training_seeds_pretraining_when_they_train_sid
 
     monkeypatch.setenv("APR_CACHE_DIR", str(tmp_path))     # the workers inherit it
     # A data seed of this test's own, whose synthetic sets are removed first: the pool must generate them.
-    configs = [BookParameters(scale="smoke", seed=7).main_config(pretrained="synthetic", epochs=1, train_seed=k) for k in range(3)]
+    configs = [BookParameters(scale="smoke", seed=7).main_config(pretrained="synthetic", epochs=1,
+                                                                 train_seed=k) for k in range(3)]
     roots = [synthetic_root_of(c) for c in (configs[0], pretrain_config(configs[0]))]
     for root in roots:
         shutil.rmtree(root, ignore_errors=True)
@@ -278,7 +283,8 @@ def test_each_variant_keeps_its_colour_and_style_in_every_panel():
         for line in ax.get_lines():
             style = (matplotlib.colors.to_hex(line.get_color()), line.get_linestyle())
             expected = VARIANT_STYLES[line.get_label()]
-            assert style == (matplotlib.colors.to_hex(expected[0]), {"-": "-", "--": "--", "-.": "-.", ":": ":"}[expected[1]]), line.get_label()
+            assert style == (matplotlib.colors.to_hex(expected[0]),
+                             {"-": "-", "--": "--", "-.": "-.", ":": ":"}[expected[1]]), line.get_label()
             seen.setdefault(line.get_label(), style)
             assert seen[line.get_label()] == style
     assert set(seen) == set(VARIANT_NAMES.values())
@@ -294,7 +300,8 @@ def test_attribute_recognition_table_measures_the_build_dataset_and_says_what_th
         return [RunRecord(replace(base, train_seed=k), tmp_path, {"metrics": {"attribute_accuracy": {"mean": a}}})
                 for k, a in enumerate(accuracies)]
 
-    table = attribute_recognition_table({"synthetic": {"arn": runs([0.70, 0.72, 0.71]), "apr": runs([0.75, 0.78, 0.76])}})
+    table = attribute_recognition_table({"synthetic": {"arn": runs([0.70, 0.72, 0.71]),
+                                                       "apr": runs([0.75, 0.78, 0.76])}})
     assert list(table.index.get_level_values("dataset")) == ["Market-1501", "DukeMTMC-reID", "PETA", "CUB-200-2011"]
     market = table.loc[("Market-1501", "Table 4")]
     assert market["APR (paper)"] == "86.60" and market["APR − ARN (paper)"] == "+0.60"

@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_bench_gpu_runs_at_the_tiny_size_on_the_cpu(tmp_path):
     out = tmp_path / "rows.json"
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_gpu.py"), "--size", "tiny", "--device",
-                           "cpu", "--no-compile", "--models", "1,2", "--json", str(out)], capture_output=True, text=True,
+                           "cpu", "--no-compile", "--models", "1,2", "--json", str(out)], capture_output=True,
+                          text=True,
                           env=os.environ | {"OMP_NUM_THREADS": "1"}, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = json.loads(out.read_text())

@@ -31,7 +31,8 @@ BASELINES = REPO_ROOT / "tests" / "notebooks"
 
 
 def _code_cells(nb) -> list[str]:
-    return [c.source.strip() for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    return [c.source.strip() for c in nb.cells
+            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
 
 
 @pytest.mark.parametrize("source", chapter_sources(), ids=lambda p: p.stem)
@@ -40,11 +41,13 @@ def test_nbval_baseline_matches_its_chapter(source):
     assert baseline.is_file(), f"no nbval baseline for {source.name}: run scripts/update_nbval_baselines.py"
     expected, stored = _code_cells(jupytext.read(source)), _code_cells(nbformat.read(baseline, as_version=4))
     assert stored == expected, f"{baseline.name} is stale: run scripts/update_nbval_baselines.py"
-    injected = [c for c in nbformat.read(baseline, as_version=4).cells if "injected-parameters" in c.metadata.get("tags", [])]
+    injected = [c for c in nbformat.read(baseline,
+                                         as_version=4).cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1, f"{baseline.name}: expected one papermill parameters cell"
     values: dict = {}
     exec(injected[0].source, values)        # the cell papermill wrote: one assignment of the book's parameters
-    assert BookParameters.from_dict(values["parameters"]) == NBVAL_PARAMETERS and values["parameters"]["scale"] == "smoke"
+    assert BookParameters.from_dict(values["parameters"]) == NBVAL_PARAMETERS
+    assert values["parameters"]["scale"] == "smoke"
 
 
 @pytest.mark.parametrize("source", chapter_sources(), ids=lambda p: p.stem)
@@ -134,7 +137,8 @@ def test_bad_parameter_stops_at_first_cell(tmp_path):
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     with pytest.raises(papermill.PapermillExecutionError, match=r"book parameter dataset='cuhk03': expected one of"):
-        papermill.execute_notebook(notebook, str(tmp_path / "bad.ipynb"), parameters={"parameters": {"dataset": "cuhk03"}},
+        papermill.execute_notebook(notebook, str(tmp_path / "bad.ipynb"),
+                                   parameters={"parameters": {"dataset": "cuhk03"}},
                                    cwd=str(source.parent), kernel_name="python3", progress_bar=False)
     with pytest.raises(papermill.PapermillExecutionError, match=r"unknown book parameter\(s\) epochs"):
         papermill.execute_notebook(notebook, str(tmp_path / "bad.ipynb"), parameters={"parameters": {"epochs": 3}},
@@ -146,7 +150,8 @@ def test_bad_parameter_stops_at_first_cell(tmp_path):
     ({"device": "tpu"}, "book parameter device='tpu'"),
     ({"seed": -1}, "book parameter seed=-1"),
     ({"gallery_multiple": 0.5}, "book parameter gallery_multiple=0.5"),
-    ({"seeds": 2, "ablation_seeds": 3}, r"book parameter ablation_seeds=3: expected a whole number from 1 to seeds \(2\)"),
+    ({"seeds": 2, "ablation_seeds": 3},
+     r"book parameter ablation_seeds=3: expected a whole number from 1 to seeds \(2\)"),
     ({"seeds": 4, "ablation_seeds": 0}, "book parameter ablation_seeds=0"),
     ({"dataset": "market1501", "data_root": "/nonexistent"}, "book parameter data_root='/nonexistent'"),
 ])
@@ -186,7 +191,8 @@ _PAGE_PROBLEMS_JS = r"""
   const wide = [...column.querySelectorAll('*')].filter(el => {
     const r = el.getBoundingClientRect();
     return r.width > 0 && r.right > right && !scrolls(el);
-  }).slice(0, 5).map(el => el.tagName.toLowerCase() + '.' + (el.className || '') + ': ' + (el.innerText || '').slice(0, 60));
+  }).slice(0, 5).map(el => el.tagName.toLowerCase() + '.' + (el.className || '') + ': '
+                           + (el.innerText || '').slice(0, 60));
   const broken = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src'));
   const uncaptioned = [...column.querySelectorAll('.cell_output img, figure img')].filter(i => {
     const figure = i.closest('figure');
@@ -331,7 +337,8 @@ def test_every_page_reads_cleanly_in_a_browser(smoke_site, tmp_path):
             failures += [f"{name}: figure without caption or alt text: {src}" for src in found["uncaptioned"]]
             failures += [f"{name}: wider than the column and not scrolling: {w}" for w in found["wide"]]
             # The reference page documents the nbval marker by name; the chapters must not show it.
-            shown = [t for t in forbidden if t in found["text"] and not (t == "NBVAL_" and page.name == "reference.html")]
+            shown = [t for t in forbidden
+                     if t in found["text"] and not (t == "NBVAL_" and page.name == "reference.html")]
             failures += [f"{name}: shows {text!r}" for text in shown]
             failures += [f"{name}: console error: {e}" for e in found["errors"]]
             failures += [f"{name}: {found['stderr']} stderr or traceback outputs"] if found["stderr"] else []

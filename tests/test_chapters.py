@@ -62,7 +62,7 @@ def test_the_ablations_chapter_computes_everything_its_page_shows_and_quotes(smo
     chapter = ablations(smoke_parameters.to_dict())
     check_page_is_computed(chapter, "04_ablations.py")
     for name in ("fig7_lambda_sweep", "fig6_leave_one_out", "arm_weights", "attribute_correlation"):
-        assert (smoke_parameters.figures / f"{name}.png").is_file() and (smoke_parameters.figures / f"{name}.csv").is_file()
+        assert all((smoke_parameters.figures / f"{name}.{kind}").is_file() for kind in ("png", "csv"))
     table = chapter.tables["ablations"]
     assert {"APR", "APR (w/o ARM)", "APR (w/o attri)"} <= set(table.index)
     assert chapter.tables["sweep_setting"].iloc[-1, 0] == smoke_parameters.ablation_runs
@@ -138,7 +138,8 @@ def test_baselines_sentences_on_both_sides_of_their_conditions():
     assert check_words(missed) == ("no: APR's lift is below 1 point; the claims that rest on the attributes are "
                                    "untestable in this build")
     assert feature_gap_words({}) == "not estimated (one training run)"
-    assert feature_gap_words({"rank1": interval(-1.0, -2.5, 0.5)}) == "-1.00 points rank-1 (95% interval -2.50 to +0.50)"
+    gap = {"rank1": interval(-1.0, -2.5, 0.5)}
+    assert feature_gap_words(gap) == "-1.00 points rank-1 (95% interval -2.50 to +0.50)"
     needs = pd.DataFrame({"needs": {("PETA", "Table 6"): "images under the data root", ("CUB", "Table 7"): "–"}})
     assert recognition_needs(needs) == "- PETA (Table 6): not run here; needs images under the data root."
     assert recognition_needs(pd.DataFrame({"R-1": [1.0]})) is None
@@ -155,7 +156,8 @@ def test_the_acceleration_chapter_computes_its_page(smoke_parameters):
 
 def _curve_outcomes(used_by_tau: dict[float, float]) -> dict[float, dict[str, np.ndarray]]:
     ones = np.ones((2, 10))
-    return {tau: {"gallery_used": used * ones, "rank1": 50 * ones, "AP": 40 * ones} for tau, used in used_by_tau.items()}
+    return {tau: {"gallery_used": used * ones, "rank1": 50 * ones,
+                  "AP": 40 * ones} for tau, used in used_by_tau.items()}
 
 
 def test_tau_curve_refuses_a_share_that_shrinks_as_tau_grows():

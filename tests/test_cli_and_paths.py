@@ -17,7 +17,8 @@ from apr.data.download import RemoteFile, fetch, sha256_of
 
 def test_synth_then_info_json(tmp_path, capsys):
     out = tmp_path / "syn"
-    assert main(["synth", "--out", str(out), "--train-ids", "4", "--test-ids", "3", "--attributes", "prior", "--quiet"]) == 0
+    assert main(["synth", "--out", str(out), "--train-ids", "4", "--test-ids", "3", "--attributes", "prior",
+                 "--quiet"]) == 0
     capsys.readouterr()
     assert main(["info", "--dataset", "synthetic", "--root", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)

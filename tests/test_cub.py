@@ -11,7 +11,8 @@ from apr.data.datasets import DatasetLayoutError
 from .conftest import write_jpeg
 
 ATTRIBUTES = ["has_bill_shape::curved", "has_bill_shape::dagger", "has_bill_shape::hooked",
-              "has_wing_color::blue", "has_wing_color::brown", "has_size::small_(5_-_9_in)", "has_size::large_(16_-_32_in)"]
+              "has_wing_color::blue", "has_wing_color::brown", "has_size::small_(5_-_9_in)",
+              "has_size::large_(16_-_32_in)"]
 IMAGES = [(1, "001.Albatross/a.jpg", 1, 1), (2, "001.Albatross/b.jpg", 1, 0), (3, "002.Auklet/c.jpg", 2, 1),
           (4, "002.Auklet/d.jpg", 2, 0)]
 # (image, attribute, present, certainty): image 1 labelled in every group; image 2's wing colour is a tie
@@ -61,7 +62,8 @@ def test_cub_reads_classes_splits_and_one_label_per_group(tmp_path):
      r"image_attribute_labels.txt' line 2: image id 7 is not in images.txt"),
     (lambda f: (f / "attributes" / "image_attribute_labels.txt").write_text("1 2 1\n"),
      r"image_attribute_labels.txt' line 1: expected 4 fields, got 3"),
-    (lambda f: (f / "image_class_labels.txt").write_text("1 1\n2 x\n"), r"image_class_labels.txt' line 2: class id 'x'"),
+    (lambda f: (f / "image_class_labels.txt").write_text("1 1\n2 x\n"),
+     r"image_class_labels.txt' line 2: class id 'x'"),
     (lambda f: (f / "image_class_labels.txt").write_text("1 1\n"), r"image id 2 of images.txt \(line 2\) has no class"),
 ])
 def test_bad_cub_input_is_one_line_naming_the_file_and_line(tmp_path, break_it, message):

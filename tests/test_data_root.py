@@ -56,7 +56,8 @@ def test_info_counts_the_given_root(two_roots, monkeypatch, capsys):
 def test_train_uses_the_given_root_not_the_environment(two_roots, tmp_path):
     a, b = two_roots
     proc = subprocess.run([sys.executable, "-m", "apr", "train", "--scale", "smoke", "--dataset", "market1501",
-                           "--data-root", str(b), "--device", "cpu", "--quiet", "--no-eval", "--out", str(tmp_path / "run"),
+                           "--data-root", str(b), "--device", "cpu", "--quiet", "--no-eval", "--out",
+                           str(tmp_path / "run"),
                            "--set", "epochs=1", "batch_size=4"],
                           env=ENV | {paths.ENV_VAR: str(a)}, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr

@@ -97,7 +97,8 @@ def test_ids_missing_from_annotations(tmp_path):
     files = {k: list(v) for k, v in MARKET_FILES.items()}
     files["bounding_box_train"].append("0011_c1s1_000451_03.jpg")
     make_market(tmp_path, files)
-    with pytest.raises(ValueError, match=r"1 person id\(s\) of training images have no row in .*market_attribute.mat.*: 0011"):
+    with pytest.raises(ValueError,
+                       match=r"1 person id\(s\) of training images have no row in .*market_attribute.mat.*: 0011"):
         read_market1501(tmp_path)
 
 
@@ -194,7 +195,8 @@ def test_peta_bad_label_line_names_file_and_line(tmp_path):
     make_peta(tmp_path)
     label = tmp_path / "PETA" / "CUHK" / "archive" / "Label.txt"
     label.write_text(label.read_text() + "\nunknownPerson personalMale\n")
-    with pytest.raises(ValueError, match=r"CUHK/archive/Label.txt' line 14: expected a person id first, got 'unknownPerson'"):
+    with pytest.raises(ValueError,
+                       match=r"CUHK/archive/Label.txt' line 14: expected a person id first, got 'unknownPerson'"):
         read_peta(tmp_path)
 
 

@@ -140,7 +140,8 @@ def test_growing_gallery_gives_the_full_evaluation_at_every_size_without_a_full_
                                       np.concatenate([g_cams, np.ones(size, int)]))
         assert got.index.equals(expected.index) and growing.size == len(g) + size
         np.testing.assert_array_equal(got["first_match_rank"].to_numpy(), expected["first_match_rank"].to_numpy())
-        np.testing.assert_allclose(got["AP_official"].to_numpy(), expected["AP_official"].to_numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got["AP_official"].to_numpy(), expected["AP_official"].to_numpy(), rtol=0,
+                                   atol=1e-12)
         np.testing.assert_array_equal(got["rank1"].to_numpy(), (expected["first_match_rank"] == 0).to_numpy(float))
     assert max(largest) <= max(block, len(g))   # never queries × (gallery + distractors): 120 × 3,400 here
     assert len(q) * (len(g) + 3000) > 2 * max(largest)
@@ -191,7 +192,8 @@ def test_distractor_outcomes_equal_the_dense_evaluation_and_are_cached(tmp_path,
         for p, size in enumerate((0, 20, 50)):
             every = torch.cat([gallery["features"], extra[:size]])
             dense = evaluate_per_query(torch.cdist(query["features"].double(), every.double()) ** 2, query["pids"],
-                                       torch.cat([gallery["pids"], torch.zeros(size, dtype=torch.long)]), query["camids"],
+                                       torch.cat([gallery["pids"], torch.zeros(size, dtype=torch.long)]),
+                                       query["camids"],
                                        torch.cat([gallery["camids"], torch.ones(size, dtype=torch.long)]))
             np.testing.assert_allclose(growth.values["a"]["AP"][k, p], 100 * dense["AP_official"].to_numpy(), atol=1e-9)
             np.testing.assert_array_equal(growth.values["a"]["rank1"][k, p],

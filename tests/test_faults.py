@@ -89,7 +89,8 @@ def wait_until_gone(pids: list[int], limit_s: float) -> list[int]:
 
 def start_pool(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path, PausePoint]:
     """The pool driver, its two workers paused in their first epoch; returns (process, cache, log, pause point)
-    once a worker has paused (close the pause point when done). Its output goes to a file: a pipe would also wait for any worker that outlived it."""
+    once a worker has paused (close the pause point when done). Its output goes to a file: a pipe would also wait for
+    any worker that outlived it."""
     cache, paused, log = tmp_path / "cache", PausePoint(tmp_path / "paused"), tmp_path / "driver.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-c", POOL_DRIVER, str(cache)],
@@ -251,7 +252,8 @@ def test_remove_dead_temporaries_spares_a_live_writer(tmp_path):
 
 
 def test_a_diverging_run_stops_and_saves_no_model(tmp_path):
-    with pytest.raises(TrainingDiverged, match=r"training diverged: loss (nan|inf) at epoch 1, step \d+ \(learning rate 1e\+12\)"):
+    with pytest.raises(TrainingDiverged,
+                       match=r"training diverged: loss (nan|inf) at epoch 1, step \d+ \(learning rate 1e\+12\)"):
         fit(from_params("smoke", device="cpu", epochs=1, lr=1e12), tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "model.pt").exists() and not (tmp_path / "run" / "run.json").exists()
 
@@ -303,7 +305,8 @@ def write_mat(path: Path, values: dict[str, np.ndarray], pids: list[str]) -> Non
 def test_mat_values_are_checked_as_numbers(tmp_path, value, shown):
     path = tmp_path / "market_attribute.mat"
     write_mat(path, {"backpack": np.array([1, value], dtype=np.float64)}, ["0001", "0002"])
-    with pytest.raises(ValueError, match=rf"market_attribute.mat' train.backpack: values \[.*{shown}.*\] are not whole"):
+    with pytest.raises(ValueError,
+                       match=rf"market_attribute.mat' train.backpack: values \[.*{shown}.*\] are not whole"):
         load_attribute_annotations(path)
 
 

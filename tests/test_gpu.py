@@ -4,7 +4,8 @@ Parametrised by device: ``cpu`` always runs; ``cuda`` (marked ``gpu``) is skippe
 CUDA device. What only CUDA exercises: bf16 autocast inside the trainer (the CPU trains in fp32; here the CPU
 variant runs the same model under CPU bf16 autocast), the fused SGD (the trainer asks for it on CUDA only),
 pinned memory, NCCL and cuDNN's kernels. Two processes track one with the same global batch within BatchNorm's
-per-process statistics (gloo here, NCCL on two GPUs). ``pytest -m gpu`` runs the CUDA variants alone (``scripts/gpu_check.sh``).
+per-process statistics (gloo here, NCCL on two GPUs). ``pytest -m gpu`` runs the CUDA variants alone
+(``scripts/gpu_check.sh``).
 """
 
 from __future__ import annotations
@@ -138,7 +139,8 @@ def test_the_decoded_split_on_the_device_gives_the_per_image_batches(device, tin
                                 progress=False)
     assert split.images.device.type == device and split.images.dtype == torch.uint8
     order = torch.randperm(len(records), generator=torch.Generator().manual_seed(0))[:8]
-    batch = next(split.batches(8, indices=order, augment=BatchAugment(4), generator=torch.Generator().manual_seed(seed)))
+    batch = next(split.batches(8, indices=order, augment=BatchAugment(4),
+                               generator=torch.Generator().manual_seed(seed)))
     expected = _reference_batch(records, size, order, 4, seed)
     torch.testing.assert_close(batch["image"].cpu(), expected, atol=1e-5, rtol=0)
     assert batch["pid"].cpu().tolist() == [records[i].pid for i in order.tolist()]

@@ -1,4 +1,5 @@
-"""The package's imports run one way: no module of ``apr`` reaches, even inside a function, a module that imports it back.
+"""The package's imports run one way: no module of ``apr`` reaches, even inside a function, a module that imports it
+back.
 
 Type-only imports (under ``if TYPE_CHECKING:``) are not dependencies at run time and are left out.
 """

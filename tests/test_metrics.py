@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from apr.data.attributes import MARKET_SCHEMA, PETA_SCHEMA
-from apr.evaluation.metrics import attribute_accuracy, evaluate_ranking, evaluate_ranking_modes, group_predictions, pairwise_distances
+from apr.evaluation.metrics import (attribute_accuracy, evaluate_ranking, evaluate_ranking_modes, group_predictions,
+                                    pairwise_distances)
 
 
 def reference_evaluate(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=50, ap_mode="official"):
@@ -146,7 +147,8 @@ def test_perfect_and_worst_rankings():
     ({"q_pids": np.array([8, 9])}, "no query has a valid match"),
 ])
 def test_bad_input(kwargs, message):
-    args = {"distmat": np.random.default_rng(0).random((2, 3)), "q_pids": np.array([1, 2]), "g_pids": np.array([1, 2, 2]),
+    args = {"distmat": np.random.default_rng(0).random((2, 3)), "q_pids": np.array([1, 2]),
+            "g_pids": np.array([1, 2, 2]),
             "q_camids": np.array([1, 1]), "g_camids": np.array([2, 2, 3])} | kwargs
     with pytest.raises(ValueError, match=message):
         evaluate_ranking(**args)
@@ -157,8 +159,10 @@ def test_pairwise_distances():
     rng = np.random.default_rng(0)
     q, g = rng.normal(size=(7, 5)), rng.normal(size=(11, 5))
     expected = ((q[:, None] - g[None]) ** 2).sum(-1)
-    np.testing.assert_allclose(pairwise_distances(q, g, chunk_size=3, device="cpu").numpy(), expected, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(pairwise_distances(q, g, squared=False, device="cpu").numpy(), np.sqrt(expected), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(pairwise_distances(q, g, chunk_size=3, device="cpu").numpy(), expected, rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(pairwise_distances(q, g, squared=False, device="cpu").numpy(), np.sqrt(expected),
+                               rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="same D"):
         pairwise_distances(q, g[:, :3])
 
@@ -173,7 +177,8 @@ def test_attribute_accuracy_official_colour_rule():
     truth.loc[0:2, "age"] = np.array([2, 1, 0], dtype=np.int8)
     up = MARKET_SCHEMA.group("C.up").members
     pred = np.zeros((4, len(MARKET_SCHEMA.groups)), dtype=int)
-    g_up, g_age = [g.name for g in MARKET_SCHEMA.groups].index("C.up"), [g.name for g in MARKET_SCHEMA.groups].index("age")
+    groups = [g.name for g in MARKET_SCHEMA.groups]
+    g_up, g_age = groups.index("C.up"), groups.index("age")
     pred[:, g_up] = [up.index("upblue"), up.index("upred"), up.index("upblue"), 0]
     pred[:, g_age] = [2, 1, 1, 0]
     acc = attribute_accuracy(pred, truth.to_numpy(), MARKET_SCHEMA)

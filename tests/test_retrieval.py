@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from apr.evaluation.metrics import evaluate_ranking
-from apr.evaluation.retrieval import (AttributeIndex, AttributePredictions, acceleration_curve, acceleration_per_query, encode,
+from apr.evaluation.retrieval import (AttributeIndex, AttributePredictions, acceleration_curve, acceleration_per_query,
+                                      encode,
                            exhaustive_search, keep_mask)
 
 NUM_CLASSES = (2, 4, 2, 2, 3) + (2,) * 70   # several bit words, multi-class attributes

@@ -126,7 +126,8 @@ def slurm_smoke_runs(slurm, tmp_path_factory):
     driver, log, cache, start = folder / "driver.py", folder / "fits.log", folder / "cache", folder / "start"
     driver.write_text(DRIVER)
     os.mkfifo(start)
-    env = os.environ | {"APR_CACHE_DIR": str(cache), FIT_LOG_ENV: str(log), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
+    env = os.environ | {"APR_CACHE_DIR": str(cache), FIT_LOG_ENV: str(log), "OMP_NUM_THREADS": "1",
+                        "PYTHONWARNINGS": "ignore",
                         # this checkout first, for the drivers and their jobs: they import tests.test_slurm
                         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     procs = [subprocess.Popen([sys.executable, str(driver), order, str(start)], cwd=REPO_ROOT, env=env,

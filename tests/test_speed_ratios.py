@@ -8,8 +8,8 @@ whose kernels favour one side. The second was measured by rerunning the script u
 rose (6.35, 7.80, 14.0: numpy's argsort in the reference loses its AVX-512 sort), the extractor's and the training
 step's fell under the default kernels (7.58 to 4.81, 1.17 to 0.98), none by more than x2.2
 (``benchmarks/ratio_floors.json`` keeps all three). The floors there are half of the lowest ratio over the three,
-so a slower or older CPU stays above them, while a real regression does not: the evaluation guard of 8bbd4f5 (a masked copy of every chunk)
-takes the evaluation ratio to 1.5, under its floor of 3.17.
+so a slower or older CPU stays above them, while a real regression does not: the evaluation guard of 8bbd4f5 (a
+masked copy of every chunk) takes the evaluation ratio to 1.5, under its floor of 3.17.
 """
 
 from __future__ import annotations

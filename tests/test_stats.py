@@ -8,7 +8,8 @@ import pytest
 from apr.evaluation.stats import Interval, claim_verdict, seed_query_interval, seed_summary, verdict_agreement
 
 
-def simulate(rng: np.random.Generator, truth: float, seeds: int, queries: int, binary: bool) -> tuple[np.ndarray, np.ndarray]:
+def simulate(rng: np.random.Generator, truth: float, seeds: int, queries: int, binary: bool) -> tuple[np.ndarray,
+                                                                                                      np.ndarray]:
     """Outcomes (seeds, queries) of models A and B on the same queries.
 
     Each query has a difficulty shared by both models plus a model-specific part; each training run
@@ -137,7 +138,8 @@ def test_borrowed_variance_allows_a_verdict_and_is_checked():
         seed_query_interval(a, b, reference=a)
 
 
-def simulate_shared_start(rng: np.random.Generator, truth: float, seeds: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
+def simulate_shared_start(rng: np.random.Generator, truth: float, seeds: int, queries: int) -> tuple[np.ndarray,
+                                                                                                     np.ndarray]:
     """Like :func:`simulate`, plus a per-seed effect both models share (run k of each starts from pretraining k)."""
     a, b = simulate(rng, truth, seeds, queries, binary=False)
     shared = rng.normal(0, 0.05, (seeds, 1))
@@ -252,7 +254,8 @@ def test_compare_scorecards_skips_the_interval_test_of_a_single_timing():
     from pathlib import Path
 
     import pandas as pd
-    spec = importlib.util.spec_from_file_location("compare", Path(__file__).parents[1] / "scripts" / "compare_scorecards.py")
+    spec = importlib.util.spec_from_file_location("compare",
+                                                  Path(__file__).parents[1] / "scripts" / "compare_scorecards.py")
     compare = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(compare)
     def card(timing: float, verdict: str) -> pd.DataFrame:

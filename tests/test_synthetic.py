@@ -124,7 +124,8 @@ def test_the_attribute_rows_source_is_part_of_the_set(tmp_path, market_mat):
     (elsewhere / market_mat.name).write_bytes(market_mat.read_bytes())
     real = synthetic_root(auto, data_root=market_mat.parent.parent)
     assert synthetic_root(auto, data_root=without) != real
-    assert synthetic_root(auto, data_root=elsewhere.parent) == real           # named by the file's contents, not its path
+    assert synthetic_root(auto,
+                          data_root=elsewhere.parent) == real           # named by the file's contents, not its path
     root = ensure_synthetic(tmp_path / "s", auto, data_root=without, progress=False)
     assert json.loads((root / "synthetic.json").read_text())["attribute_rows"] == "prior"
     with pytest.raises(FileExistsError, match="attribute rows from prior"):
@@ -148,7 +149,8 @@ def test_duke_layout_round_trip_through_the_duke_loader(tmp_path):
     data = read_dukemtmc(tmp_path)                        # found by its extracted name, annotations beside it
     assert data.schema is DUKE_SCHEMA and data.attributes["gallery"].shape[1] == 23
     for record in data.train + data.query + data.gallery:
-        assert DUKE_NAME.match(Path(record.path).stem) and 1 <= record.camid <= 8 and record.pid > 0   # no junk, no 0000
+        # no junk, no 0000
+        assert DUKE_NAME.match(Path(record.path).stem) and 1 <= record.camid <= 8 and record.pid > 0
     tables = load_attribute_annotations(root / "duke_attribute.mat")
     queried = {r.pid for r in data.query}
     gallery_only = {r.pid for r in data.gallery} - queried
@@ -247,7 +249,8 @@ def test_shapes_drawn_in_their_windows_equal_whole_frame_drawing():
             polygon(fast, points, colour, texture)
             _polygon_whole(slow, points, colour, texture)
         elif kind == 3:        # not a clockwise convex polygon, or a repeated corner: the whole frame
-            points = [(y, x), (y + 10, x + 10), (y, x + 10), (y, x + 10)] if trial % 2 else [(y, x), (y + 9, x), (y + 9, x + 7)]
+            points = [(y, x), (y + 10, x + 10), (y, x + 10), (y, x + 10)] if trial % 2 else [(y, x), (y + 9, x),
+                                                                                             (y + 9, x + 7)]
             polygon(fast, points, colour)
             _polygon_whole(slow, points, colour)
         else:

@@ -132,15 +132,18 @@ def test_cli_rejects_bad_settings(tmp_path):
                           str(tmp_path / "x")], env=ENV, capture_output=True, text=True)
     assert bad.returncode == 1 and "lambda_id=2.0: must be in [0, 1]" in bad.stderr and "Traceback" not in bad.stderr
     bad = subprocess.run([sys.executable, "-m", "apr", "train", "--scale", "smoke", "--set", "attributes=wings",
-                          "--out", str(tmp_path / "y"), "--device", "cpu", "--quiet"], env=ENV, capture_output=True, text=True)
+                          "--out", str(tmp_path / "y"), "--device", "cpu", "--quiet"], env=ENV, capture_output=True,
+                         text=True)
     assert bad.returncode == 1 and "unknown attribute(s) ['wings']" in bad.stderr
-    bad = subprocess.run([sys.executable, "-m", "apr", "extract", str(tmp_path)], env=ENV, capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "apr", "extract", str(tmp_path)], env=ENV, capture_output=True,
+                         text=True)
     assert bad.returncode == 1 and "is not a run folder" in bad.stderr
 
 
 @pytest.mark.slow
 def test_standard_dataloader_path_trains(tmp_path):
-    finish(apr_cli("train", "--scale", "smoke", "--device", "cpu", "--quiet", "--no-eval", "--out", str(tmp_path / "loader"),
+    finish(apr_cli("train", "--scale", "smoke", "--device", "cpu", "--quiet", "--no-eval", "--out",
+                   str(tmp_path / "loader"),
                    "--set", "epochs=1", "data_path=loader", "loader_workers=0"))
     info = load_run(tmp_path / "loader")
     assert info["config"]["data_path"] == "loader" and "decode_train_s" not in info["timings"]

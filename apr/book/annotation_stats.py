@@ -71,7 +71,8 @@ def colour_counts(frame: pd.DataFrame, schema: AttributeSchema, part: str) -> pd
     return pd.concat([single, extra]).rename("identities")
 
 
-def conditional_cooccurrence(indicators: pd.DataFrame, names: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
+def conditional_cooccurrence(indicators: pd.DataFrame,
+                             names: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
     """Fig. 4: cell (row r, column c) = P(c | r), over identities labelled for both.
 
     Not symmetric, as in the paper. A row whose value no identity has is NaN.

@@ -191,7 +191,8 @@ def model_claims(parameters: BookParameters) -> list[Row]:
         row("APR beats ARN (Baseline 2): rank-1", "arn_r1", "arn", "rank1", "02_baselines", "baselines-reid", False),
         row("ARM helps (APR − APR w/o ARM): rank-1", "arm_r1", "apr_no_arm", "rank1", "04_ablations",
             "ablations-arm", True),
-        row("ARM helps (APR − APR w/o ARM): mAP", "arm_map", "apr_no_arm", "mAP", "04_ablations", "ablations-arm", True),
+        row("ARM helps (APR − APR w/o ARM): mAP", "arm_map", "apr_no_arm", "mAP", "04_ablations", "ablations-arm",
+            True),
         row("The attribute loss helps (APR − APR w/o attri): rank-1", "attr_r1", "apr_no_attr_loss", "rank1",
             "04_ablations", "ablations-arm", True),
     ]
@@ -250,19 +251,22 @@ def sweep_claims(parameters: BookParameters) -> list[Row]:
     for lam, interval in versus_same_seed(points, REFERENCE_LAMBDA, pairs).items():
         gap = reported[lam] - reported[REFERENCE_LAMBDA]
         per_run = _per_seed(points[lam], points[REFERENCE_LAMBDA], "rank1") if len(points[lam]) > 1 else None
-        rows.append(_difference_row(f"λ = {lam:g} vs λ = {REFERENCE_LAMBDA:g}: rank-1 {'below' if gap < 0 else 'above'} "
+        rows.append(_difference_row(f"λ = {lam:g} vs λ = {REFERENCE_LAMBDA:g}: rank-1 "
+                                    f"{'below' if gap < 0 else 'above'} "
                                     f"(Fig. 7, validation split)", gap, interval["rank1"], chapter="04_ablations",
                                     anchor="ablations-lambda", attributes=True, per_run=per_run))
     removals = leave_one_out_configs(parameters)
     if removals:
         fig6 = paper.FIG6_DUKE if stands_for(parameters.dataset) == "dukemtmc" else paper.FIG6_MARKET
-        points = {name: stored_runs(seeded_configs(c, seeds) if name == "none" else [c]) for name, c in removals.items()}
+        points = {name: stored_runs(seeded_configs(c, seeds) if name == "none" else [c])
+                  for name, c in removals.items()}
         seeded = seeded_variant_configs(parameters, ("apr", "apr_no_arm", "apr_no_attr_loss"))
         apr, no_arm, no_attr = (stored_runs(seeded[v][:seeds]) for v in ("apr", "apr_no_arm", "apr_no_attr_loss"))
         groups = removed_groups(parameters)
         for name, interval in versus_same_seed(points, "none", [(apr, no_arm), (apr, no_attr)]).items():
             direction = "lowers" if fig6[name] < 0 else "raises"
-            rows.append(_difference_row(f"Leaving out {name} {direction} rank-1 (Fig. 6)", fig6[name], interval["rank1"],
+            rows.append(_difference_row(f"Leaving out {name} {direction} rank-1 (Fig. 6)", fig6[name],
+                                        interval["rank1"],
                                         chapter="04_ablations", anchor="ablations-leave-one-out", attributes=True,
                                         removes=", ".join(groups[name])))
     return rows
@@ -353,7 +357,8 @@ def annotation_claims(parameters: BookParameters) -> list[Row]:
         diff, colour = np.abs(differences.to_numpy()), colour_cells(differences)
         plain, coloured = float(diff[~colour].max()), float(diff[colour].max())
         rows.append(Row(claim=f"Fig. 4 correlations, non-colour cells ({label})", measured=plain,
-                        verdict=Verdict.AGREES if plain <= FIG4_TOLERANCE else Verdict.DIFFERS, anchor="attributes-fig4",
+                        verdict=Verdict.AGREES if plain <= FIG4_TOLERANCE else Verdict.DIFFERS,
+                        anchor="attributes-fig4",
                         note=f"largest |recounted − printed|; agreement means within {FIG4_TOLERANCE} (2 printed "
                              "decimals)", **recount))
         rows.append(Row(claim=f"Fig. 4 correlations, colour cells ({label})", measured=coloured,

@@ -88,7 +88,8 @@ FIG8 = {
     "2stream": {"rank1": (79.5, 73.8, 71.5, 68.3), "mAP": (59.9, 52.3, 49.1, 45.1)},
     "Baseline 1": {"rank1": (73.7, 72.1, 71.6, 70.6), "mAP": (51.5, 48.7, 47.6, 46.1)},
 }
-# DERIVED: how much more APR's rank-1 falls than Baseline 1's from 19.7k to 519.7k images: (75.6 − 84.2) − (70.6 − 73.7).
+# DERIVED: how much more APR's rank-1 falls than Baseline 1's from 19.7k to 519.7k images:
+# (75.6 − 84.2) − (70.6 − 73.7).
 FIG8_RANK1_FALL_GAP = round((FIG8["APR"]["rank1"][-1] - FIG8["APR"]["rank1"][0])
                             - (FIG8["Baseline 1"]["rank1"][-1] - FIG8["Baseline 1"]["rank1"][0]), 2)
 

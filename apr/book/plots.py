@@ -152,7 +152,8 @@ def attribute_distribution_figure(counts: pd.Series, up: pd.Series, down: pd.Ser
     return fig
 
 
-def heatmap_figure(matrix: pd.DataFrame, title: str, *, fmt: str = ".2f", cmap: str = "Blues", center: float | None = None,
+def heatmap_figure(matrix: pd.DataFrame, title: str, *, fmt: str = ".2f", cmap: str = "Blues",
+                   center: float | None = None,
                    annotate: bool = True, size: tuple[float, float] | None = None) -> plt.Figure:
     """A labelled matrix; every cell prints its value when ``annotate``."""
     n_rows, n_cols = matrix.shape
@@ -171,7 +172,8 @@ def heatmap_figure(matrix: pd.DataFrame, title: str, *, fmt: str = ".2f", cmap: 
 def training_curves_figure(history: pd.DataFrame) -> plt.Figure:
     """Loss, training ID accuracy and training attribute accuracy per epoch, one line per variant, each
     variant in its own colour and line style (:data:`VARIANT_STYLES`) in every panel, one legend for all."""
-    panels = [("loss", "total loss (Eq. 6)"), ("id_acc", "training ID accuracy"), ("attr_acc", "training attribute accuracy")]
+    panels = [("loss", "total loss (Eq. 6)"), ("id_acc", "training ID accuracy"),
+              ("attr_acc", "training attribute accuracy")]
     with sns.axes_style("whitegrid"):
         fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
         for ax, (column, title) in zip(axes, panels):
@@ -226,7 +228,8 @@ def sweep_figure(measured: pd.DataFrame, reported: pd.DataFrame | None, xlabel: 
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for ax, metric, name in zip(axes, ("rank1", "mAP"), ("rank-1", "mAP")):
             x, y = measured.index.to_numpy(dtype=float), measured[metric].to_numpy(dtype=float)
-            error = np.vstack([y - measured[f"{metric} low"].to_numpy(float), measured[f"{metric} high"].to_numpy(float) - y])
+            error = np.vstack([y - measured[f"{metric} low"].to_numpy(float),
+                               measured[f"{metric} high"].to_numpy(float) - y])
             ax.errorbar(x, y, yerr=error, fmt="o-", color=SOURCE_COLOURS["this build"], capsize=3,
                         label="this build (95% interval)")
             if reported is not None and metric in reported:
@@ -254,7 +257,8 @@ def delta_bars_figure(deltas: pd.DataFrame, title: str) -> plt.Figure:
         ax.barh(y, measured, height, xerr=error, capsize=3, label="this build (95% interval)",
                 color=SOURCE_COLOURS["this build"], error_kw={"lw": 1})
         for column in paper_column:
-            ax.barh(y + height, deltas[column].fillna(0).to_numpy(), height, label=column, color=SOURCE_COLOURS["paper"])
+            ax.barh(y + height, deltas[column].fillna(0).to_numpy(), height, label=column,
+                    color=SOURCE_COLOURS["paper"])
         ax.set_yticks(y + height * len(paper_column) / 2)
         ax.set_yticklabels(deltas.index, fontsize=9)
         ax.axvline(0, color="black", lw=0.8)
@@ -318,7 +322,8 @@ def distractor_figure(levels: pd.DataFrame, reported: dict[str, dict[str, tuple[
                 part = levels[levels["model"] == model]
                 nudge = 1.025 ** (k - (len(models) - 1) / 2)          # a few percent along the log axis
                 x, y = part["gallery"].to_numpy(float) * nudge, part[metric].to_numpy(float)
-                error = np.vstack([y - part[f"{metric} low"].to_numpy(float), part[f"{metric} high"].to_numpy(float) - y])
+                error = np.vstack([y - part[f"{metric} low"].to_numpy(float),
+                                   part[f"{metric} high"].to_numpy(float) - y])
                 ax.errorbar(x, y, yerr=error, fmt="o-", capsize=3, color=VARIANT_STYLES.get(model, ("#7f7f7f", "-"))[0],
                             label=f"{model}, this build (95% interval)")
             for curve, values in (reported or {}).items():

@@ -142,11 +142,12 @@ def level_intervals(runs: Sequence[RunRecord], reference: Sequence[RunRecord] | 
 
 
 def versus_same_seed(points: Mapping[Hashable, Sequence[RunRecord]], reference: Hashable,
-                     spread: Sequence[tuple[Sequence[RunRecord], Sequence[RunRecord]]]) -> dict[Hashable, dict[str, Interval]]:
+                     spread: Sequence[tuple[Sequence[RunRecord], Sequence[RunRecord]]]
+                     ) -> dict[Hashable, dict[str, Interval]]:
     """Each once-trained sweep point minus the ``reference`` run of the same training seed (rank-1 and mAP,
     points), the seed-to-seed spread of that difference borrowed from the seeded model pairs ``spread``
-    (:func:`apr.evaluation.stats.borrowed_paired_interval`; Fig. 6). Without two seeded runs to borrow from, the interval
-    holds the queries only (:func:`compare_runs`)."""
+    (:func:`apr.evaluation.stats.borrowed_paired_interval`; Fig. 6). Without two seeded runs to borrow from,
+    the interval holds the queries only (:func:`compare_runs`)."""
     pairs = [(x, y) for x, y in spread if same_seeds(x, y)]
     out = {}
     for key, runs in points.items():
@@ -192,7 +193,8 @@ def seed_metrics_table(runs: Mapping[str, Sequence[RunRecord]]) -> pd.DataFrame:
     training runs, with the number of runs and the mean training time."""
     rows = []
     for name, records in runs.items():
-        row = {"method": VARIANT_NAMES.get(name, name), "source": build_label(records[0]), "training runs": str(len(records))}
+        row = {"method": VARIANT_NAMES.get(name, name), "source": build_label(records[0]),
+               "training runs": str(len(records))}
         for column, metric in (("R-1", "rank1"), ("R-5", "rank5"), ("R-10", "rank10"), ("mAP", "mAP"),
                                ("mAP (step AP)", "mAP_step")):
             row[column] = mean_sd([100 * r.metrics[metric] for r in records])
@@ -238,8 +240,8 @@ def seed_attribute_table(runs: Mapping[str, Sequence[RunRecord]], dataset: str) 
 def interval_words(interval: Interval) -> str:
     """"+1.23 points (95% interval −0.50 to +2.90; 3 and 3 training runs, paired by seed, 650 queries)"."""
     runs = " and ".join(str(k) for k in interval.seeds)
-    how = (", paired by training seed" if interval.paired else
-           f", the once-trained model's run-to-run spread taken from {interval.borrowed} runs" if interval.borrowed else "")
+    borrowed = f", the once-trained model's run-to-run spread taken from {interval.borrowed} runs"
+    how = ", paired by training seed" if interval.paired else borrowed if interval.borrowed else ""
     return (f"{interval.mean:+.2f} points (95% interval {interval.low:+.2f} to {interval.high:+.2f}; "
             f"{runs} training runs{how}, {interval.queries} queries)")
 
@@ -354,12 +356,14 @@ def attribute_recognition_table(measured: Mapping[str, Mapping[str, Sequence[Run
                 row |= {"APR − ARN (this build, 95% interval)": f"{gap.mean:+.2f} ({gap.low:+.2f} to {gap.high:+.2f})",
                         "verdict": claim_verdict(paper_apr - paper_arn, gap)}
             else:
-                row |= {"APR − ARN (this build, 95% interval)": "one run of each: no interval", "verdict": Verdict.CANNOT_TELL}
+                row |= {"APR − ARN (this build, 95% interval)": "one run of each: no interval",
+                        "verdict": Verdict.CANNOT_TELL}
         else:
             row |= {"verdict": "not run here", "needs": ATTRIBUTE_DATASET_NEEDS[key]}
         rows.append(row)
     table = pd.DataFrame(rows)
-    order = [c for c in table.columns if c not in ("verdict", "needs")] + [c for c in ("verdict", "needs") if c in table]
+    last = ("verdict", "needs")
+    order = [c for c in table.columns if c not in last] + [c for c in last if c in table]
     return table[order].set_index(["dataset", "table"]).fillna("–")
 
 
@@ -421,7 +425,8 @@ def attribute_headroom(ide: Sequence[RunRecord], apr: Sequence[RunRecord], arn: 
     for k, ide_run in enumerate(ide):
         base = ide_run.features()
         q, g = base["query"], base["gallery"]
-        rows.setdefault("IDE alone (unit pool5)", []).append(_rank1_map(_unit(q["features"]), _unit(g["features"]), q, g))
+        rows.setdefault("IDE alone (unit pool5)",
+                        []).append(_rank1_map(_unit(q["features"]), _unit(g["features"]), q, g))
         sources = {"true attributes (oracle)": tuple(_one_hot_scores(t, classes) for t in true_labels)}
         for name, runs in (("APR's predicted attributes", apr), ("ARN's predicted attributes", arn)):
             if k < len(runs):

@@ -121,7 +121,8 @@ def _build_summary(parameters: BookParameters) -> list[str]:
     device = ", ".join(sorted(trained_on)) or parameters.device
     return [f"**This build**: `{parameters.dataset}` ({stand_in}); {config.backbone} at {config.image_size[0]}×"
             f"{config.image_size[1]} from {pretrained}, {config.epochs} epochs; {parameters.seeds} training seeds of "
-            f"IDE, ARN and APR, {parameters.ablation_runs} of APR's ablations and the sweeps' seeded points; trained on "
+            f"IDE, ARN and APR, {parameters.ablation_runs} of APR's ablations and the sweeps' seeded points; trained "
+            "on "
             f"`{device}`. The paper: ResNet-50 at 256×128 from ImageNet weights, 60 epochs, {on_paper} "
             f"({PAPER_LINK}).", "",
             *_table(["model", "rank-1, this build (%)", "mAP, this build (%)", "rank-1, paper", "mAP, paper"],

@@ -26,29 +26,36 @@ def write_status_page(status: dict, records: list[RunRecord], generated: Path) -
                 "jupyter-book": _version("jupyter-book"), "papermill": _version("papermill"),
                 "code": device.get("code", {}).get("commit")}
     # The folders the book's models read their images from (the pretraining population apart).
-    roots = [rec.info.get("dataset_root") for rec in records if rec.config.dataset == status["parameters"].get("dataset")]
-    status |= {"images_from": sorted({r for r in roots if r}), "versions": versions, "device": {k: device.get(k) for k in ("device", "device_name", "torch_threads")},
+    dataset = status["parameters"].get("dataset")
+    roots = [rec.info.get("dataset_root") for rec in records if rec.config.dataset == dataset]
+    status |= {"images_from": sorted({r for r in roots if r}), "versions": versions,
+               "device": {k: device.get(k) for k in ("device", "device_name", "torch_threads")},
                "cpu_cores": os.cpu_count()}
     generated.mkdir(parents=True, exist_ok=True)
     save_json(generated / "status.json", status)
     lines = ["# Status of this build", "",
-             "Written by `python -m apr book` after it ran every chapter; everything here was measured by that run.", "",
+             "Written by `python -m apr book` after it ran every chapter; everything here was measured by that run.",
+             "",
              "## Parameters", "", "| parameter | value |", "|---|---|"]
     lines += [f"| {k} | {cell(v)} |" for k, v in status["parameters"].items()]
     lines += [f"| images read from | {cell(_repo_relative(root))} |" for root in status["images_from"]]
     lines += ["", "## Versions and device", "", "| what | value |", "|---|---|"]
     lines += [f"| {k} | {cell(v)} |" for k, v in versions.items()]
     lines += [f"| device | {cell(status['device'].get('device'))} ({cell(status['device'].get('device_name'))}) |",
-              f"| CPU cores / torch threads per training process | {status['cpu_cores']} / {status['device'].get('torch_threads')} |"]
+              f"| CPU cores / torch threads per training process | {status['cpu_cores']} / "
+              f"{status['device'].get('torch_threads')} |"]
     lines += ["", "## Run time", "", f"Models trained or reused: {status['models']}, in {status['training_s']:.0f} s "
               "(0 s when all came from the cache).", "", "| chapter | seconds |", "|---|---|"]
     lines += [f"| {c['chapter']} | {c['seconds']:.1f} |" for c in status["chapters"]]
     lines += [f"| **whole build before the HTML** | **{status['total_s']:.0f}** |", "",
               "## Models", ""]
-    shared = {"backbone": {c.config.backbone for c in records}, "input": {f"{c.config.image_size[0]}x{c.config.image_size[1]}"
+    shared = {"backbone": {c.config.backbone for c in records},
+              "input": {f"{c.config.image_size[0]}x{c.config.image_size[1]}"
               for c in records}, "epochs": {str(c.config.epochs) for c in records}}
-    lines += ["Every model: " + ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in shared.items()) + ". *Evaluated on*: "
-              "the test split, or the validation split of the λ sweep (training identities held out of its training). *run*: "
+    every = ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in shared.items())
+    lines += ["Every model: " + every + ". *Evaluated on*: "
+              "the test split, or the validation split of the λ sweep (training identities held out of its training). "
+              "*run*: "
               "the cache folder is `<variant>-<run>` under the results cache.", "",
               "| run | variant | seed | λ | left out | evaluated on | rank-1 (%) | mAP (%) | training time (s) |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -56,7 +63,8 @@ def write_status_page(status: dict, records: list[RunRecord], generated: Path) -
         c, m = rec.config, rec.metrics
         lam = f"{c.lambda_id:g}" if variant_spec(c.variant).weighs_losses else "–"    # the others train one loss: no λ
         split = "validation" if c.validation_ids else "test"
-        lines.append(f"| `{rec.run_dir.name.rsplit('-', 1)[-1]}` | {c.variant} | {c.train_seed} | {lam} | {cell(_left_out(c))} | {split} | "
+        lines.append(f"| `{rec.run_dir.name.rsplit('-', 1)[-1]}` | {c.variant} | {c.train_seed} | {lam} | "
+                     f"{cell(_left_out(c))} | {split} | "
                      f"{100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | {rec.info['timings']['train_s']:.0f} |")
     path = generated / "status.md"
     atomic_write_bytes(path, lambda h: h.write(("\n".join(lines) + "\n").encode()))

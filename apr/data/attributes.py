@@ -214,7 +214,8 @@ def check_mat_size(path: Path) -> None:
     with open(path, "rb") as handle:
         header = handle.read(128)
         if len(header) < 128:
-            raise ValueError(f"'{path}' is not a MATLAB v5 attribute file: {len(header)} bytes, shorter than its header")
+            raise ValueError(f"'{path}' is not a MATLAB v5 attribute file: {len(header)} bytes, shorter than its "
+                             "header")
         order = "<" if header[126:128] == b"IM" else ">"
         unpacked = 0
         while tag := handle.read(8):
@@ -285,7 +286,8 @@ def _person_ids(path: Path, split: str, cells: np.ndarray) -> np.ndarray:
     for i, cell in enumerate(np.asarray(cells).ravel()):
         text = str(np.asarray(cell).ravel()[0]) if np.asarray(cell).size else ""
         if not text.strip().isdigit():
-            raise ValueError(f"'{path}' {split}.image_index[{i}]: {text!r} is not a person id (expected digits, e.g. '0002')")
+            raise ValueError(f"'{path}' {split}.image_index[{i}]: {text!r} is not a person id (expected digits, e.g. "
+                             "'0002')")
         pids.append(int(text))
     return np.array(pids, dtype=np.int64)
 
@@ -330,7 +332,8 @@ def load_attribute_annotations(path: str | Path) -> dict[str, pd.DataFrame]:
             # Read as floats first: a cast to int would wrap 65537 to 1, truncate 1.5 and turn NaN into anything.
             bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0) | (values > attr.num_classes)
             if bad.any():
-                shown = sorted({float(v) if not float(v).is_integer() else int(v) for v in values[bad] if np.isfinite(v)})
+                shown = sorted({float(v) if not float(v).is_integer() else int(v)
+                                for v in values[bad] if np.isfinite(v)})
                 shown += ["NaN/inf"] if (~np.isfinite(values)).any() else []
                 raise ValueError(
                     f"'{path}' {split}.{attr.name}: values {shown} are not whole numbers in "

@@ -78,7 +78,8 @@ def _rows(path: Path, fields: int) -> list[tuple[int, list[str]]]:
             if not parts:
                 continue
             if len(parts) < fields:
-                raise ValueError(f"'{path}' line {number}: expected {fields} fields, got {len(parts)}: {line.strip()!r}")
+                raise ValueError(f"'{path}' line {number}: expected {fields} fields, got {len(parts)}: "
+                                 f"{line.strip()!r}")
             out.append((number, parts[:fields]))
     return out
 
@@ -91,7 +92,8 @@ def _integer(path: Path, number: int, text: str, what: str) -> int:
 
 
 def _names_file(folder: Path) -> Path:
-    for candidate in (folder / "attributes.txt", folder / "attributes" / "attributes.txt", folder.parent / "attributes.txt"):
+    for candidate in (folder / "attributes.txt", folder / "attributes" / "attributes.txt",
+                      folder.parent / "attributes.txt"):
         if candidate.is_file():
             return candidate
     raise DatasetLayoutError(f"no attributes.txt for '{folder}' (looked in the folder, in attributes/ and beside it; "

@@ -149,10 +149,10 @@ def _image_problem(image: Path, read_header: bool) -> str | None:
 
 def check_custom(path: str | Path, *, check_images: bool = True, read_headers: bool = True) -> CustomCheck:
     """Read a custom dataset file (format in the module docstring) and, with ``read_headers``, every image's header
-    in one pass, and report every problem at once: unreadable fields, label values outside an attribute's classes, junk or
-    distractor ids in train, fewer than two training identities, duplicate rows, an image under two ids, missing
-    or unreadable images, attributes with no training label, no query with a match in the gallery (warned when
-    only some lack one)."""
+    in one pass, and report every problem at once: unreadable fields, label values outside an attribute's classes,
+    junk or distractor ids in train, fewer than two training identities, duplicate rows, an image under two ids,
+    missing or unreadable images, attributes with no training label, no query with a match in the gallery (warned
+    when only some lack one)."""
     path = Path(path).expanduser().resolve()
     check = CustomCheck(path)
     if not path.is_file():

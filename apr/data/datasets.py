@@ -57,7 +57,8 @@ STANDS_FOR = {"synthetic": "market1501", "synthetic_duke": "dukemtmc"}
 
 
 def stands_for(dataset: str) -> str:
-    """The real dataset ``dataset`` is, or imitates (``synthetic`` -> ``market1501``, ``synthetic_duke`` -> ``dukemtmc``)."""
+    """The real dataset ``dataset`` is, or imitates (``synthetic`` -> ``market1501``, ``synthetic_duke`` ->
+    ``dukemtmc``)."""
     return STANDS_FOR.get(dataset, dataset)
 
 
@@ -157,7 +158,8 @@ def read_reid_folders(folder: Path, dataset: str) -> dict[str, list[Record]]:
             pid, camid = parse_reid_name(path, layout)
             records.append(Record(str(path), pid, camid, split))
         if not records:
-            raise DatasetLayoutError(f"'{folder / sub}' holds no {layout.label} images (expected e.g. {layout.example})")
+            raise DatasetLayoutError(f"'{folder / sub}' holds no {layout.label} images (expected e.g. "
+                                     f"{layout.example})")
         out[split] = records
     return out
 

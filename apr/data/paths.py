@@ -75,7 +75,8 @@ def resolve_data_root(data_root: str | Path | None = None) -> Path:
     return root
 
 
-def find_annotation_file(dataset: str, dataset_root: Path | None = None, data_root: str | Path | None = None) -> Path | None:
+def find_annotation_file(dataset: str, dataset_root: Path | None = None,
+                         data_root: str | Path | None = None) -> Path | None:
     """Look for the released attribute file of ``dataset`` and return its path, or None.
 
     Searched: the dataset folder itself, then the data root (directly and in the

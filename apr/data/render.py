@@ -205,7 +205,8 @@ def _blend(img: np.ndarray, alpha: np.ndarray, colour: np.ndarray | tuple[float,
     part += a * np.asarray(colour, dtype=np.float32)
 
 
-def ellipse(img: np.ndarray, cy: float, cx: float, ry: float, rx: float, colour, keep: np.ndarray | None = None) -> None:
+def ellipse(img: np.ndarray, cy: float, cx: float, ry: float, rx: float, colour,
+            keep: np.ndarray | None = None) -> None:
     """Fill an ellipse with a one-pixel soft edge (``keep`` masks the part that is drawn)."""
     ry, rx = max(ry, 0.5), max(rx, 0.5)
     reach = 1 + 0.5 / min(ry, rx)     # alpha > 0 only where d < reach
@@ -382,8 +383,10 @@ def render(ident: Identity, camera: Camera, rng: np.random.Generator, *, partial
         if not dress:
             end = knee_y if short_lower else ankle_y
             t = (end - crotch_y) / (ankle_y - crotch_y)
-            segment(img, (crotch_y - 2, cx + s * hip * 0.4), (end, cx + s * hip * 0.4 + t * (lx - cx - s * hip * 0.4)), leg_w * 2.3, ident.lower_rgb)
-        ellipse(img, ankle_y + H * 0.02, lx + (facing * leg_w * 0.8 if side else 0), H * 0.022, leg_w * 1.4, ident.shoe_rgb)
+            segment(img, (crotch_y - 2, cx + s * hip * 0.4), (end, cx + s * hip * 0.4 + t * (lx - cx - s * hip * 0.4)),
+                    leg_w * 2.3, ident.lower_rgb)
+        ellipse(img, ankle_y + H * 0.02, lx + (facing * leg_w * 0.8 if side else 0), H * 0.022, leg_w * 1.4,
+                ident.shoe_rgb)
         if a.get("boots") == 1:   # DukeMTMC-reID: boots reach up the shin
             t = (y(0.84) - crotch_y) / (ankle_y - crotch_y)          # how far down the leg the boot starts
             x0 = cx + s * hip * 0.4
@@ -395,7 +398,8 @@ def render(ident: Identity, camera: Camera, rng: np.random.Generator, *, partial
         flare = hip * (1.6 if short_lower else 1.9)
         polygon(img, [(waist_y, cx - hip), (waist_y, cx + hip), (hem, cx + flare), (hem, cx - flare)], ident.lower_rgb)
     else:
-        polygon(img, [(waist_y, cx - hip), (waist_y, cx + hip), (crotch_y + 2, cx + hip), (crotch_y + 2, cx - hip)], ident.lower_rgb)
+        polygon(img, [(waist_y, cx - hip), (waist_y, cx + hip), (crotch_y + 2, cx + hip), (crotch_y + 2, cx - hip)],
+                ident.lower_rgb)
 
     # Arms behind the torso on the far side (side views show one arm in front).
     short_sleeve = a.get("up") == 1
@@ -413,12 +417,16 @@ def render(ident: Identity, camera: Camera, rng: np.random.Generator, *, partial
         arm(-facing * sh * 0.2, -step)
     # Torso with its pattern.
     tex = _torso_texture(ident, view, y(0.15), cx)
-    polygon(img, [(neck_y, cx - sh), (neck_y, cx + sh), (waist_y + 1, cx + hip * 1.05), (waist_y + 1, cx - hip * 1.05)], None, tex)
+    polygon(img,
+            [(neck_y, cx - sh), (neck_y, cx + sh), (waist_y + 1, cx + hip * 1.05), (waist_y + 1, cx - hip * 1.05)],
+            None, tex)
     if a.get("coat") == 1:    # DukeMTMC-reID's long upper-body clothing: a coat down to the knees
         polygon(img, [(waist_y, cx - hip * 1.05), (waist_y, cx + hip * 1.05), (y(0.75), cx + hip * 1.4),
                       (y(0.75), cx - hip * 1.4)], ident.upper_rgb)
     if ident.pattern == "logo" and view == "front":
-        polygon(img, [(y(0.22), cx - sh * 0.35), (y(0.22), cx + sh * 0.35), (y(0.3), cx + sh * 0.35), (y(0.3), cx - sh * 0.35)], ident.upper_rgb2)
+        polygon(img,
+                [(y(0.22), cx - sh * 0.35), (y(0.22), cx + sh * 0.35), (y(0.3), cx + sh * 0.35),
+                 (y(0.3), cx - sh * 0.35)], ident.upper_rgb2)
     if side:
         arm(facing * sh * 0.2, step)
     else:
@@ -438,7 +446,8 @@ def render(ident: Identity, camera: Camera, rng: np.random.Generator, *, partial
     if a.get("bag") == 1:  # messenger bag: strap across the chest, bag on the hip
         hip_side = ident.bag_side if view != "back" else -ident.bag_side
         if not side:
-            segment(img, (neck_y, cx - hip_side * sh * 0.75), (y(0.44), cx + hip_side * hip), strap, ident.bag_rgb * 0.8)
+            segment(img, (neck_y, cx - hip_side * sh * 0.75), (y(0.44), cx + hip_side * hip), strap,
+                    ident.bag_rgb * 0.8)
         bx = cx + (hip_side * hip * 1.25 if not side else -facing * hip * 0.3)
         _pack(img, y(0.41), y(0.57), bx - hip * 0.85, bx + hip * 0.85, ident.bag_rgb * 0.9)
     if a.get("handbag") == 1:
@@ -446,27 +455,34 @@ def render(ident: Identity, camera: Camera, rng: np.random.Generator, *, partial
         visible = not side or (hand_side == facing) or rng.random() < 0.3
         if visible:
             hx = cx + (hand_side * sh * 1.2 if not side else facing * sh * 0.3)
-            polygon(img, [(y(0.47), hx - width * 0.05), (y(0.47), hx + width * 0.05), (y(0.56), hx + width * 0.06), (y(0.56), hx - width * 0.06)], ident.bag_rgb)
+            polygon(img,
+                    [(y(0.47), hx - width * 0.05), (y(0.47), hx + width * 0.05), (y(0.56), hx + width * 0.06),
+                     (y(0.56), hx - width * 0.06)], ident.bag_rgb)
 
     # Head, hair, hat.
     hcx = cx + stoop + (facing * head_r * 0.15 if side else 0)
     long_hair = a.get("hair") == 1
     if long_hair and view != "front":
-        polygon(img, [(head_cy, hcx - head_r * 0.95), (head_cy, hcx + head_r * 0.95), (y(0.24), hcx + head_r * 0.9), (y(0.24), hcx - head_r * 0.9)], ident.hair_rgb)
+        polygon(img,
+                [(head_cy, hcx - head_r * 0.95), (head_cy, hcx + head_r * 0.95), (y(0.24), hcx + head_r * 0.9),
+                 (y(0.24), hcx - head_r * 0.9)], ident.hair_rgb)
     segment(img, (head_cy, hcx), (neck_y + 1, cx), head_r * 0.8, ident.skin_rgb)
     ellipse(img, head_cy, hcx, head_r, head_r * 0.82, ident.skin_rgb)
     if view == "back":
         ellipse(img, head_cy - head_r * 0.05, hcx, head_r * 1.02, head_r * 0.85, ident.hair_rgb)
     else:
         cap = (_YY < head_cy - head_r * 0.25).astype(np.float32)
-        ellipse(img, head_cy - head_r * 0.1, hcx - (facing * head_r * 0.2 if side else 0), head_r * 1.05, head_r * 0.88, ident.hair_rgb, keep=cap)
+        ellipse(img, head_cy - head_r * 0.1, hcx - (facing * head_r * 0.2 if side else 0), head_r * 1.05,
+                head_r * 0.88, ident.hair_rgb, keep=cap)
         if long_hair:  # strands framing the face
             for s in ((-1, 1) if not side else (-facing,)):
-                segment(img, (head_cy - head_r * 0.3, hcx + s * head_r * 0.75), (y(0.2), hcx + s * head_r * 0.8), head_r * 0.45, ident.hair_rgb)
+                segment(img, (head_cy - head_r * 0.3, hcx + s * head_r * 0.75), (y(0.2), hcx + s * head_r * 0.8),
+                        head_r * 0.45, ident.hair_rgb)
     if a.get("hat") == 1:
         crown = (_YY < head_cy - head_r * 0.15).astype(np.float32)
         ellipse(img, head_cy - head_r * 0.2, hcx, head_r * 1.12, head_r * 0.95, ident.hat_rgb, keep=crown)
-        segment(img, (head_cy - head_r * 0.2, hcx - head_r * 1.1), (head_cy - head_r * 0.2, hcx + head_r * 1.1), max(1.0, head_r * 0.3), ident.hat_rgb * 0.85)
+        segment(img, (head_cy - head_r * 0.2, hcx - head_r * 1.1), (head_cy - head_r * 0.2, hcx + head_r * 1.1),
+                max(1.0, head_r * 0.3), ident.hat_rgb * 0.85)
 
     # Occluders in front of the person: a passer-by's arm, a bin, a car bonnet.
     if rng.random() < 0.15:

@@ -72,14 +72,16 @@ class SynthConfig:
             "min_cameras": 2 <= self.min_cameras <= self.max_cameras <= self.num_cameras,
             "min_images_per_camera": 1 <= self.min_images_per_camera <= self.max_images_per_camera,
             "max_queries_per_id": self.max_queries_per_id >= 1,
-            "junk_per_test_id": self.junk_per_test_id >= 0, "distractors_per_test_id": self.distractors_per_test_id >= 0,
+            "junk_per_test_id": self.junk_per_test_id >= 0,
+            "distractors_per_test_id": self.distractors_per_test_id >= 0,
             "jpeg_quality": 1 <= self.jpeg_quality <= 100,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(
                 f"invalid synthetic size option(s) {bad}: need ids >= 1, 2 <= min_cameras <= max_cameras <= "
-                f"num_cameras <= 8 (6 for the Market-1501 layout), 1 <= min_images_per_camera <= max_images_per_camera, "
+                "num_cameras <= 8 (6 for the Market-1501 layout), 1 <= min_images_per_camera <= "
+                "max_images_per_camera, "
                 f"fractions >= 0"
             )
         if self.num_train_ids + self.num_test_ids > 9999:
@@ -131,7 +133,8 @@ PRIOR = {
     "short_lower_if_dress": 0.60, "short_lower_if_pants": 0.22,
     "hat": 0.03, "backpack": 0.25, "handbag": 0.11, "bag": 0.22,
     "up_colour": dict(zip(MARKET_UP_COLOURS, (0.29, 0.25, 0.08, 0.04, 0.14, 0.08, 0.03, 0.05))) | {"none": 0.04},
-    "down_colour": dict(zip(MARKET_DOWN_COLOURS, (0.45, 0.06, 0.02, 0.14, 0.20, 0.02, 0.05, 0.01, 0.01))) | {"none": 0.04},
+    "down_colour": dict(zip(MARKET_DOWN_COLOURS,
+                            (0.45, 0.06, 0.02, 0.14, 0.20, 0.02, 0.05, 0.01, 0.01))) | {"none": 0.04},
 }
 
 
@@ -349,7 +352,8 @@ def _draw_set(out: Path, config: SynthConfig, layout: str, data_root: str | Path
                 counts["distractors"] += 1
             continue
         cams = np.sort(id_rng.choice(np.arange(1, config.num_cameras + 1),
-                                     size=int(id_rng.integers(config.min_cameras, config.max_cameras + 1)), replace=False))
+                                     size=int(id_rng.integers(config.min_cameras, config.max_cameras + 1)),
+                                     replace=False))
         key = 0
         for cam in cams:
             for _ in range(int(id_rng.integers(config.min_images_per_camera, config.max_images_per_camera + 1))):

@@ -79,7 +79,8 @@ def evaluate_run(run_dir: str | Path, *, device: str = "auto", progress: bool = 
     query, gallery, seconds = extract_test(model, training, config, dev, progress)
     metrics = score(query, gallery, training, dev)
     info["metrics"] = metrics
-    info["timings"].update({k: round(v, 3) for k, v in seconds.items()} | {"evaluate_s": round(metrics["evaluate_s"], 3)})
+    info["timings"].update({k: round(v, 3) for k, v in seconds.items()}
+                           | {"evaluate_s": round(metrics["evaluate_s"], 3)})
     save_json(run_dir / RUN_FILE, info)
     if save_features:
         save_checkpoint(run_dir / FEATURES_FILE, {"query": query.to_dict(), "gallery": gallery.to_dict(),

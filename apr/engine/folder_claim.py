@@ -3,8 +3,9 @@
 Two trainings of one folder would overwrite each other's checkpoint and model, and each would report its own
 metrics as if it were the one kept. So a process that trains or evaluates into a folder first claims it: it creates
 ``.claim.json`` whole, holding its host, process id and start time (written under a temporary name and hard-linked
-into place, which fails if the claim exists: atomic on local disks and on NFS), and a daemon thread touches the file every ``HEARTBEAT_SECONDS`` while the claim is held. A second
-process finds the claim and either refuses (``apr train --out``) or waits its turn (the store of trained runs).
+into place, which fails if the claim exists: atomic on local disks and on NFS), and a daemon thread touches the
+file every ``HEARTBEAT_SECONDS`` while the claim is held. A second process finds the claim and either refuses
+(``apr train --out``) or waits its turn (the store of trained runs).
 
 A claim is *stale*, and is broken, when its holder is known dead: a process of this host that no longer runs, or,
 for another host whose processes cannot be seen from here, a claim whose heartbeat is older than

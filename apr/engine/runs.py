@@ -47,10 +47,12 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict:
         if "weights only" in str(exc).lower() or "weights_only" in str(exc):
             raise CorruptRunFile(f"'{path}' is not a plain weights file (it asks to load Python objects or run "
                                  "code); it was not loaded") from None
-        raise CorruptRunFile(f"'{path}' cannot be read (truncated or corrupt: {exc}); delete it to start again") from None
+        raise CorruptRunFile(f"'{path}' cannot be read (truncated or corrupt: {exc}); delete it to start "
+                             "again") from None
     except Exception as exc:   # torch's reader fails on a cut-short or damaged file with OSError, RuntimeError,
         # EOFError or ValueError, and documents no list: every failure of it names the file the same way.
-        raise CorruptRunFile(f"'{path}' cannot be read (truncated or corrupt: {exc}); delete it to start again") from None
+        raise CorruptRunFile(f"'{path}' cannot be read (truncated or corrupt: {exc}); delete it to start "
+                             "again") from None
     if not isinstance(state, dict):
         raise CorruptRunFile(f"'{path}' holds a {type(state).__name__}, not the dictionary apr writes")
     return state

@@ -150,7 +150,8 @@ def _loader_batches(training: TrainingData, config: APRConfig, generator: torch.
 
 
 def train_one_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, training: TrainingData, config: APRConfig,
-                    epoch: int, device: torch.device, rank: int = 0, world: int = 1, progress: bool = True) -> dict[str, float]:
+                    epoch: int, device: torch.device, rank: int = 0, world: int = 1,
+                    progress: bool = True) -> dict[str, float]:
     """One epoch; returns mean loss parts and training accuracies."""
     seed = _epoch_seed(config, epoch)
     torch.manual_seed(seed)                       # dropout and anything else using the global RNG
@@ -255,7 +256,8 @@ def _fit(config: APRConfig, run_dir: Path, resume: bool, progress: bool, trainin
     if rank == 0:
         remove_dead_temporaries(run_dir)    # what a killed earlier run of this folder was writing
     if checkpoint_path.exists() and not resume:
-        raise FileExistsError(f"'{run_dir}' already holds a run (checkpoint.pt); pass resume=True (--resume) or pick a new folder")
+        raise FileExistsError(f"'{run_dir}' already holds a run (checkpoint.pt); pass resume=True (--resume) or pick "
+                              "a new folder")
     timings: dict[str, Any] = {}
     start = time.perf_counter()
     training = training or load_training_data(config, device, decode=config.data_path == "decoded",

@@ -87,7 +87,8 @@ class GrowingGallery:
 
     @property
     def size(self) -> int:
-        """Gallery images now: the dataset's gallery (junk included, as its published size counts it) plus distractors."""
+        """Gallery images now: the dataset's gallery (junk included, as its published size counts it) plus
+        distractors."""
         return self.gallery_size + self.distractors
 
     def add(self, features: torch.Tensor) -> None:
@@ -108,7 +109,8 @@ class GrowingGallery:
         self.distractors += x.shape[0]
 
     def per_query(self) -> pd.DataFrame:
-        """One row per evaluated query (index: query position): ``first_match_rank``, ``rank1`` (hit 0/1), ``AP_official``."""
+        """One row per evaluated query (index: query position): ``first_match_rank``, ``rank1`` (hit 0/1),
+        ``AP_official``."""
         ranks = self.base_ranks + self.nearer
         return pd.DataFrame({"first_match_rank": ranks[:, 0].numpy().astype(np.int64),
                              "rank1": (ranks[:, 0] == 0).numpy().astype(float),

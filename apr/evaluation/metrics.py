@@ -64,7 +64,8 @@ def _ids(x: ArrayLike, name: str, device: torch.device) -> torch.Tensor:
     return ids.long().contiguous()       # a strided view (ids[::10]) would make searchsorted warn and copy
 
 
-def pairwise_distances(query: ArrayLike, gallery: ArrayLike, *, squared: bool = True, device: str | torch.device | None = None,
+def pairwise_distances(query: ArrayLike, gallery: ArrayLike, *, squared: bool = True,
+                       device: str | torch.device | None = None,
                        chunk_size: int = 4096) -> torch.Tensor:
     """Euclidean distance matrix between feature sets, chunked over queries.
 
@@ -85,7 +86,8 @@ def pairwise_distances(query: ArrayLike, gallery: ArrayLike, *, squared: bool = 
     q = as_tensor(query, dev).float()
     g = as_tensor(gallery, dev).float()
     if q.ndim != 2 or g.ndim != 2 or q.shape[1] != g.shape[1]:
-        raise ValueError(f"query and gallery must be (Q, D) and (G, D) with the same D; got {tuple(q.shape)} and {tuple(g.shape)}")
+        raise ValueError(f"query and gallery must be (Q, D) and (G, D) with the same D; got {tuple(q.shape)} and "
+                         f"{tuple(g.shape)}")
     g_norm = (g * g).sum(1)
     out = torch.empty((q.shape[0], g.shape[0]), device=dev)
     for s in range(0, q.shape[0], chunk_size):
@@ -112,7 +114,8 @@ def _validate(distmat: torch.Tensor, q_pids: torch.Tensor, g_pids: torch.Tensor,
         raise ValueError(f"max_rank must be >= 1, got {max_rank}")
     for ap_mode in ap_modes:
         if ap_mode not in ("official", "step"):
-            raise ValueError(f"ap_mode must be 'official' (Market-1501 MATLAB, trapezoid) or 'step' (toolboxes), got {ap_mode!r}")
+            raise ValueError("ap_mode must be 'official' (Market-1501 MATLAB, trapezoid) or 'step' (toolboxes), got "
+                             f"{ap_mode!r}")
 
 
 def ap_from_ranks(ranks: torch.Tensor, n_good: torch.Tensor, ap_mode: str) -> torch.Tensor:
@@ -514,7 +517,8 @@ def group_predictions(probs: Sequence[np.ndarray | torch.Tensor], schema: Attrib
     return pd.DataFrame(out)
 
 
-def attribute_accuracy(group_pred: pd.DataFrame | np.ndarray, true_attrs: np.ndarray, schema: AttributeSchema) -> pd.Series:
+def attribute_accuracy(group_pred: pd.DataFrame | np.ndarray, true_attrs: np.ndarray,
+                       schema: AttributeSchema) -> pd.Series:
     """Accuracy per evaluation group and their plain mean (paper Tables 4-6).
 
     Parameters
@@ -534,7 +538,8 @@ def attribute_accuracy(group_pred: pd.DataFrame | np.ndarray, true_attrs: np.nda
     if pred.shape != (true_attrs.shape[0], len(schema.groups)):
         raise ValueError(f"group_pred has shape {pred.shape}; expected ({true_attrs.shape[0]}, {len(schema.groups)})")
     if true_attrs.shape[1] != len(schema.attributes):
-        raise ValueError(f"true_attrs has {true_attrs.shape[1]} columns; {schema.dataset} has {len(schema.attributes)} attributes")
+        raise ValueError(f"true_attrs has {true_attrs.shape[1]} columns; {schema.dataset} has "
+                         f"{len(schema.attributes)} attributes")
     labelled = (true_attrs != -1).any(1)
     pred, true_attrs = pred[labelled], true_attrs[labelled]
     if not labelled.any():

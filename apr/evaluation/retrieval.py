@@ -121,7 +121,8 @@ def _as_distances(distmat: np.ndarray | torch.Tensor, q_pred: AttributePredictio
 
 
 def acceleration_curve(distmat: np.ndarray | torch.Tensor, q_pred: AttributePredictions, g_pred: AttributePredictions,
-                       q_pids, g_pids, q_camids, g_camids, taus: Sequence[float], ap_mode: str = "official") -> pd.DataFrame:
+                       q_pids, g_pids, q_camids, g_camids, taus: Sequence[float],
+                       ap_mode: str = "official") -> pd.DataFrame:
     """Rank-1, mAP and fraction of the gallery compared, per τ (the data of Fig. 9).
 
     Dropped gallery images are *not retrieved*: a true match dropped by the filter is never
@@ -139,7 +140,8 @@ def acceleration_curve(distmat: np.ndarray | torch.Tensor, q_pred: AttributePred
         filtered = torch.where(keep_t, dist, torch.full_like(dist, float("inf")))
         cmc, mAP = evaluate_ranking(filtered, q_pids, g_pids, q_camids, g_camids, max_rank=10, ap_mode=ap_mode)
         used = keep[:, counted].mean(1).mean() if counted.any() else 0.0
-        rows.append({"tau": tau, "gallery_used": float(used), "rank1": float(cmc[0]), "rank5": float(cmc[4] if len(cmc) > 4 else cmc[-1]),
+        rows.append({"tau": tau, "gallery_used": float(used), "rank1": float(cmc[0]),
+                     "rank5": float(cmc[4] if len(cmc) > 4 else cmc[-1]),
                      "mAP": mAP})
     return pd.DataFrame(rows)
 
@@ -159,7 +161,8 @@ def acceleration_per_query(distmat: np.ndarray | torch.Tensor, q_pred: Attribute
     frame = evaluate_per_query(filtered, q_pids, g_pids, q_camids, g_camids, ap_modes=(ap_mode,))
     counted = np.asarray(g_pids) != -1
     used = (keep & counted).sum(1) / counted.sum() if counted.any() else np.zeros(len(keep))
-    return pd.DataFrame({"gallery_used": used[frame.index.to_numpy()], "rank1": (frame["first_match_rank"] == 0).astype(float),
+    return pd.DataFrame({"gallery_used": used[frame.index.to_numpy()],
+                         "rank1": (frame["first_match_rank"] == 0).astype(float),
                          "AP": frame[f"AP_{ap_mode}"]}, index=frame.index)
 
 
@@ -297,7 +300,8 @@ class AttributeIndex:
             starts = self.group_start[run_first]
             stops = self.group_start[run_last] + self.group_len[run_last]
             pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])
-            d = np.concatenate([self.sq_norms[a:b] - 2.0 * (self.features[a:b] @ q_feat) for a, b in zip(starts, stops)])
+            d = np.concatenate([self.sq_norms[a:b] - 2.0 * (self.features[a:b] @ q_feat)
+                                for a, b in zip(starts, stops)])
         elif self._flat is not None and rows >= self.faiss_from * len(self.order):
             row_kept = kept if self._one_image_per_group else np.repeat(kept, self.group_len)
             bits = np.packbits(row_kept, bitorder="little")   # kept rows, index order

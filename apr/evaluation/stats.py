@@ -130,7 +130,8 @@ def seed_query_interval(a: np.ndarray, b: np.ndarray | None = None, level: float
     if b is not None:
         models.append(_as_runs(b, "b"))
     if any(m.shape[1] != a.shape[1] for m in models):
-        raise ValueError(f"a and b were scored on different numbers of queries ({a.shape[1]} and {models[-1].shape[1]})")
+        raise ValueError(f"a and b were scored on different numbers of queries ({a.shape[1]} and "
+                         f"{models[-1].shape[1]})")
     borrowed = None
     if reference is not None:
         reference = _as_runs(reference, "reference")
@@ -183,7 +184,8 @@ def paired_seed_interval(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> I
     _check_level(level)
     a, b = _as_runs(a, "a"), _as_runs(b, "b")
     if a.shape != b.shape or a.shape[0] < 2:
-        raise ValueError(f"paired runs: expected a and b of one shape with at least 2 runs, got {a.shape} and {b.shape}")
+        raise ValueError(f"paired runs: expected a and b of one shape with at least 2 runs, got {a.shape} and "
+                         f"{b.shape}")
     # t with K - 1 degrees of freedom: the seed term dominates, and the Welch–Satterthwaite count, pulled up
     # by the query term's Q - 1, covered 0.927 with 3 seeds on the simulation of tests/test_stats.py.
     level_of_differences = seed_query_interval(a - b, level=level, dof=a.shape[0] - 1)

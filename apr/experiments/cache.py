@@ -19,7 +19,8 @@ from ..model import imagenet_state_dict
 from .execution import Execution
 from .scheduler import FollowUp, train_missing
 
-__all__ = ["Execution", "FollowUp", "RunRecord", "load_or_train", "load_or_train_many", "preflight_checks", "stored_runs"]
+__all__ = ["Execution", "FollowUp", "RunRecord", "load_or_train", "load_or_train_many", "preflight_checks",
+           "stored_runs"]
 
 
 def preflight_checks(configs: Sequence[APRConfig]) -> None:

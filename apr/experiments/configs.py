@@ -52,7 +52,8 @@ def distractor_counts(parameters: BookParameters, gallery_size: int, points: int
         return list(PAPER_DISTRACTORS)
     multiple = GALLERY_MULTIPLE[parameters.scale] if multiple is None else float(multiple)
     if not multiple > 1 or points < 2:
-        raise ValueError(f"gallery_multiple={multiple}, points={points}: expected a multiple above 1 and 2 or more points")
+        raise ValueError(f"gallery_multiple={multiple}, points={points}: expected a multiple above 1 and 2 or more "
+                         "points")
     sizes = np.geomspace(gallery_size, gallery_size * multiple, points)
     return [0] + [int(round(s)) - gallery_size for s in sizes[1:]]
 

@@ -161,7 +161,8 @@ def distractor_outcomes(runs: Mapping[str, Sequence[RunRecord]], distractors: Se
         for run in todo:
             features = run.features()
             q, g = features["query"], features["gallery"]
-            galleries.append(GrowingGallery(q["features"], q["pids"], q["camids"], g["features"], g["pids"], g["camids"]))
+            galleries.append(GrowingGallery(q["features"], q["pids"], q["camids"], g["features"], g["pids"],
+                                            g["camids"]))
         models = [run.model(str(dev)).eval() for run in todo]
         snapshots: list[list[dict[str, Any]]] = [[] for _ in todo]
         # Segments between consecutive counts, so that each size's cost is measured on its own.
@@ -169,7 +170,8 @@ def distractor_outcomes(runs: Mapping[str, Sequence[RunRecord]], distractors: Se
             seconds = _grow(galleries, models, todo[0].config, distractors[start:stop], dev, block, progress, workers)
             for j, gallery in enumerate(galleries):
                 frame = gallery.per_query()
-                snapshots[j].append({"rank1": 100 * frame["rank1"].to_numpy(), "AP": 100 * frame["AP_official"].to_numpy(),
+                snapshots[j].append({"rank1": 100 * frame["rank1"].to_numpy(),
+                                     "AP": 100 * frame["AP_official"].to_numpy(),
                                      "decode_s": seconds["decode"] if j == 0 else 0.0,
                                      "extract_s": seconds["extract"][j], "search_s": seconds["search"][j]})
         for run, snapshot in zip(todo, snapshots):

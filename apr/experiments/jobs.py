@@ -140,7 +140,8 @@ class ProcessExecutor:
         """Block until a busy worker answers or dies; return the jobs that ended (a dead worker's marked ``died``)."""
         if not self._busy:
             return []
-        waitables = {slot.connection: slot for slot in self._busy} | {slot.process.sentinel: slot for slot in self._busy}
+        waitables = ({slot.connection: slot for slot in self._busy}
+                     | {slot.process.sentinel: slot for slot in self._busy})
         finished = []
         for slot in {id(waitables[r]): waitables[r] for r in wait(list(waitables))}.values():
             job = slot.job

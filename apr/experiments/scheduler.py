@@ -1,10 +1,10 @@
 """The scheduler: where and how the missing runs train. :class:`~apr.experiments.execution.Execution` holds the
 settings (this machine's processes, submitit's local subprocesses or Slurm jobs; jobs per GPU; the Slurm job's
-partition, GPUs and time limit), :func:`train_missing` the policy: on a CPU several models side by side, one torch thread each, never more
-threads than cores; on CUDA one process per GPU (``jobs_per_gpu`` when several fit); a pretraining nothing could run
-beside trained here with every core; on a cluster every job submitted. :func:`plan_jobs` turns the work into jobs
-for the pool (:mod:`apr.experiments.jobs`): the synthetic sets, pretrainings, follow-ups and models, each waiting
-for what it reads.
+partition, GPUs and time limit), :func:`train_missing` the policy: on a CPU several models side by side, one torch
+thread each, never more threads than cores; on CUDA one process per GPU (``jobs_per_gpu`` when several fit); a
+pretraining nothing could run beside trained here with every core; on a cluster every job submitted.
+:func:`plan_jobs` turns the work into jobs for the pool (:mod:`apr.experiments.jobs`): the synthetic sets,
+pretrainings, follow-ups and models, each waiting for what it reads.
 
 The settings are passed as arguments from the CLI (``apr book --executor ...``) through
 :class:`apr.experiments.BookParameters` to every call that trains, never through the environment.

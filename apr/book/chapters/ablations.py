@@ -64,8 +64,8 @@ def ablation_runs(book: BookParameters) -> AblationRuns:
     if not all(r.config.lambda_id == k and r.config.validation_ids == VALIDATION_IDS[book.scale]
                for k, rs in lambdas.items() for r in rs):
         raise RuntimeError("a λ-sweep run does not have its own λ or the validation split")
-    if not all(rs[0].config.attributes is None or len(rs[0].config.attributes) < len(variants["apr"][0].info["attributes"])
-               for rs in removals.values()):
+    every = len(variants["apr"][0].info["attributes"])
+    if not all(rs[0].config.attributes is None or len(rs[0].config.attributes) < every for rs in removals.values()):
         raise RuntimeError("a leave-one-out run trains every attribute")
     return AblationRuns(book, variants, lambdas, removals)
 

@@ -123,7 +123,8 @@ def speed(runs: Sequence[RunRecord], book: BookParameters, chapter: Chapter) -> 
                    "index_build_s"]].set_index(["gallery", "tau"])
     table.to_csv(book.figures / "acceleration_timing.csv")
     chapter.tables["timing"] = shown(table.reset_index().rename(columns={
-        "gallery": "gallery images", "tau": "τ", "groups": "attribute signatures", "gallery_used": "gallery compared (%)",
+        "gallery": "gallery images", "tau": "τ", "groups": "attribute signatures",
+        "gallery_used": "gallery compared (%)",
         "ms_full": "exhaustive search (ms per query)", "ms_filtered": "filtered search (ms per query)",
         "speedup": "speed-up (×)", "ideal_speedup": "ideal (× = 1 / share compared)",
         "index_build_s": "index build (s)"}).set_index(["gallery images", "τ"]), 3)
@@ -190,7 +191,8 @@ def distractors(book: BookParameters, check: AttributeCheck, chapter: Chapter) -
     # fewer runs than Table 1's: each run embeds every distractor at every size
     growth, manifest = book_distractor_outcomes(book)
     levels = growth_levels(growth)
-    fig = distractor_figure(levels, paper.FIG8, paper.FIG8_GALLERY, "Fig. 8: rank-1 and mAP as distractors join the gallery")
+    fig = distractor_figure(levels, paper.FIG8, paper.FIG8_GALLERY,
+                            "Fig. 8: rank-1 and mAP as distractors join the gallery")
     reported = pd.DataFrame([{"model": f"{curve} ({paper.REPORTED})", "gallery": size, "rank1": values["rank1"][i],
                               "mAP": values["mAP"][i]}
                              for curve, values in paper.FIG8.items() for i, size in enumerate(paper.FIG8_GALLERY)])
@@ -201,7 +203,8 @@ def distractors(book: BookParameters, check: AttributeCheck, chapter: Chapter) -
                                    .rename(columns={"gallery": "gallery images", "runs": "training runs"})
                                    .set_index(["model", "gallery images"]))
     per_size = distractor_costs(growth, manifest, book.figures)
-    chapter.tables["fig8_costs"] = shown(per_size.reset_index().assign(gallery=lambda t: t["gallery"].map("{:,}".format))
+    costs = per_size.reset_index().assign(gallery=lambda t: t["gallery"].map("{:,}".format))
+    chapter.tables["fig8_costs"] = shown(costs
                                          .rename(columns={"gallery": "gallery images", "added": "distractors added",
                                                           "generate_s": "generation, once (s)",
                                                           "decode_s": "decoding (s)",

@@ -104,7 +104,8 @@ def cooccurrence_figures(sources: Mapping[str, AnnotationSource], chapter: Chapt
     chapter.figures["fig4"], chapter.figures["fig4_all"] = [], []
     for name, source in sources.items():
         indicators = attribute_indicators(source.tables["train"], source.schema)
-        matrix = conditional_cooccurrence(indicators, FIG4_ATTRIBUTES["dukemtmc" if name == "dukemtmc" else "market1501"])
+        matrix = conditional_cooccurrence(indicators,
+                                          FIG4_ATTRIBUTES["dukemtmc" if name == "dukemtmc" else "market1501"])
         correlations[name] = conditional_cooccurrence(indicators)
         matrix.index.name = "P(column | row)"
         correlations[name].index.name = "P(column | row)"
@@ -129,11 +130,12 @@ def fig4_verdict(rows: list[dict]) -> str:
                "printed Fig. 4"
     plain = max(r["largest |difference|, other cells"] for r in rows)
     coloured = max(r["largest |difference|, colour cells"] for r in rows)
-    return (f"Outside the colour rows and columns the recomputed matrices "
-            f"{'agree with the printed ones to the two printed decimals' if plain < 0.01 else 'differ from the printed ones'}"
+    agreement = ("agree with the printed ones to the two printed decimals" if plain < 0.01
+                 else "differ from the printed ones")
+    return (f"Outside the colour rows and columns the recomputed matrices {agreement}"
             f" (largest difference {plain:.3f}); the colour cells "
-            f"{'differ by up to ' + format(coloured, '.2f') if coloured >= 0.01 else 'agree too'}, and the colour labels "
-            "of the released files were revised after the paper was written")
+            f"{'differ by up to ' + format(coloured, '.2f') if coloured >= 0.01 else 'agree too'}, and the colour "
+            "labels of the released files were revised after the paper was written")
 
 
 def printed_fig4_comparison(sources: Mapping[str, AnnotationSource], chapter: Chapter, figures: Path) -> None:

@@ -28,7 +28,8 @@ def build_dataset(book: BookParameters) -> tuple[ReidData, str]:
         root = ensure_synthetic(config=synthetic_config(book.scale, book.seed, layout), layout=layout,
                                 data_root=book.data_root, progress=False)
         manifest = json.loads((root / SYNTHETIC_MANIFEST).read_text())
-        return load_dataset(book.dataset, root), f"Attributes of the synthetic identities: {manifest['attribute_source']}."
+        data = load_dataset(book.dataset, root)
+        return data, f"Attributes of the synthetic identities: {manifest['attribute_source']}."
     if book.dataset_file is not None:      # your own dataset, listed in a CSV file
         data = load_dataset(book.dataset, book.dataset_file)
         source = f"your own dataset, listed in `{Path(book.dataset_file).name}`"

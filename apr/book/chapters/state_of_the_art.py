@@ -38,7 +38,8 @@ def with_this_build(table: pd.DataFrame, dataset: str, runs: Mapping[str, Sequen
     synthetic set stands for the dataset it imitates); else the table alone and a note saying so."""
     if stands_for(book.dataset) != dataset:
         label = dict(DATASET_TABLES.values())[dataset]
-        return shown(table), f"{label}: not run in this build ({book.dataset}); every row below is reported by the paper."
+        note = f"{label}: not run in this build ({book.dataset}); every row below is reported by the paper."
+        return shown(table), note
     ours = seed_metrics_table(runs)[columns]
     backbones = [r[0].config.backbone for r in runs.values()]
     return shown(pd.concat([table, ours.assign(**extra, backbone=backbones)])), None
