@@ -337,8 +337,8 @@ def distractor_claims(parameters: BookParameters) -> list[Row]:
 def annotation_claims(parameters: BookParameters) -> list[Row]:
     """Figs. 3 and 4 recounted from the released attribute files (deterministic: no interval)."""
     rows: list[Row] = []
-    for dataset, bars, label in (("market1501", paper.FIG3_MARKET, "Market-1501"),
-                                 ("dukemtmc", paper.FIG3_DUKE, "DukeMTMC-reID")):
+    for dataset, bars in (("market1501", paper.FIG3_MARKET), ("dukemtmc", paper.FIG3_DUKE)):
+        label = paper.DATASET_LABELS[dataset]
         path = find_annotation_file(dataset, data_root=parameters.data_root)
         if path is None:
             needs = f"needs {'market' if dataset == 'market1501' else 'duke'}_attribute.mat under the data root"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..data.records import DATASET_LABELS  # noqa: F401 - the book reads the names from here
+
 REPORTED = "reported by the paper"
 
 # Table 1: Market-1501 (method, venue, backbone, R-1, R-5, R-10, mAP)
@@ -180,7 +182,6 @@ FIG4_DUKE = (
 # 6 (PETA, 35 attributes) and 7 (CUB-200-2011, 28 groups).
 ATTRIBUTE_MEANS = {"market1501": ("Table 4", 86.0, 86.6), "dukemtmc": ("Table 5", 82.3, 83.4),
                    "peta": ("Table 6", 84.45, 84.94), "cub200": ("Table 7", 87.31, 89.12)}
-DATASET_LABELS = {"market1501": "Market-1501", "dukemtmc": "DukeMTMC-reID", "peta": "PETA", "cub200": "CUB-200-2011"}
 
 # Differences the paper reports between its models, per dataset (Tables 1-6, §5.3); None: not reported.
 GAPS = {

@@ -42,7 +42,8 @@ from .custom import read_custom
 from .paths import ANNOTATION_SUBDIRS, EXTRACTED_NAMES, find_annotation_file, resolve_data_root
 # The containers live in .records (CUB's reader fills them too); they are re-exported here, where readers
 # and callers have always found them.
-from .records import DISTRACTOR_PID, JUNK_PID, SPLITS, DatasetLayoutError, Record, ReidData, Split  # noqa: F401
+from .records import (DATASET_LABELS, DISTRACTOR_PID, JUNK_PID, SPLITS, DatasetLayoutError, Record,  # noqa: F401
+                      ReidData, Split)
 
 # Datasets with the re-ID protocol (query, gallery): the book runs on any of them.
 REID_DATASETS = ("market1501", "dukemtmc", "peta", "synthetic", "synthetic_duke")
@@ -84,8 +85,8 @@ class _Layout:
 
 
 LAYOUTS = {
-    "market1501": _Layout("Market-1501", MARKET_NAME, "0002_c1s1_000451_03.jpg", 6),
-    "dukemtmc": _Layout("DukeMTMC-reID", DUKE_NAME, "0005_c2_f0046985.jpg", 8),
+    "market1501": _Layout(DATASET_LABELS["market1501"], MARKET_NAME, "0002_c1s1_000451_03.jpg", 6),
+    "dukemtmc": _Layout(DATASET_LABELS["dukemtmc"], DUKE_NAME, "0005_c2_f0046985.jpg", 8),
 }
 
 

@@ -16,6 +16,8 @@ Split = Literal["train", "query", "gallery"]
 SPLITS: tuple[Split, ...] = ("train", "query", "gallery")
 JUNK_PID = -1
 DISTRACTOR_PID = 0
+# The datasets' names as the paper writes them, by the key the package uses.
+DATASET_LABELS = {"market1501": "Market-1501", "dukemtmc": "DukeMTMC-reID", "peta": "PETA", "cub200": "CUB-200-2011"}
 
 
 @dataclass(frozen=True, order=True)

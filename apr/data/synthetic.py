@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from .attributes import (DUKE_DOWN_COLOURS, DUKE_SCHEMA, DUKE_UP_COLOURS, MARKET_DOWN_COLOURS, MARKET_SCHEMA,
                          MARKET_UP_COLOURS, AttributeSchema, load_attribute_annotations)
 from .paths import WORK_ROOT, find_annotation_file
-from .records import DatasetLayoutError
+from .records import DATASET_LABELS, DatasetLayoutError
 from .render import Identity, make_cameras, make_duke_identity, make_identity, render, render_background
 
 DEFAULT_ROOT = WORK_ROOT / "data" / "synthetic"
@@ -100,7 +100,7 @@ SYNTH_PRESETS = {
 }
 
 
-LAYOUT_NAMES = {"market1501": "Market-1501", "dukemtmc": "DukeMTMC-reID"}
+LAYOUT_NAMES = {key: DATASET_LABELS[key] for key in ("market1501", "dukemtmc")}   # the layouts it writes
 # DukeMTMC-reID: 8 cameras, no junk and no 0000 images; its 408 identities seen by one camera only join the
 # gallery as distractors, against 702 test identities (PAPER.md §1.2).
 DUKE_GALLERY_ONLY_PER_TEST_ID = 408 / 702
@@ -488,7 +488,8 @@ def ensure_synthetic(root: str | Path | None = None, config: SynthConfig = Synth
     root = _default_root(config, layout, tag) if root is None else Path(root)
     if (root / SYNTHETIC_MANIFEST).is_file():
         recorded = read_synthetic_manifest(root)
-        if (recorded.get("config") == asdict(config) and recorded.get("layout", "Market-1501") == LAYOUT_NAMES[layout]
+        recorded_layout = recorded.get("layout", LAYOUT_NAMES["market1501"])   # manifests from before it was recorded
+        if (recorded.get("config") == asdict(config) and recorded_layout == LAYOUT_NAMES[layout]
                 and recorded.get("attribute_rows", tag) == tag and recorded.get("render_version", 1) == RENDER_VERSION):
             return root
         raise FileExistsError(f"'{root}' holds a synthetic dataset with other settings ({recorded.get('layout')}, "

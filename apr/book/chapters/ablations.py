@@ -90,7 +90,7 @@ def ablation_rows(runs: AblationRuns, check: AttributeCheck, gaps: Mapping[str, 
         "attr_r1": interval_words(attr_gain["rank1"]),
         "paper_arm": f"{gaps['arm_r1']:+.2f} and {gaps['arm_map']:+.2f}",
         "paper_attr_r1": f"{gaps['attr_r1']:+.2f}" if gaps["attr_r1"] is not None else "no number",
-        "paper_dataset": paper.DATASET_LABELS[paper_key] if paper_key in paper.GAPS else "Market-1501",
+        "paper_dataset": paper.DATASET_LABELS[paper_key if paper_key in paper.GAPS else "market1501"],
     }
     return table, quotes
 

@@ -71,7 +71,7 @@ def headline_quotes(runs: Runs, check: AttributeCheck, gaps: Mapping[str, float 
             "apr_vs_arn_verdict": str(verdict_under(check, gaps["arn_r1"], apr_vs_arn["rank1"],
                                                     rests_on_attributes=False)),
             "gap_ide": f"{gaps['ide_r1']:+.2f}", "gap_arn": f"{gaps['arn_r1']:+.2f}",
-            "paper_dataset": paper.DATASET_LABELS[paper_key] if paper_key in paper.GAPS else "Market-1501"}
+            "paper_dataset": paper.DATASET_LABELS[paper_key if paper_key in paper.GAPS else "market1501"]}
 
 
 def feature_gap_words(feature_gaps: Mapping[str, Interval]) -> str:

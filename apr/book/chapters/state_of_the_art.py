@@ -22,7 +22,7 @@ from ..plots import publish, ranked_list_figure
 from ..report import seed_metrics_table, shown
 from .chapter import Chapter
 
-DATASET_TABLES = {"table1": ("market1501", "Market-1501"), "table2": ("dukemtmc", "DukeMTMC-reID")}
+DATASET_TABLES = {"table1": "market1501", "table2": "dukemtmc"}     # the dataset of each of the paper's tables
 
 
 def reported_table(table: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -37,7 +37,7 @@ def with_this_build(table: pd.DataFrame, dataset: str, runs: Mapping[str, Sequen
     """The paper's table for ``dataset``, with this build's rows below it when the build ran that dataset (a
     synthetic set stands for the dataset it imitates); else the table alone and a note saying so."""
     if stands_for(book.dataset) != dataset:
-        label = dict(DATASET_TABLES.values())[dataset]
+        label = paper.DATASET_LABELS[dataset]
         note = f"{label}: not run in this build ({book.dataset}); every row below is reported by the paper."
         return shown(table), note
     ours = seed_metrics_table(runs)[columns]
@@ -81,11 +81,11 @@ def state_of_the_art(parameters: BookParameters | Mapping[str, Any] | None = Non
     book = parameters if isinstance(parameters, BookParameters) else BookParameters.from_dict(dict(parameters or {}))
     runs = {v: load_or_train_many(c, execution=book.execution) for v, c in seeded_variant_configs(book).items()}
     chapter = Chapter()
-    table1 = reported_table(paper.table1(), "Market-1501")
-    table2 = reported_table(paper.table2(), "DukeMTMC-reID")
+    table1 = reported_table(paper.table1(), paper.DATASET_LABELS["market1501"])
+    table2 = reported_table(paper.table2(), paper.DATASET_LABELS["dukemtmc"])
     for name, table, columns, extra in (("table1", table1, ["source", "R-1", "R-5", "R-10", "mAP"], {"venue": ""}),
                                         ("table2", table2, ["source", "R-1", "mAP"], {})):
-        chapter.tables[name], note = with_this_build(table, DATASET_TABLES[name][0], runs, book, columns, **extra)
+        chapter.tables[name], note = with_this_build(table, DATASET_TABLES[name], runs, book, columns, **extra)
         if note:
             chapter.notes[name] = note
     best = best_other_method()
