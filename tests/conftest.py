@@ -34,8 +34,8 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 class PausePoint:
-    """The file the trainer writes when it reaches ``$APR_TEST_PAUSE_AT``, made a FIFO so that a test can block
-    until that moment: no polling, no sleep, the same on a fast machine and a slow one.
+    """The file the trainer writes when it reaches its pause point (``tests/pausing.py``), made a FIFO so that a test
+    can block until that moment: no polling, no sleep, the same on a fast machine and a slow one.
 
     The read end stays open until :meth:`close`, so later writers (a second worker) never block on it.
     """

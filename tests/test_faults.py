@@ -2,7 +2,7 @@
 cache entry heals, a diverging run stops, and every bad input gets one line naming what is wrong.
 
 Everything runs at the smoke scale in temporary folders. Nothing waits for an amount of time: the
-tests wait for files the trainer writes at a known step (``APR_TEST_PAUSE_AT``) or for processes to end.
+tests wait for files the trainer writes at a known step (``tests/pausing.py``) or for processes to end.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from apr.engine.store import COMPLETE_FILE as COMPLETE
 from apr.experiments.cache import load_or_train, run_dir_for
 from apr.data.files import remove_dead_temporaries
 from apr.engine.runs import load_run
-from apr.engine.train import PAUSE_ENV, TrainingDiverged, fit
+from apr.engine.train import TrainingDiverged, fit
 
+from . import pausing
 from .conftest import PausePoint, write_jpeg
 
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
@@ -94,8 +95,8 @@ def start_pool(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path, PausePoint
     cache, paused, log = tmp_path / "cache", PausePoint(tmp_path / "paused"), tmp_path / "driver.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-c", POOL_DRIVER, str(cache)],
-                                env=ENV | {PAUSE_ENV: f"1:1:{paused.path}"}, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                env=ENV | pausing.environment(f"1:1:{paused.path}"), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     paused.wait(proc, log.read_text)
     return proc, cache, log, paused
 

@@ -29,11 +29,11 @@ import torch
 from apr.data.paths import REPO_ROOT
 from apr.engine.runs import CHECKPOINT_FILE, MODEL_FILE, load_checkpoint
 from apr.engine.store import train_entry
-from apr.engine.train import PAUSE_ENV
 from apr.experiments.configs import book_configs
 from apr.experiments.jobs import Job, JobFailed, run_jobs
 from apr.experiments.parameters import BookParameters
 
+from . import pausing
 from .conftest import PausePoint
 from .test_jobs import always_die, record_device
 
@@ -90,10 +90,8 @@ def counted_train_entry(config, run_dir, threads=None, progress=False):
 def train_pausing_before_epoch_2(config, run_dir: str, pause_file: str) -> None:
     """Train ``config`` into ``run_dir`` (one thread), stopping at epoch 2's first step when the run has no
     checkpoint yet; a requeued run finds epoch 1's checkpoint, does not stop, and resumes from it."""
-    if (Path(run_dir) / CHECKPOINT_FILE).exists():
-        os.environ.pop(PAUSE_ENV, None)
-    else:
-        os.environ[PAUSE_ENV] = f"2:0:{pause_file}"
+    if not (Path(run_dir) / CHECKPOINT_FILE).exists():
+        pausing.install(f"2:0:{pause_file}")
     train_entry(config, Path(run_dir), 1, False)
 
 

@@ -13,8 +13,8 @@ import torch
 
 from apr.config import from_params
 from apr.engine.runs import load_run
-from apr.engine.train import PAUSE_ENV
 
+from . import pausing
 from .conftest import PausePoint
 
 # A few seconds per epoch on one CPU thread.
@@ -44,7 +44,7 @@ def straight_and_resumed(tmp_path: Path, args: list[str]) -> tuple[Path, Path]:
     # however fast or slow (no sleeps).
     waiting = PausePoint(tmp_path / "waiting")
     proc = apr_cli("train", *args, "--out", str(tmp_path / "killed"), "--no-eval",
-                   env=ENV | {PAUSE_ENV: f"2:1:{waiting.path}"})
+                   env=ENV | pausing.environment(f"2:1:{waiting.path}"))
     checkpoint = tmp_path / "killed" / "checkpoint.pt"
     waiting.wait(proc, lambda: proc.stdout.read())
     waiting.close()

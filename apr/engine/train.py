@@ -22,8 +22,8 @@ import contextlib
 import dataclasses
 import math
 import os
-import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,29 +76,9 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; nothing of the diverged epoch is saved."""
 
 
-# Test-only: "EPOCH:STEP:FILE" (1-based epoch, 0-based step) makes the trainer write FILE at that
-# step of that epoch and then wait for a signal, so that a test can kill it at a known point
-# instead of guessing with sleeps how far a run has got.
-PAUSE_ENV = "APR_TEST_PAUSE_AT"
-
-
-def _pause_step(epoch: int) -> tuple[int, Path] | None:
-    """(step, file) where ``$APR_TEST_PAUSE_AT`` asks this epoch to wait, else None."""
-    value = os.environ.get(PAUSE_ENV)
-    if not value:
-        return None
-    try:
-        at_epoch, step, file = value.split(":", 2)
-        return (int(step), Path(file)) if int(at_epoch) == epoch + 1 else None
-    except ValueError:
-        raise ValueError(f"${PAUSE_ENV}={value!r}: expected EPOCH:STEP:FILE") from None
-
-
-def _wait_here(file: Path) -> None:
-    """Say that the run has reached the pause point (``file``), then wait until a signal ends the process."""
-    file.write_text(f"{os.getpid()}\n")
-    while True:
-        signal.pause()
+# Called before each training step with (epoch, step), both 0-based: a probe or a profiler can watch a run here (the
+# test suite's pause point does: tests/pausing.py).
+STEP_HOOKS: list[Callable[[int, int], None]] = []
 
 
 def _epoch_seed(config: APRConfig, epoch: int) -> int:
@@ -175,10 +155,9 @@ def train_one_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, tr
     total = len(order) // config.batch_size
     bar = tqdm(batches, total=total, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False,
                disable=not progress or rank != 0)
-    pause = _pause_step(epoch)
     for batch in bar:
-        if pause is not None and steps == pause[0]:
-            _wait_here(pause[1])
+        for hook in STEP_HOOKS:
+            hook(epoch, steps)
         x = batch["image"]
         if config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
