@@ -275,11 +275,11 @@ EXECUTION_OPTIONS = ("executor", "jobs_per_gpu", "partition", "gpus_per_job", "t
 def cmd_book(args: argparse.Namespace) -> int:
     """``apr book``: train what the book needs, run its chapters, build the HTML."""
     from .book.build import build_book
+    from .experiments.execution import SLURM_ONLY, Execution
     from .experiments.parameters import BookParameters
-    from .experiments.execution import Execution
 
-    slurm_only = [f"--{n.replace('_', '-')}" for n in ("partition", "gpus_per_job", "timeout_min", "slurm_jobs")
-                  if getattr(args, n) is not None]
+    # The options' own words for what Execution checks too (it names its fields, the user typed flags).
+    slurm_only = [f"--{n.replace('_', '-')}" for n in SLURM_ONLY if getattr(args, n) is not None]
     if slurm_only and args.executor != "slurm":
         raise ValueError(f"{', '.join(slurm_only)} set Slurm jobs: give --executor slurm with them")
     for name in ("jobs_per_gpu", "gpus_per_job", "timeout_min", "slurm_jobs"):

@@ -13,7 +13,8 @@ EXECUTORS = ("pool", "local", "slurm")   # this machine's processes, submitit's 
 SLURM_ONLY = ("partition", "gpus_per_job", "timeout_min", "slurm_jobs")
 
 
-def _whole(value: Any, least: int) -> bool:
+def is_whole(value: Any, least: int = 0) -> bool:
+    """Whether ``value`` is an int (not a bool) of at least ``least``."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
@@ -36,11 +37,11 @@ class Execution:
         bad = []
         if self.executor not in EXECUTORS:
             bad.append(f"executor={self.executor!r}: expected one of {', '.join(EXECUTORS)}")
-        if not _whole(self.jobs_per_gpu, 1):
+        if not is_whole(self.jobs_per_gpu, 1):
             bad.append(f"jobs_per_gpu={self.jobs_per_gpu!r}: expected a positive integer (jobs at once on each GPU)")
         for name, least in (("gpus_per_job", 0), ("timeout_min", 1), ("slurm_jobs", 1)):
             value = getattr(self, name)
-            if value is not None and not _whole(value, least):
+            if value is not None and not is_whole(value, least):
                 bad.append(f"{name}={value!r}: expected an integer >= {least}, or None")
         if self.partition is not None and not (isinstance(self.partition, str) and self.partition.strip()):
             bad.append(f"partition={self.partition!r}: expected a Slurm partition's name, or None")

@@ -16,16 +16,12 @@ from typing import Any
 from ..config import PRESETS, APRConfig, device_problem, from_params
 from ..data.datasets import ATTRIBUTE_ONLY_DATASETS, CUSTOM_DATASETS, REID_DATASETS, is_synthetic
 from ..data.paths import FIGURES, REPO_ROOT, resolve_data_root
-from .execution import Execution
+from .execution import Execution, is_whole
 
 # APR's ablations, the sweeps' seeded points and Fig. 8's runs get this many training seeds unless
 # ``ablation_seeds`` says otherwise, but never more than ``seeds``: they are compared with APR's first runs.
 DEFAULT_ABLATION_SEEDS = 3
 TABLE1_VARIANTS = ("ide", "arn", "apr")   # the models trained with ``seeds`` training seeds
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -63,11 +59,11 @@ class BookParameters:
             bad.append(f"scale={self.scale!r}: expected one of {', '.join(PRESETS)}")
         if device_problem(self.device) is not None:
             bad.append(device_problem(self.device))
-        if not _whole(self.seed) or self.seed < 0:
+        if not is_whole(self.seed) or self.seed < 0:
             bad.append(f"seed={self.seed!r}: expected a non-negative integer")
-        if not _whole(self.seeds) or self.seeds < 1:
+        if not is_whole(self.seeds) or self.seeds < 1:
             bad.append(f"seeds={self.seeds!r}: expected a whole number of training seeds, at least 1")
-        elif self.ablation_seeds is not None and (not _whole(self.ablation_seeds)
+        elif self.ablation_seeds is not None and (not is_whole(self.ablation_seeds)
                                                   or not 1 <= self.ablation_seeds <= self.seeds):
             bad.append(f"ablation_seeds={self.ablation_seeds!r}: expected a whole number from 1 to seeds "
                        f"({self.seeds}), or None for the default")

@@ -3,6 +3,7 @@ attributes go together, Fig. 4 against the printed figure, and what the files sh
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,10 +55,8 @@ def annotation_sources(book: BookParameters) -> dict[str, AnnotationSource]:
 def readable(path: Path, data_root: str | None) -> str:
     """``path`` relative to the data root (or the checkout), never a build machine's absolute path."""
     bases = [REPO_ROOT]
-    try:
+    with contextlib.suppress(FileNotFoundError):     # no data root on this machine: the checkout alone
         bases.insert(0, resolve_data_root(data_root))
-    except FileNotFoundError:
-        pass
     for base in bases:
         try:
             return str(Path(path).resolve().relative_to(Path(base).resolve()))
