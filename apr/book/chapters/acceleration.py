@@ -27,12 +27,12 @@ TIMED_TAUS = (0.6, 0.7, 0.8)
 TIMED_QUERIES = 100
 
 
-def test_set_words(runs: Sequence[RunRecord]) -> str:
-    """What the chapter's evaluation runs on: queries, gallery, junk, distractors and attributes."""
-    features = runs[0].features()
+def test_set_words(features: Mapping[str, Any], runs: int) -> str:
+    """What the chapter's evaluation runs on (``features``: a run's features file): queries, gallery, junk,
+    distractors and attributes."""
     query, gallery = features["query"], features["gallery"]
     junk, distractors = int((gallery["pids"] == -1).sum()), int((gallery["pids"] == 0).sum())
-    return (f"APR, {len(runs)} training runs: {len(query['pids']):,} queries; {len(gallery['pids']):,} gallery "
+    return (f"APR, {runs} training runs: {len(query['pids']):,} queries; {len(gallery['pids']):,} gallery "
             f"images, of which {junk:,} junk (never counted) and {distractors:,} distractors; "
             f"{len(query['attr_probs'])} attributes.")
 
@@ -95,10 +95,9 @@ def tau_sweep(runs: Sequence[RunRecord], check: AttributeCheck, chapter: Chapter
         "small_text": small_gallery_words(curve)}
 
 
-def search_timing(run: RunRecord, book: BookParameters) -> pd.DataFrame:
-    """Wall time per query of the exhaustive and the filtered top-10 search, on this gallery and on larger ones
-    resampled from it, at τ = 0.6, 0.7 and 0.8 (one row per gallery size and τ)."""
-    features = run.features()
+def search_timing(features: Mapping[str, Any], book: BookParameters) -> pd.DataFrame:
+    """Wall time per query of the exhaustive and the filtered top-10 search with a run's ``features``, on its gallery
+    and on larger ones resampled from it, at τ = 0.6, 0.7 and 0.8 (one row per gallery size and τ)."""
     query, gallery = features["query"], features["gallery"]
     q_pred = AttributePredictions.from_probs(query["attr_probs"])
     g_pred = AttributePredictions.from_probs(gallery["attr_probs"])
@@ -114,9 +113,9 @@ def search_timing(run: RunRecord, book: BookParameters) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def speed(runs: Sequence[RunRecord], book: BookParameters, chapter: Chapter) -> None:
+def speed(features: Mapping[str, Any], book: BookParameters, chapter: Chapter) -> None:
     """The timing table (written as a CSV too) and the speed-ups the prose quotes, at τ = 0.7."""
-    timing = search_timing(runs[0], book)
+    timing = search_timing(features, book)
     table = timing.assign(gallery_used=100 * timing["gallery_used"], ms_full=1000 * timing["seconds_full"],
                           ms_filtered=1000 * timing["seconds_filtered"])
     table = table[["gallery", "tau", "groups", "gallery_used", "ms_full", "ms_filtered", "speedup", "ideal_speedup",
@@ -224,8 +223,9 @@ def acceleration(parameters: BookParameters | Mapping[str, Any] | None = None) -
     runs = load_or_train_many(seeded_configs(book.main_config(), book.seeds), execution=book.execution)
     arn = load_or_train_many(seeded_configs(book.main_config(variant="arn"), book.seeds), execution=book.execution)
     check = attribute_check(arn, runs, book.data_root)
-    chapter = Chapter(notes={"test_set": test_set_words(runs)})
+    features = runs[0].features()     # APR's first run: the test set's counts and the timed searches
+    chapter = Chapter(notes={"test_set": test_set_words(features, len(runs))})
     tau_sweep(runs, check, chapter, book.figures)
-    speed(runs, book, chapter)
+    speed(features, book, chapter)
     distractors(book, check, chapter)
     return chapter
