@@ -53,8 +53,7 @@ chapter.tables["ablations"]
 # w/o attri: {glue:text}`attr_r1` rank-1 (the paper: {glue:text}`paper_attr_r1`). Verdicts, from the 95% intervals over training
 # runs and test queries, held against the paper's effect and 0 (the [scorecard](claims.md) explains the words):
 # on "ARM helps", **{glue:text}`arm_verdict`**; on "the attribute loss helps", **{glue:text}`attr_verdict`**.
-# Both rest on the attributes: they are untestable in a build whose models did not learn them
-# ({ref}`the check <baselines-attribute-check>`).
+# Both rest on the attributes: {glue:text}`ablation_precondition` ({ref}`the check <baselines-attribute-check>`).
 #
 # ## The sweeps' budget
 #
@@ -101,12 +100,11 @@ chapter.tables["lambda_versus"]
 
 
 # %% [markdown]
-# The highest mean rank-1 on the validation split is at λ = {glue:text}`lambda_best`
-# ({glue:text}`lambda_best_r1`%, {glue:text}`lambda_queries` validation queries); this build cannot tell it
-# from λ = {glue:text}`lambda_near_best` (their intervals against λ = 0.9 overlap). What the figure can
-# tell: λ values whose rank-1 lies clearly below λ = 0.9 (interval below 0): {glue:text}`lambda_below`.
-# What it cannot: λ = {glue:text}`lambda_tied` are within the intervals of λ = 0.9. At λ = 0 the model
-# learns the attributes alone (the ID classifier and the embedding get no gradient, so its test feature is
+# ```{glue:md} lambda_text
+# :format: myst
+# ```
+#
+# At λ = 0 the model learns the attributes alone (the ID classifier and the embedding get no gradient, so its test feature is
 # a fixed projection of pool5 next to the attributes), and reaches {glue:text}`lambda0_r1`% rank-1 here:
 # on the small validation gallery the attributes alone tell many of the held-out identities apart. The
 # paper's curve rises from λ = 0 to a peak at 0.8–0.9 and drops at 1 (reported by the paper; its plotted

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -152,6 +153,9 @@ def test_the_acceleration_chapter_computes_its_page(smoke_parameters):
     assert (smoke_parameters.figures / "acceleration_timing.csv").is_file()
     assert chapter.blocks["fig8_text"].startswith("This build's galleries hold")
     assert float(chapter.tables["fig9"].loc[1.0, "gallery used (%)"]) == 100
+    matched = chapter.tables["tau_matched"]
+    assert list(matched.index) == ["the paper's τ", "the paper's share of the gallery"]
+    assert matched.loc["the paper's τ", "τ"] == "0.7" and chapter.quotes["matched_tau"] == matched.iloc[1]["τ"]
 
 
 def _curve_outcomes(used_by_tau: dict[float, float]) -> dict[float, dict[str, np.ndarray]]:
@@ -167,6 +171,24 @@ def test_tau_curve_refuses_a_share_that_shrinks_as_tau_grows():
         tau_curve(_curve_outcomes({0.5: 50.0, 0.7: 40.0, 1.0: 100.0}))
     with pytest.raises(RuntimeError, match="does not grow with τ to 100%"):
         tau_curve(_curve_outcomes({0.5: 20.0, 1.0: 90.0}))
+
+
+def test_the_paper_share_tau_is_chosen_on_the_share_alone():
+    from apr.book.report import paper_share_tau
+
+    outcomes = _curve_outcomes({0.5: 3.0, 0.55: 8.0, 0.6: 17.0, 0.7: 39.0, 1.0: 100.0})
+    assert paper_share_tau(outcomes) == 0.55                # nearest the paper's 8.67% kept at τ = 0.7
+    outcomes[0.55]["rank1"] = 0 * outcomes[0.55]["rank1"]   # however badly it does
+    assert paper_share_tau(outcomes) == 0.55
+    assert paper_share_tau(_curve_outcomes({0.9: 99.0, 1.0: 100.0})) == 0.9   # never τ = 1, the reference
+
+
+def test_the_precondition_clause_follows_the_attribute_check():
+    from apr.book.attribute_check import precondition_words
+
+    learned = SimpleNamespace(learned=True)
+    assert precondition_words(learned, "X").endswith("learned the attributes, so the claims are tested")
+    assert precondition_words(SimpleNamespace(learned=False), "X").endswith("so the claims are untestable here")
 
 
 def test_small_gallery_words_with_and_without_a_tau_that_keeps_a_tenth():
@@ -217,20 +239,27 @@ def test_lambda_words_name_the_best_and_what_cannot_be_told_from_it():
     versus = {0.0: interval(-30, -35, -25), 0.5: interval(-10, -14, -6), 0.8: interval(1, -1, 3),
               1.0: interval(-1, -3, 1)}
     words = lambda_words(lam, versus, 120)
-    assert words["lambda_best"] == "0.8" and words["lambda_best_r1"] == "71.00"
-    assert words["lambda_near_best"] == "1"              # its interval against 0.9 overlaps the best's
-    assert words["lambda_below"] == "0, 0.5"
-    assert words["lambda_tied"] == "0.8, 1"
-    assert words["lambda0_r1"] == "40.00" and words["lambda_queries"] == "120"
+    assert words["lambda_text"] == (
+        "The highest mean rank-1 on the validation split is at λ = 0.8 (71.00%, 120 validation queries); this build "
+        "cannot tell it from λ = 1 (their intervals against λ = 0.9 overlap). Clearly below λ = 0.9 (interval under "
+        "0): λ = 0 and 0.5. Within the intervals of λ = 0.9: λ = 0.8 and 1.")
+    assert words["lambda0_r1"] == "40.00"
 
 
-def test_lambda_words_when_the_reference_is_best_or_nothing_is_tied():
-    lam = _levels({0.5: 60.0, 0.9: 70.0})
-    words = lambda_words(lam, {0.5: interval(-10, -12, -8)}, 50)
-    # λ = 0.9 has no difference to itself: nothing can be "near" it by that measure, and nothing is tied
-    assert words["lambda_best"] == "0.9" and words["lambda_near_best"] == "none"
-    assert words["lambda_tied"] == "none" and words["lambda_below"] == "0.5"
-    assert words["lambda0_r1"] == "–"                     # no λ = 0 point in this sweep
+def test_lambda_words_when_the_reference_is_best_never_say_none():
+    lam = _levels({0.5: 60.0, 0.7: 69.0, 0.9: 70.0, 1.0: 68.0})
+    versus = {0.5: interval(-10, -12, -8), 0.7: interval(-1, -4, 2), 1.0: interval(-2, -5, 1)}
+    text = lambda_words(lam, versus, 50)["lambda_text"]
+    # What cannot be told from the best (λ = 0.9 itself) is what its intervals include: the sentence names them.
+    assert text == ("The highest mean rank-1 on the validation split is at λ = 0.9 (70.00%, 50 validation queries), "
+                    "the paper's own choice. Within its interval, so that this build cannot tell them from it: "
+                    "λ = 0.7 and 1. Clearly below it (interval under 0): λ = 0.5.")
+    lone = lambda_words(_levels({0.5: 60.0, 0.9: 70.0}), {0.5: interval(-10, -12, -8)}, 50)
+    assert "Every other λ lies clear of it." in lone["lambda_text"] and "none" not in lone["lambda_text"]
+    assert lone["lambda0_r1"] == "–"                      # no λ = 0 point in this sweep
+    clear = lambda_words(_levels({0.5: 60.0, 0.8: 75.0, 0.9: 70.0}),
+                         {0.5: interval(-10, -12, -8), 0.8: interval(5, 3, 7)}, 50)["lambda_text"]
+    assert "at λ = 0.8 (75.00%, 50 validation queries), clear of every other λ." in clear
 
 
 def test_spearman_off_diagonal_ignores_the_diagonal_and_missing_pairs():

@@ -36,6 +36,7 @@ from ..evaluation.metrics import majority_accuracy
 from ..evaluation.stats import Interval, Verdict, claim_verdict, mean_interval
 from ..experiments.cache import RunRecord
 from . import paper
+from .verdicts import agreement_of, with_doubt
 
 REQUIRED_LIFT = 5.0        # points: a group the paper's ARN lifts this far above its majority rate must be learned
 LEARNED_MARGIN = 1.0       # points: a lift whose interval stays below this is not called learned (one wrong in 100)
@@ -132,16 +133,24 @@ def removal_untestable(check: AttributeCheck, groups: Sequence[str]) -> str:
             "so leaving it out cannot change rank-1")
 
 
+def _lift_words(mean: float, low: float, high: float) -> str:
+    """A lift and its interval in points; one that is 0 in every run says so: the model predicts the group's most
+    common value for every test image, and has learned nothing of it."""
+    if max(abs(mean), abs(low), abs(high)) < 0.05:
+        return "0.0 (always the majority value)"
+    return f"{mean:+.1f} ({low:+.1f} to {high:+.1f})"
+
+
 def check_table(check: AttributeCheck) -> pd.DataFrame:
     """The check as the chapters show it: one row per group, the numbers rounded, the paper's lift where known."""
     table = check.table
     out = pd.DataFrame({
         "majority rate": table["majority"].map("{:.1f}".format),
         "ARN": table["ARN"].map("{:.1f}".format),
-        "ARN lift": [f"{m:+.1f} ({lo:+.1f} to {hi:+.1f})" for m, lo, hi in
+        "ARN lift": [_lift_words(m, lo, hi) for m, lo, hi in
                      zip(table["ARN lift"], table["ARN lift low"], table["ARN lift high"])],
         "APR": table["APR"].map("{:.1f}".format),
-        "APR lift": [f"{m:+.1f} ({lo:+.1f} to {hi:+.1f})" for m, lo, hi in
+        "APR lift": [_lift_words(m, lo, hi) for m, lo, hi in
                      zip(table["APR lift"], table["APR lift low"], table["APR lift high"])],
         "paper's lift": table["paper lift"].map(lambda v: "–" if pd.isna(v) else f"{v:+.1f}"),
         "required": table["required"].map({True: "yes", False: "–"}),
@@ -153,9 +162,21 @@ def check_table(check: AttributeCheck) -> pd.DataFrame:
 
 
 def verdict_under(check: AttributeCheck, paper_effect: float, interval: Interval, *,
-                  rests_on_attributes: bool = True, removed: Sequence[str] = ()) -> Verdict:
+                  rests_on_attributes: bool = True, removed: Sequence[str] = (),
+                  per_run: np.ndarray | None = None) -> Verdict:
     """The scorecard's verdict on a claim: ``Verdict.UNTESTABLE`` when it rests on attributes this build did not learn
-    (or leaves out ``removed`` groups no model learns here), else :func:`apr.evaluation.stats.claim_verdict`."""
+    (or leaves out ``removed`` groups no model learns here), else :func:`apr.evaluation.stats.claim_verdict`, made
+    *this build cannot tell* when a rebuild would likely not repeat it (:func:`apr.book.verdicts.with_doubt`;
+    ``per_run``: the per-seed differences behind ``interval``, when it has them)."""
     if rests_on_attributes and (not check.learned or removal_untestable(check, removed)):
         return Verdict.UNTESTABLE
-    return claim_verdict(paper_effect, interval)
+    verdict = claim_verdict(paper_effect, interval)
+    return with_doubt(verdict, paper_effect, interval.half_width, agreement_of(interval, paper_effect, per_run))[0]
+
+
+def precondition_words(check: AttributeCheck, why: str) -> str:
+    """Whether the claims of a section that rest on the attributes are tested here, in a clause: ``why`` they rest
+    on them, and what the attribute check found."""
+    if check.learned:
+        return f"{why}; this build's models learned the attributes, so the claims are tested"
+    return f"{why}, and this build's models did not learn them, so the claims are untestable here"

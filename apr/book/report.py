@@ -124,6 +124,11 @@ def rebuild_agreement(a: Sequence[RunRecord], b: Sequence[RunRecord], paper_effe
                                            paper_effect) for name, column in METRIC_COLUMNS}
 
 
+def per_seed_differences(a: Sequence[RunRecord], b: Sequence[RunRecord], column: str) -> np.ndarray:
+    """Per training seed, the difference of the mean per-query outcome ``column`` of paired runs (points)."""
+    return 100 * (per_query_runs(a, column) - per_query_runs(b, column)).mean(1)
+
+
 def same_seeds(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> bool:
     """Whether run k of ``a`` and run k of ``b`` share their training seed, for every k (two runs or more)."""
     return len(a) == len(b) >= 2 and all(x.config.train_seed == y.config.train_seed for x, y in zip(a, b))
@@ -162,6 +167,19 @@ def versus_same_seed(points: Mapping[Hashable, Sequence[RunRecord]], reference: 
                                                     for x, y in pairs]).scaled(100)
                     for name, column in METRIC_COLUMNS}
     return out
+
+
+# Fig. 9's τ values: the paper's eleven and 1 (no filtering, the reference of every change).
+FIG9_TAUS = (*paper.FIG9_TAU, 1.0)
+
+
+def paper_share_tau(outcomes: Mapping[float, Mapping[str, np.ndarray]]) -> float:
+    """The τ of ``outcomes`` (:func:`acceleration_outcomes`) whose share of the gallery kept, over runs and queries,
+    is nearest the paper's at τ = 0.7 (8.67%): the share a τ keeps follows the model's confidence, so Fig. 9's cost is
+    compared with the paper's at the same share of the gallery as well as at the same τ. Chosen on the share alone,
+    never on the accuracy."""
+    target = paper.FIG9_GALLERY_PCT[paper.FIG9_TAU.index(0.7)]
+    return min((t for t in outcomes if t < 1.0), key=lambda t: abs(float(outcomes[t]["gallery_used"].mean()) - target))
 
 
 def acceleration_outcomes(runs: Sequence[RunRecord], taus: Sequence[float]) -> dict[float, dict[str, np.ndarray]]:
@@ -256,7 +274,18 @@ def shown(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     for column in table.columns:
         if pd.api.types.is_float_dtype(table[column]):
             out[column] = [("–" if pd.isna(v) else f"{v:.{digits}f}") for v in table[column]]
-    return out
+    return one_header_row(out)
+
+
+def one_header_row(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` shown with one header row: pandas draws a named index's name in a second header row, under the
+    column names, so the index's name moves to the corner cell (``columns.name``); of a multi-level index, the levels
+    after the first become columns."""
+    if table.index.nlevels > 1:
+        table = table.reset_index(level=list(range(1, table.index.nlevels)))
+    if table.index.name is not None and table.columns.nlevels == 1:
+        table = table.rename_axis(index=None, columns=table.index.name)
+    return table
 
 
 

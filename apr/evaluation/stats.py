@@ -265,7 +265,7 @@ class Verdict(enum.StrEnum):
     NOT_RUN = "not run here"                # the build cannot measure it (the row says what it needs)
     AGREES = "agrees"                       # a recount equals the printed number
     DIFFERS = "differs"                     # a recount does not
-    ERRATUM = "erratum"                     # a recount differs where the paper is known to be wrong
+    ERRATUM = "erratum"                     # a recount differs where the errata page lists a difference
 
     def __repr__(self) -> str:   # shown as the plain word in notebooks and tables
         return repr(self.value)

@@ -26,10 +26,10 @@ from ...experiments.configs import (REFERENCE_LAMBDA, SEEDED_LAMBDAS, VALIDATION
                                     seeded_variant_configs)
 from .. import paper
 from ..annotation_stats import attribute_correlation
-from ..attribute_check import AttributeCheck, attribute_check, verdict_under
+from ..attribute_check import AttributeCheck, attribute_check, precondition_words, verdict_under
 from ..plots import delta_bars_figure, heatmap_figure, publish, sweep_figure
-from ..report import (compare_runs, interval_words, level_intervals, paper_baseline_rows, seed_metrics_table, shown,
-                      versus_same_seed)
+from ..report import (compare_runs, interval_words, level_intervals, paper_baseline_rows, per_seed_differences,
+                      seed_metrics_table, shown, versus_same_seed)
 from .chapter import Chapter
 
 ABLATION_VARIANTS = ("apr", "apr_no_arm", "apr_no_attr_loss", "ide", "arn")   # chapter 02's runs and the ablations
@@ -81,16 +81,21 @@ def ablation_rows(runs: AblationRuns, check: AttributeCheck, gaps: Mapping[str, 
     arm_gain = compare_runs(runs.paired_apr, runs.variants["apr_no_arm"])
     attr_gain = compare_runs(runs.paired_apr, runs.variants["apr_no_attr_loss"])
     paper_key = stands_for(book.dataset)
+    per_seed = {name: per_seed_differences(runs.paired_apr, runs.variants[name], "rank1")
+                for name in ("apr_no_arm", "apr_no_attr_loss")}
     quotes = {
-        "arm_verdict": str(verdict_under(check, gaps["arm_r1"], arm_gain["rank1"])),
+        "arm_verdict": str(verdict_under(check, gaps["arm_r1"], arm_gain["rank1"], per_run=per_seed["apr_no_arm"])),
         "arm_r1": interval_words(arm_gain["rank1"]),
         "arm_map": interval_words(arm_gain["mAP"]),
-        "attr_verdict": (str(verdict_under(check, gaps["attr_r1"], attr_gain["rank1"])) if gaps["attr_r1"] is not None
-                         else "not reported by the paper for this dataset"),
+        "attr_verdict": (str(verdict_under(check, gaps["attr_r1"], attr_gain["rank1"],
+                                           per_run=per_seed["apr_no_attr_loss"]))
+                         if gaps["attr_r1"] is not None else "not reported by the paper for this dataset"),
         "attr_r1": interval_words(attr_gain["rank1"]),
         "paper_arm": f"{gaps['arm_r1']:+.2f} and {gaps['arm_map']:+.2f}",
         "paper_attr_r1": f"{gaps['attr_r1']:+.2f}" if gaps["attr_r1"] is not None else "no number",
         "paper_dataset": paper.DATASET_LABELS[paper_key if paper_key in paper.GAPS else "market1501"],
+        "ablation_precondition": precondition_words(check, "ARM re-weights the predicted attributes and the "
+                                                           "attribute loss trains them"),
     }
     return table, quotes
 
@@ -117,22 +122,44 @@ def lambda_levels(lambda_runs: Mapping[float, Sequence[RunRecord]]) -> tuple[pd.
     return lam, levels
 
 
+def _listed(lambdas: Sequence[float]) -> str:
+    """"λ = 0, 0.5 and 1" for the given λ values."""
+    names = [f"{k:g}" for k in sorted(lambdas)]
+    return "λ = " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
+
+
 def lambda_words(lam: pd.DataFrame, versus: Mapping[float, Interval], queries: int) -> dict[str, str]:
-    """What the prose says of the sweep: the best λ, those it cannot distinguish from the best, those below and those
-    within the intervals of λ = 0.9 (``versus``: each λ − λ = 0.9, rank-1)."""
+    """What the prose says of the sweep, as one Markdown paragraph (``lambda_text``): the best λ, those this build
+    cannot tell from it, those clearly below λ = 0.9 and those within its intervals (``versus``: each λ − λ = 0.9,
+    rank-1); and λ = 0's rank-1 (``lambda0_r1``)."""
     best = lam["rank1"].idxmax()
-    tied = [k for k, v in versus.items() if v.low <= 0 <= v.high]
-    # λ values this build cannot distinguish from the best one: their difference to λ = 0.9 overlaps the best's.
-    best_gap = versus.get(best)
-    near_best = sorted(k for k, v in versus.items() if k != best and best_gap is not None
-                       and v.high >= best_gap.low and v.low <= best_gap.high)
-    return {"lambda_best": f"{best:g}",
-            "lambda_best_r1": f"{lam.loc[best, 'rank1']:.2f}",
-            "lambda_queries": str(queries),
-            "lambda_tied": ", ".join(f"{k:g}" for k in sorted(tied)) or "none",
-            "lambda_below": ", ".join(f"{k:g}" for k, v in sorted(versus.items()) if v.high < 0) or "none",
-            "lambda_near_best": ", ".join(f"{k:g}" for k in near_best) or "none",
+    tied = sorted(k for k, v in versus.items() if v.low <= 0 <= v.high)
+    below = sorted(k for k, v in versus.items() if v.high < 0)
+    opening = (f"The highest mean rank-1 on the validation split is at λ = {best:g} ({lam.loc[best, 'rank1']:.2f}%, "
+               f"{queries} validation queries)")
+    if best == REFERENCE_LAMBDA:     # the reference: what cannot be told from it is what its intervals include
+        words = [f"{opening}, the paper's own choice.",
+                 f"Within its interval, so that this build cannot tell them from it: {_listed(tied)}." if tied else
+                 "Every other λ lies clear of it.",
+                 f"Clearly below it (interval under 0): {_listed(below)}." if below else ""]
+    else:
+        # λ values this build cannot tell from the best: their difference to λ = 0.9 overlaps the best's.
+        gap = versus[best]
+        near = sorted(k for k, v in versus.items() if k != best and v.high >= gap.low and v.low <= gap.high)
+        near_words = (f"; this build cannot tell it from {_listed(near)} (their intervals against λ = "
+                      f"{REFERENCE_LAMBDA:g} overlap)" if near else ", clear of every other λ")
+        words = [f"{opening}{near_words}.",
+                 f"Clearly below λ = {REFERENCE_LAMBDA:g} (interval under 0): {_listed(below)}." if below else "",
+                 f"Within the intervals of λ = {REFERENCE_LAMBDA:g}: {_listed(tied)}." if tied else ""]
+    return {"lambda_text": " ".join(w for w in words if w),
             "lambda0_r1": f"{lam.loc[0.0, 'rank1']:.2f}" if 0.0 in lam.index else "–"}
+
+
+def seeded_differences(lambda_runs: Mapping[float, Sequence[RunRecord]], lam: float) -> np.ndarray | None:
+    """λ − λ = 0.9 rank-1 per training seed, for a λ trained with every seed (None for a once-trained point)."""
+    if len(lambda_runs[lam]) < 2:
+        return None
+    return per_seed_differences(lambda_runs[lam], lambda_runs[REFERENCE_LAMBDA], "rank1")
 
 
 def lambda_sweep(runs: AblationRuns, check: AttributeCheck, chapter: Chapter) -> None:
@@ -152,10 +179,13 @@ def lambda_sweep(runs: AblationRuns, check: AttributeCheck, chapter: Chapter) ->
     paper_r1 = dict(zip(paper.FIG7_LAMBDA, paper.FIG7_RANK1))
     comparison = pd.DataFrame([{"λ": k, f"rank-1 − rank-1 at λ = {REFERENCE_LAMBDA:g}": v.mean, "95% low": v.low,
                                 "95% high": v.high, f"{paper.REPORTED}": paper_r1[k] - paper_r1[REFERENCE_LAMBDA],
-                                "verdict": verdict_under(check, paper_r1[k] - paper_r1[REFERENCE_LAMBDA], v)}
+                                "verdict": verdict_under(check, paper_r1[k] - paper_r1[REFERENCE_LAMBDA], v,
+                                                         per_run=seeded_differences(runs.lambdas, k))}
                                for k, v in versus.items()]).set_index("λ")
     chapter.tables["lambda_versus"] = shown(comparison)
-    chapter.quotes |= lambda_words(lam, versus, levels[REFERENCE_LAMBDA]["rank1"].queries)
+    words = lambda_words(lam, versus, levels[REFERENCE_LAMBDA]["rank1"].queries)
+    chapter.blocks["lambda_text"] = words.pop("lambda_text")
+    chapter.quotes |= words
 
 
 def leave_one_out(runs: AblationRuns, check: AttributeCheck, chapter: Chapter) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ...data.datasets import stands_for
@@ -21,8 +22,8 @@ from .. import paper, verdicts
 from ..attribute_check import AttributeCheck, attribute_check, check_table, verdict_under
 from ..plots import publish, training_curves_figure
 from ..report import (attribute_distance_share, attribute_headroom, attribute_recognition_table, compare_runs,
-                      history_frame, interval_words, mean_sd, paper_baseline_rows, seed_attribute_table,
-                      seed_metrics_table, shown, test_feature_table)
+                      history_frame, interval_words, mean_sd, one_header_row, paper_baseline_rows, per_seed_differences,
+                      seed_attribute_table, seed_metrics_table, shown, test_feature_table)
 from .chapter import Chapter
 
 Runs = Mapping[str, Sequence[RunRecord]]
@@ -66,10 +67,12 @@ def headline_quotes(runs: Runs, check: AttributeCheck, gaps: Mapping[str, float 
             "n_seeds": str(book.seeds),
             "apr_vs_ide_r1": interval_words(apr_vs_ide["rank1"]),
             "apr_vs_ide_map": interval_words(apr_vs_ide["mAP"]),
-            "apr_vs_ide_verdict": str(verdict_under(check, gaps["ide_r1"], apr_vs_ide["rank1"])),
+            "apr_vs_ide_verdict": str(verdict_under(check, gaps["ide_r1"], apr_vs_ide["rank1"],
+                                                    per_run=per_seed_differences(runs["apr"], runs["ide"], "rank1"))),
             "apr_vs_arn_r1": interval_words(apr_vs_arn["rank1"]),
             "apr_vs_arn_verdict": str(verdict_under(check, gaps["arn_r1"], apr_vs_arn["rank1"],
-                                                    rests_on_attributes=False)),
+                                                    rests_on_attributes=False,
+                                                    per_run=per_seed_differences(runs["apr"], runs["arn"], "rank1"))),
             "gap_ide": f"{gaps['ide_r1']:+.2f}", "gap_arn": f"{gaps['arn_r1']:+.2f}",
             "paper_dataset": paper.DATASET_LABELS[paper_key if paper_key in paper.GAPS else "market1501"]}
 
@@ -92,7 +95,8 @@ def attribute_quotes(runs: Runs, check: AttributeCheck, gaps: Mapping[str, float
         gap = run_interval(accuracy["apr"], accuracy["arn"], paired=True)
         quotes["attr_gap"] = (f"{gap.mean:+.2f} points (95% interval over training runs, paired by seed, "
                               f"{gap.low:+.2f} to {gap.high:+.2f})")
-        quotes["attr_verdict"] = str(verdict_under(check, gaps["attr_acc"], gap, rests_on_attributes=False))
+        quotes["attr_verdict"] = str(verdict_under(check, gaps["attr_acc"], gap, rests_on_attributes=False,
+                                                   per_run=np.subtract(accuracy["apr"], accuracy["arn"])))
     else:
         quotes["attr_gap"] = "not estimated (one training run of each)"
         quotes["attr_verdict"] = str(Verdict.CANNOT_TELL)
@@ -139,7 +143,7 @@ def baselines(parameters: BookParameters | Mapping[str, Any] | None = None) -> C
     gaps = paper.GAPS.get(stands_for(book.dataset), paper.GAPS["market1501"])
     check = attribute_check(runs["arn"], runs["apr"], book.data_root)
     chapter = Chapter()
-    chapter.tables["settings"] = training_settings(book)
+    chapter.tables["settings"] = one_header_row(training_settings(book))
     chapter.tables["reid"] = shown(pd.concat([seed_metrics_table(runs), paper_baseline_rows(book.dataset)]))
     chapter.quotes = headline_quotes(runs, check, gaps, book)
     chapter.blocks["verdict_glossary"] = verdicts.glossary()      # Markdown: the verdicts in italics
