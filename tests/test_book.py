@@ -200,7 +200,16 @@ _PAGE_PROBLEMS_JS = r"""
   }).map(i => i.getAttribute('src'));
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href).filter(h => h.startsWith('file:'));
   const stderr = document.querySelectorAll('.output.stderr, .output.traceback').length;
-  return JSON.stringify({wide, broken, uncaptioned, links, stderr, text: document.body.innerText});
+  // The page itself scrolling sideways, and the scorecard's verdicts a reader cannot see without scrolling.
+  const viewport = document.documentElement.clientWidth;
+  const pageWide = document.documentElement.scrollWidth > viewport + 1;
+  const verdicts = [...document.querySelectorAll('.apr-cards td[data-label="verdict"]')];
+  const hiddenVerdicts = verdicts.filter(td => {
+    const r = td.getBoundingClientRect(), table = td.closest('table');
+    return r.left < 0 || r.right > viewport + 1 || table.scrollWidth > table.clientWidth + 1;
+  }).length;
+  return JSON.stringify({wide, broken, uncaptioned, links, stderr, text: document.body.innerText, pageWide,
+                         verdicts: verdicts.length, hiddenVerdicts});
 })()
 """
 
@@ -236,6 +245,10 @@ class Browser:
         self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable", session=True)
+        # The layout viewport exactly ``width`` px wide (a headless window is never narrower than 500 px); below
+        # 600 px as a phone, which applies the pages' viewport meta tag.
+        self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=1000, deviceScaleFactor=1,
+                  mobile=width < 600)
 
     def call(self, method: str, session: bool = False, **params) -> dict:
         import json
@@ -312,10 +325,13 @@ def _link_problem(url: str) -> str | None:
 
 
 @pytest.mark.slow
-def test_every_page_reads_cleanly_in_a_browser(smoke_site, tmp_path):
-    """Every built page at 1,400 px in headless Chromium: no broken image or link, no console error, nothing wider
-    than the content column that does not scroll, every figure with a caption and alt text, and no notebook
-    plumbing, traceback, stderr or machine path in the visible text."""
+@pytest.mark.parametrize("width", [1400, 390], ids=["desktop-1400px", "phone-390px"])
+def test_every_page_reads_cleanly_in_a_browser(smoke_site, tmp_path, width):
+    """Every built page in headless Chromium, on a desktop (1,400 px) and on a phone (390 px): no broken image or
+    link, no console error, no page that scrolls sideways, nothing wider than the content column that does not
+    scroll inside its frame, every figure with a caption and alt text, no notebook plumbing, traceback, stderr,
+    machine path or unfilled substitution in the visible text; on a phone, every verdict of the scorecard on
+    screen without scrolling sideways."""
     import shutil
 
     chromium = shutil.which("chromium")
@@ -325,10 +341,10 @@ def test_every_page_reads_cleanly_in_a_browser(smoke_site, tmp_path):
     pages = [p for p in pages if p.name not in ("search.html", "genindex.html") and "_static" not in p.parts
              and 'http-equiv="Refresh"' not in p.read_text()]          # the root index only redirects
     forbidden = ["NBVAL_", "# Parameters", "<Figure size", "Traceback", str(REPO_ROOT), str(smoke_site.parent),
-                 "/tmp/"]
-    browser = Browser(chromium, tmp_path / "profile")
+                 "/tmp/", "{{"]
+    browser = Browser(chromium, tmp_path / "profile", width=width)
     try:
-        failures = []
+        failures, verdicts_seen = [], []
         checked: dict[str, str | None] = {}
         for page in pages:
             found = browser.problems(page)
@@ -336,6 +352,11 @@ def test_every_page_reads_cleanly_in_a_browser(smoke_site, tmp_path):
             failures += [f"{name}: broken image {src}" for src in found["broken"]]
             failures += [f"{name}: figure without caption or alt text: {src}" for src in found["uncaptioned"]]
             failures += [f"{name}: wider than the column and not scrolling: {w}" for w in found["wide"]]
+            failures += [f"{name}: the page scrolls sideways"] if found["pageWide"] else []
+            if page.name == "claims.html" and width < 600:
+                verdicts_seen.append(found["verdicts"])
+                failures += [f"{name}: {found['hiddenVerdicts']} of {found['verdicts']} verdicts off screen"] \
+                    if found["hiddenVerdicts"] else []
             # The reference page documents the nbval marker by name; the chapters must not show it.
             shown = [t for t in forbidden
                      if t in found["text"] and not (t == "NBVAL_" and page.name == "reference.html")]
@@ -351,6 +372,9 @@ def test_every_page_reads_cleanly_in_a_browser(smoke_site, tmp_path):
         browser.close()
     assert len(pages) >= 10 and checked
     assert not failures, "\n".join(failures)
+    assert width >= 600 or (verdicts_seen and verdicts_seen[0] >= 10)   # the cards were checked, not missed
+    print(f"{width} px: {len(pages)} pages, {len(checked)} links, clean"
+          + (f"; {verdicts_seen[0]} verdicts on screen" if verdicts_seen else ""))
 
 
 @pytest.mark.slow

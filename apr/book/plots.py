@@ -5,6 +5,7 @@ Styling happens inside ``with sns.axes_style(...)`` blocks, never globally.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from ..config import variant_spec  # noqa: E402
 from ..data.paths import FIGURES  # noqa: E402
 from ..data.render import make_cameras, make_identity, render  # noqa: E402
 from ..data.synthetic import sample_from_prior  # noqa: E402
@@ -73,7 +75,8 @@ def synthetic_samples_figure(seed: int = 0) -> plt.Figure:
                 ax.imshow(render(ident, cameras[2], np.random.default_rng([seed, 4, i]), view=view))
                 ax.axis("off")
                 if j == 0:
-                    ax.set_title(caption, fontsize=9, x=1.0, ha="center")
+                    # over the pair, on two lines where it is long: a pair is two narrow images wide
+                    ax.set_title(textwrap.fill(caption, 16), fontsize=9, x=1.0, ha="center", linespacing=1.0)
         fig.suptitle("Synthetic Market-1501 stand-in: one identity across six cameras (top);\n"
                      "attribute contrasts, same person, camera and noise with one attribute flipped (below)",
                      fontsize=10, y=0.95)
@@ -134,18 +137,21 @@ _SWATCHES = {"black": "#222222", "white": "#f4f4f4", "red": "#d62728", "purple":
 def attribute_distribution_figure(counts: pd.Series, up: pd.Series, down: pd.Series, title: str) -> plt.Figure:
     """Fig. 3 layout: positive identities per attribute value (bars), upper and lower colours (pies)."""
     with sns.axes_style("whitegrid"):
-        fig, axes = plt.subplots(1, 3, figsize=(14, 4), gridspec_kw={"width_ratios": [2.2, 1, 1]})
+        # Bars across the top, the two pies below: the figure reads at the width of the text column.
+        fig = plt.figure(figsize=(10, 7.8))
+        grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1])
+        axes = [fig.add_subplot(grid[0, :]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
         axes[0].bar(counts.index, counts.to_numpy(), color="#4c72b0")
         axes[0].set_ylabel("identities")
         # Labels rotated about their right end, so that neighbours ("short lower-body", "dress") do not overlap.
-        plt.setp(axes[0].get_xticklabels(), rotation=65, ha="right", rotation_mode="anchor", fontsize=8)
+        plt.setp(axes[0].get_xticklabels(), rotation=65, ha="right", rotation_mode="anchor", fontsize=9)
         for ax, pie, name in ((axes[1], up, "upper-body colour"), (axes[2], down, "lower-body colour")):
             pie = pie[pie > 0]
             colours = [_SWATCHES.get(k, "#cfcfcf") for k in pie.index]
             ax.pie(pie.to_numpy(), colors=colours, startangle=90, counterclock=False,
                    wedgeprops={"edgecolor": "#555555", "linewidth": 0.5})
             ax.legend([f"{k} ({v})" for k, v in pie.items()], loc="center left", bbox_to_anchor=(1.0, 0.5),
-                      fontsize=8, frameon=False)
+                      fontsize=9, frameon=False)
             ax.set_title(name, fontsize=10)
         fig.suptitle(title, fontsize=11)
         fig.tight_layout()
@@ -163,31 +169,36 @@ def heatmap_figure(matrix: pd.DataFrame, title: str, *, fmt: str = ".2f", cmap: 
                 cbar=True, annot_kws={"fontsize": 7}, linewidths=0.3, linecolor="white")
     ax.set_title(title, fontsize=10)
     # column labels rotated about their end, so long names ("type of lower-body clothing") do not overlap
-    plt.setp(ax.get_xticklabels(), rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
-    ax.tick_params(axis="y", rotation=0, labelsize=8)
+    plt.setp(ax.get_xticklabels(), rotation=60, ha="right", rotation_mode="anchor", fontsize=9)
+    ax.tick_params(axis="y", rotation=0, labelsize=9)
     fig.tight_layout()
     return fig
 
 
 def training_curves_figure(history: pd.DataFrame) -> plt.Figure:
     """Loss, training ID accuracy and training attribute accuracy per epoch, one line per variant, each
-    variant in its own colour and line style (:data:`VARIANT_STYLES`) in every panel, one legend for all."""
-    panels = [("loss", "total loss (Eq. 6)"), ("id_acc", "training ID accuracy"),
-              ("attr_acc", "training attribute accuracy")]
+    variant in its own colour and line style (:data:`VARIANT_STYLES`) in every panel, one legend for all (in the
+    fourth cell of a 2 × 2 grid, so the figure reads at the width of the text column)."""
+    panels = [("loss", "training loss (each model's own objective)"), ("id_acc", "training ID accuracy"),
+              ("attr_acc", "training attribute accuracy (attribute loss trained)")]
+    untrained = {VARIANT_NAMES[v] for v in VARIANT_NAMES if not variant_spec(v).attribute_loss}
     with sns.axes_style("whitegrid"):
-        fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
+        fig, grid = plt.subplots(2, 2, figsize=(9, 6.4))
+        axes = grid.ravel()
         for ax, (column, title) in zip(axes, panels):
             for variant, part in history.groupby("variant", sort=False):
                 if column != "loss" and not part[column].any():
                     continue   # the variant has no such head
+                if column == "attr_acc" and variant in untrained:
+                    continue   # heads no loss trains ("w/o attri"): their accuracy says nothing
                 colour, style = VARIANT_STYLES.get(variant, ("#7f7f7f", "-"))
                 ax.plot(part["epoch"], part[column], label=variant, lw=1.6, color=colour, linestyle=style)
             ax.set_title(title, fontsize=10)
             ax.set_xlabel("epoch")
         handles = {line.get_label(): line for ax in axes for line in ax.get_lines()}
-        fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=len(handles), fontsize=8,
-                   frameon=False, bbox_to_anchor=(0.5, 1.0))
-        fig.tight_layout(rect=(0, 0, 1, 0.92))
+        axes[3].axis("off")
+        axes[3].legend(list(handles.values()), list(handles), loc="center", fontsize=10, frameon=False)
+        fig.tight_layout()
     return fig
 
 
@@ -296,7 +307,8 @@ def acceleration_figure(curve: pd.DataFrame, reported: pd.DataFrame | None, titl
                         label="reported by the paper (Market-1501)")
             ax.axhline(0, color="#444444", lw=0.8)
             ax.set_xlabel("gallery used (%)", fontsize=10)
-            ax.set_ylabel(f"change of {name} against the whole gallery (points)", fontsize=10)
+            ax.set_ylabel(f"change of {name} (points)", fontsize=10)
+            ax.set_title(f"{name}, against the whole gallery", fontsize=10)
             ax.set_xlim(-2, 102)
             ax.legend(fontsize=9, loc="lower right")
         fig.suptitle(title, fontsize=11)
@@ -345,6 +357,23 @@ def distractor_figure(levels: pd.DataFrame, reported: dict[str, dict[str, tuple[
 FOREST_LIMITS = (-2.0, 3.0)
 
 
+def forest_clips(multiple: float, low: float, high: float, limits: tuple[float, float] = FOREST_LIMITS
+                 ) -> list[tuple[float, str, str]]:
+    """Where a forest-plot row leaves the axis ``limits``: (the axis end, the text's alignment, the text) for each
+    side its interval passes. A row wholly off the axis gets one arrow, on its side, with its value and interval
+    ("−13.0 (−14.9 to −11.1)"); a row that passes an end gets an arrow there with the interval's end value."""
+    lo, hi = limits
+    if high < lo or low > hi:
+        side = lo if high < lo else hi
+        return [(side, "left" if side == lo else "right", f"{multiple:+.1f} ({low:+.1f} to {high:+.1f})")]
+    clips = []
+    if low < lo:
+        clips.append((lo, "left", f"to {low:+.1f}"))
+    if high > hi:
+        clips.append((hi, "right", f"to {high:+.1f}"))
+    return clips
+
+
 def forest_figure(forest: pd.DataFrame) -> plt.Figure:
     """The scorecard's forest plot: one row per claim about trained models, this build's effect as a multiple of the
     paper's (column ``multiple``, interval ``low``–``high``) against 0 (no effect) and 1 (the paper's effect), and
@@ -352,7 +381,8 @@ def forest_figure(forest: pd.DataFrame) -> plt.Figure:
     lo, hi = FOREST_LIMITS
     rows = len(forest)
     with sns.axes_style("whitegrid"):
-        fig, ax = plt.subplots(figsize=(9, 0.32 * rows + 1.4))
+        # Claims wrapped on two lines: the axis keeps most of the width, and the figure reads in the text column.
+        fig, ax = plt.subplots(figsize=(8.5, 0.42 * rows + 1.4))
         ax.axvspan(lo, 0, color="#f2f2f2", zorder=0)
         ax.axvline(0, color="#444444", lw=1, zorder=1)
         ax.axvline(1, color=SOURCE_COLOURS["paper"], lw=1.2, ls="--", zorder=1, label="the paper's effect (1)")
@@ -360,23 +390,29 @@ def forest_figure(forest: pd.DataFrame) -> plt.Figure:
             verdict = str(row["verdict"])
             if pd.isna(row["multiple"]):
                 continue                           # nothing measured: the verdict on the right says why
-            centre, left, right = (float(np.clip(v, lo, hi)) for v in (row["multiple"], row["low"], row["high"]))
             colour = SOURCE_COLOURS["this build"] if verdict != Verdict.UNTESTABLE else "#999999"
-            ax.plot([left, right], [y, y], color=colour, lw=2, solid_capstyle="butt", zorder=2)
-            ax.plot(centre, y, verdicts.marker(verdict), color=colour, ms=5, zorder=3)
-            for end, value, limit, marker in ((left, row["low"], lo, "<"), (right, row["high"], hi, ">")):
-                if value < lo or value > hi:
-                    ax.plot(limit, y, marker, color=colour, ms=6, zorder=3)
+            for x, align, text in forest_clips(float(row["multiple"]), float(row["low"]), float(row["high"])):
+                # An arrow where the interval leaves the axis, and the value it reaches there, in words.
+                ax.plot(x, y, "<" if x == lo else ">", color=colour, ms=8, zorder=4, clip_on=False)
+                ax.annotate(text, (x, y), xytext=(5 if align == "left" else -5, 3), textcoords="offset points",
+                            ha=align, va="bottom", fontsize=7.5, color=colour,
+                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+            left, right = (float(np.clip(v, lo, hi)) for v in (row["low"], row["high"]))
+            if left < right:
+                ax.plot([left, right], [y, y], color=colour, lw=2, solid_capstyle="butt", zorder=2)
+            if lo <= row["multiple"] <= hi:
+                ax.plot(row["multiple"], y, verdicts.marker(verdict), color=colour, ms=5, zorder=3)
         ax.set_yticks(range(rows))
-        ax.set_yticklabels(forest["claim"], fontsize=8)
+        ax.set_yticklabels([textwrap.fill(str(c), 46) for c in forest["claim"]], fontsize=8.5, linespacing=1.0)
         ax.set_ylim(rows - 0.5, -0.5)
         ax.set_xlim(lo, hi)
         verdict_axis = ax.twinx()                  # each row's verdict, in words, on the right
         verdict_axis.set_ylim(ax.get_ylim())
         verdict_axis.set_yticks(range(rows))
-        verdict_axis.set_yticklabels([str(v) for v in forest["verdict"]], fontsize=8)
+        verdict_axis.set_yticklabels([textwrap.fill(str(v), 14) for v in forest["verdict"]], fontsize=8.5,
+                                     linespacing=1.0)
         verdict_axis.grid(False)
         ax.set_xlabel("this build's effect ÷ the paper's effect (95% interval)", fontsize=9)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1), frameon=False)   # above: rows fill the axis
         fig.tight_layout()
     return fig

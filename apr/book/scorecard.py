@@ -43,7 +43,8 @@ INTRO: dict[ClaimGroup, str] = {
         "estimated from its interval alone (`interval_verdict_agreement`)."),
     ClaimGroup.RECOUNT: (
         "Counted from the annotation files, no training involved: *this build* is the largest difference between "
-        "a recounted and a printed value. Where the paper is known to be wrong, the row says *erratum*."),
+        "a recounted and a printed value. A difference the [errata page](../errata.md) lists (with what it most "
+        "likely points to) says *erratum*."),
     ClaimGroup.SCALE: "What each claim needs before a build can check it.",
 }
 
@@ -187,7 +188,10 @@ def claims_page(table: pd.DataFrame, parameters: BookParameters, check: Attribut
               "effect).", "",
               "Each claim about trained models: this build's effect as a multiple of the paper's (1: as large as "
               "claimed; 0: no effect; below 0: the other way), with its 95% interval. The verdict follows from where "
-              "the interval lies against 0 and 1; an interval that reaches past the axis ends in an arrow.", "```", ""]
+              "the interval lies against 0 and 1. Where an interval leaves the axis an arrow marks the side, with the "
+              "value it reaches; a row wholly beyond the axis is one arrow with its value and interval. A speed-up "
+              "counts from ×1 (no speed-up): its multiple is (this build's factor − 1) ÷ (the paper's − 1).", "```",
+              ""]
     return "\n".join(lines + _group_tables(table))
 
 
@@ -205,13 +209,14 @@ def _group_tables(table: pd.DataFrame) -> list[str]:
             note = r["note"] if isinstance(r["note"], str) else ""
             interval = "" if pd.isna(r["low"]) or r["low"] == r["high"] else \
                 f" ({_number(r['low'], signed)} to {_number(r['high'], signed)})"
+            measured = f"×{r['measured']:.2f}" if r["unit"] == "×" else _number(r["measured"], signed)
             if group == ClaimGroup.TRAINED:
                 # Notes go below the table: a tenth column would push the last ones out of a 1,400-px page.
                 if note:
                     notes.append(note)
                 marker = f" [{len(notes)}]" if note else ""
-                rows.append([Markup(_claim_cell(r) + marker), r["paper"],
-                             f"{_number(r['measured'], signed)}{interval}", r["seeds"], f"**{r['verdict']}**",
+                rows.append([Markup(_claim_cell(r) + marker), r["paper"], f"{measured}{interval}", r["seeds"],
+                             f"**{r['verdict']}**",
                              _number(r["detectable"], False), r["seeds_needed"] or "–", _share(r["agreement"])])
             elif group == ClaimGroup.RECOUNT:
                 rows.append([_claim_link(r), r["paper"], _number(r["measured"], False), f"**{r['verdict']}**", note])
@@ -221,7 +226,10 @@ def _group_tables(table: pd.DataFrame) -> list[str]:
                                        "smallest detectable", "seeds needed", "same verdict on a rebuild (est.)"],
                   ClaimGroup.RECOUNT: ["claim", "paper", "this build", "verdict", "note"],
                   ClaimGroup.SCALE: ["claim", "paper", "needs"]}[group]
-        lines += _table(header, rows) + [""]
+        table_lines = _table(header, rows)
+        if group == ClaimGroup.TRAINED:     # below 600 px wide, one card per claim (_static/apr.css)
+            table_lines = ["```{container} apr-cards", *table_lines, "```"]
+        lines += table_lines + [""]
         if notes:
             lines += ["Notes:", ""] + [f"{k}. {_escaped(n)}" for k, n in enumerate(notes, 1)] + [""]
     return lines
