@@ -27,7 +27,7 @@ from ..experiments.configs import book_configs
 from ..experiments.distractors import book_distractor_follow_up
 from ..experiments.parameters import BookParameters
 from .scorecard import write_scorecard
-from .status import write_status_page
+from .status import parameter_cells, write_status_page
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 # The parameters of the nbval baselines in tests/notebooks (scripts/update_nbval_baselines.py): fewer seeds than the
@@ -216,8 +216,7 @@ def build_book(parameters: BookParameters = BookParameters(), *, html: bool = Tr
     fig8 = book_distractor_follow_up(parameters)
     records = load_or_train_many(configs, follow_ups=[fig8] if fig8 is not None else [],
                                  execution=parameters.execution)
-    shown = parameters.to_dict() | {"execution": ", ".join(f"{k}={v}" for k, v in
-                                                           parameters.to_dict()["execution"].items() if v is not None)}
+    shown = parameter_cells(parameters)
     status = {"parameters": shown, "models": len(configs),
               "training_s": round(time.perf_counter() - started, 1)}
     status["chapters"] = run_chapters(chapters, generated, parameters)

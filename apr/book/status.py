@@ -13,7 +13,22 @@ from ..data.datasets import stands_for
 from ..data.paths import REPO_ROOT
 from ..data.files import atomic_write_bytes, save_json
 from ..engine.store import RunRecord
-from ..experiments.configs import REMOVALS, schema_of
+from ..experiments.configs import GALLERY_MULTIPLE, REMOVALS, schema_of
+from ..experiments.parameters import DEFAULT_ABLATION_SEEDS, BookParameters
+
+
+def parameter_cells(parameters: BookParameters) -> dict[str, str]:
+    """The build's parameters as the status page shows them: an unset one (None) as the value it stands for."""
+    values = parameters.to_dict()
+    values["execution"] = ", ".join(f"{k}={v}" for k, v in values["execution"].items() if v is not None)
+    unset = {"dataset_file": "– (not a dataset of your own)",
+             "data_root": "– (the default: $APR_DATA_ROOT, else ../shared/data)",
+             "ablation_seeds": f"{parameters.ablation_runs} (the default: {DEFAULT_ABLATION_SEEDS}, at most seeds)",
+             "gallery_multiple": ("– (the paper's four Market-1501+500k sizes)"
+                                  if (parameters.dataset, parameters.scale) == ("market1501", "paper")
+                                  else f"{GALLERY_MULTIPLE[parameters.scale]:g} (the scale's default)"),
+             "figures_dir": f"{_repo_relative(str(parameters.figures))} (the default)"}
+    return {k: unset.get(k, "–") if v is None else v for k, v in values.items()}
 
 
 def write_status_page(status: dict, records: list[RunRecord], generated: Path) -> Path:

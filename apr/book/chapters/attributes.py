@@ -20,7 +20,7 @@ from ..annotation_stats import (FIG4_ATTRIBUTES, attribute_indicators, colour_ce
                                 conditional_cooccurrence, fig4_differences, positive_counts, quirk_summary,
                                 split_differences)
 from ..plots import attribute_distribution_figure, heatmap_figure, publish
-from ..report import shown
+from ..report import one_header_row, shown
 from .chapter import Chapter
 
 PAPER_DATASETS = ("market1501", "dukemtmc", "synthetic", "synthetic_duke")
@@ -93,7 +93,7 @@ def distribution_figures(sources: Mapping[str, AnnotationSource], chapter: Chapt
                                "fig3_top_up": f"{up.drop(['none marked', 'several marked']).idxmax()}",
                                "fig3_top_down": f"{down.drop(['none marked', 'several marked']).idxmax()}",
                                "fig3_no_up": int(up["none marked"])}
-    chapter.tables["fig3_counts"] = distribution
+    chapter.tables["fig3_counts"] = {name: one_header_row(t) for name, t in distribution.items()}
 
 
 def cooccurrence_figures(sources: Mapping[str, AnnotationSource], chapter: Chapter, figures: Path) -> None:
@@ -112,10 +112,10 @@ def cooccurrence_figures(sources: Mapping[str, AnnotationSource], chapter: Chapt
         chapter.figures["fig4"].append(publish(fig, f"fig4_correlation_{name}", matrix.round(4), folder=figures))
         paper_matrices[name] = matrix
     for name, matrix in correlations.items():
-        fig = heatmap_figure(matrix, f"{name}: P(column | row), all attribute values", annotate=False, size=(13, 11))
+        fig = heatmap_figure(matrix, f"{name}: P(column | row), all attribute values", annotate=False, size=(10.5, 9))
         chapter.figures["fig4_all"].append(publish(fig, f"fig4_correlation_all_{name}", matrix.round(4),
                                                    folder=figures))
-    chapter.tables["fig4_paper"] = paper_matrices
+    chapter.tables["fig4_paper"] = {name: one_header_row(m) for name, m in paper_matrices.items()}
     first = correlations[next(iter(sources))]
     chapter.quotes |= {"p_dress_female": f"{first.loc['dress', 'female']:.2f}",
                        "p_longhair_female": f"{first.loc['long hair', 'female']:.2f}",
@@ -179,10 +179,11 @@ def attributes_chapter(parameters: BookParameters | Mapping[str, Any] | None = N
         chapter.notes["files"] = (f"**This chapter studies the paper's annotation files ({', '.join(sources)}), not "
                                   f"this build's dataset {own}**: the paper's figures are about them. Your dataset's "
                                   "attributes are listed in chapter 00 and scored in chapters 02-04.")
-    chapter.tables["files"] = files_read(sources, book.data_root)
+    chapter.tables["files"] = one_header_row(files_read(sources, book.data_root))
     distribution_figures(sources, chapter, book.figures)
     cooccurrence_figures(sources, chapter, book.figures)
     printed_fig4_comparison(sources, chapter, book.figures)
-    chapter.tables["quirks"] = {name: quirk_summary(s.tables, s.schema) for name, s in sources.items()}
-    chapter.tables["shifts"] = {name: largest_shifts(s.tables, s.schema) for name, s in sources.items()}
+    chapter.tables["quirks"] = {name: one_header_row(quirk_summary(s.tables, s.schema)) for name, s in sources.items()}
+    chapter.tables["shifts"] = {name: one_header_row(largest_shifts(s.tables, s.schema))
+                               for name, s in sources.items()}
     return chapter

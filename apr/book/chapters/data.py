@@ -17,6 +17,7 @@ from ...data.records import ReidData
 from ...data.synthetic import SYNTHETIC_MANIFEST
 from ...experiments import BookParameters
 from ..plots import publish, synthetic_samples_figure, synthetic_samples_table
+from ..report import one_header_row
 from .chapter import Chapter
 
 
@@ -62,10 +63,10 @@ def data_chapter(parameters: BookParameters | Mapping[str, Any] | None = None) -
     data, says = build_dataset(book)
     summary = split_summary(data)
     chapter = Chapter(notes={"data": says})
-    chapter.tables["summary"] = summary
+    chapter.tables["summary"] = one_header_row(summary)
     chapter.figures["synthetic_samples"] = publish(synthetic_samples_figure(book.seed), "synthetic_samples",
                                                    synthetic_samples_table(book.seed), folder=book.figures)
-    chapter.tables["groups"] = evaluation_groups(data.schema or MARKET_SCHEMA)
+    chapter.tables["groups"] = one_header_row(evaluation_groups(data.schema or MARKET_SCHEMA))
     chapter.quotes = {"n_train_images": int(summary.loc["train", "images"]),
                       "n_train_ids": int(summary.loc["train", "ids"]),
                       "n_gallery_images": int(summary.loc["gallery", "images"])}
