@@ -94,6 +94,11 @@ class APRConfig:
     test_feature: str = "concat"          # "concat": [embedding, re-weighted attributes] (paper); "pool5"
     # loss and optimisation
     lambda_id: float = 0.9                # Eq. 6: lambda * ID loss + (1 - lambda) * mean attribute loss
+    attribute_loss_reduction: str = "mean"  # Eq. 6's attribute term, λ·L_ID + (1 − λ)·(1/m)·Σ_j L_attr^j as printed
+                                          # ("mean"), or without the 1/m ("sum": each attribute weighs 1 − λ, as
+                                          # Eq. 2 weighs each of ARN's 1); the paper's Table 4 has APR's attributes
+                                          # above ARN's, which the printed mean makes hard (errata page). Only
+                                          # variants that weigh two losses (APR, w/o ARM) read it
     epochs: int = 60
     batch_size: int = 32                  # the global batch: under torchrun split over the processes (see ddp_batch)
     ddp_batch: str = "global"             # "global": each of N processes takes batch_size / N (the paper's recipe on
@@ -125,6 +130,8 @@ class APRConfig:
             (self.variant in VARIANTS, f"variant={self.variant!r}: expected one of {', '.join(VARIANTS)}"),
             (self.backbone in BACKBONES, f"backbone={self.backbone!r}: expected one of {', '.join(BACKBONES)}"),
             (0.0 <= self.lambda_id <= 1.0, f"lambda_id={self.lambda_id}: must be in [0, 1]"),
+            (self.attribute_loss_reduction in ("mean", "sum"),
+             f"attribute_loss_reduction={self.attribute_loss_reduction!r}: expected mean (Eq. 6 as printed) or sum"),
             (self.epochs >= 1 and self.batch_size >= 2,
              f"epochs={self.epochs}, batch_size={self.batch_size}: need >= 1 and >= 2"),
             (math.isfinite(self.lr) and self.lr > 0, f"lr={self.lr}: must be a finite number > 0"),
@@ -204,7 +211,8 @@ class APRConfig:
 NOT_IN_CACHE_KEY: tuple[str, ...] = ("device", "loader_workers", "eval_batch_size", "data_path")
 # Settings added after runs were first cached, with the default that means "as before".
 LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0, "train_seed": 0, "validation_ids": 0, "synthetic_test_ids": 0,
-                                  "synthetic_train_ids": 0, "dataset_file": None, "ddp_batch": "global"}
+                                  "synthetic_train_ids": 0, "dataset_file": None, "ddp_batch": "global",
+                                  "attribute_loss_reduction": "mean"}
 # Training seed k of data seed s seeds the training with s + k * this (a prime far above the data seeds in use).
 TRAINING_SEED_STRIDE = 7919
 

@@ -1,5 +1,9 @@
 """The paper's objectives: APR's L = λ·L_ID + (1 − λ)·mean_j L_attr^j (Eq. 6), and its baselines'.
 
+Eq. 6 as printed averages the m attribute losses ("mean": each attribute weighs (1 − λ)/m, 1/270 at λ = 0.9 with
+Market's 27); the other reading ("sum", ``APRConfig.attribute_loss_reduction``) drops the 1/m, so that each attribute
+weighs 1 − λ, as Eq. 2 weighs each of ARN's 1. The errata page says why the reading matters.
+
 Variants: ``ide`` uses L_ID alone (Eq. 1); ``arn`` the *sum* of the attribute losses (Eq. 2: the
 paper's Baseline 2 sums over the m attributes, which with SGD is m times the step of a mean);
 ``apr_no_attr_loss`` uses L_ID alone on APR's network. Every loss is a softmax cross-entropy;
@@ -33,12 +37,16 @@ def check_lambda(lambda_id: float) -> None:
 
 
 def apr_loss(out: APROutput, labels: torch.Tensor, attrs: torch.Tensor, variant: str = "apr",
-             lambda_id: float = 0.9) -> LossParts:
-    """Eq. 6 for ``variant`` given a forward pass, ID labels (B,) and attribute labels (B, m)."""
+             lambda_id: float = 0.9, attribute_reduction: str = "mean") -> LossParts:
+    """Eq. 6 for ``variant`` given a forward pass, ID labels (B,) and attribute labels (B, m); a variant that weighs
+    two losses reduces its attribute losses by ``attribute_reduction`` ("mean" as printed, or "sum")."""
     check_lambda(lambda_id)
+    if attribute_reduction not in ("mean", "sum"):
+        raise ValueError(f"attribute_reduction must be mean or sum, got {attribute_reduction!r}")
     id_loss = F.cross_entropy(out.id_logits.float(), labels) if out.id_logits is not None else None
     spec = variant_spec(variant)
-    reduction = "mean" if spec.id_loss else "sum"      # ARN alone: Eq. 2's sum over the attributes
+    # ARN alone: Eq. 2's sum over the attributes; w/o attri computes it only to report it.
+    reduction = attribute_reduction if spec.id_loss else "sum"
     attr = attribute_loss(out.attr_logits, attrs, reduction) if out.attr_logits is not None else None
     if spec.weighs_losses:
         total = lambda_id * id_loss + (1.0 - lambda_id) * attr

@@ -83,6 +83,29 @@ def test_loss_equals_eq6():
     expected = 0.7 * id_loss + 0.3 * torch.stack(per_attr).mean()
     torch.testing.assert_close(parts.total, expected)
     torch.testing.assert_close(parts.id, id_loss)
+    # The other reading of Eq. 6's attribute term: summed, each attribute weighing 1 - λ.
+    summed = apr_loss(out, labels, attrs, "apr", lambda_id=0.7, attribute_reduction="sum")
+    torch.testing.assert_close(summed.total, 0.7 * id_loss + 0.3 * torch.stack(per_attr).sum())
+    torch.testing.assert_close(summed.attr, 3 * parts.attr)
+    arn = make("arn", classes=[2, 4, 2])(torch.randn(4, 3, 64, 32))
+    for reading in ("mean", "sum"):     # ARN trains Eq. 2's sum whatever the reading
+        torch.testing.assert_close(apr_loss(arn, labels, attrs, "arn", 0.9, reading).total,
+                                   apr_loss(arn, labels, attrs, "arn", 0.9, "sum").attr)
+    with pytest.raises(ValueError, match="attribute_reduction must be mean or sum, got 'max'"):
+        apr_loss(out, labels, attrs, "apr", 0.9, "max")
+
+
+def test_the_attribute_loss_reading_is_a_setting_that_keeps_old_runs_and_shared_starts():
+    from apr.config import from_params
+    from apr.engine.pretrain import pretrain_config
+
+    printed, summed = from_params("quick"), from_params("quick", attribute_loss_reduction="sum")
+    assert printed.attribute_loss_reduction == "mean" and summed.to_dict()["attribute_loss_reduction"] == "sum"
+    # (test_a_later_setting_at_its_default_keeps_the_cache_key: the printed reading keeps the runs cached before it)
+    # Both readings fine-tune the same pretraining, so that APR's two readings and IDE stay paired by seed.
+    assert pretrain_config(summed).key() == pretrain_config(printed).key()
+    with pytest.raises(ValueError, match="attribute_loss_reduction='avg': expected mean"):
+        from_params("quick", attribute_loss_reduction="avg")
 
 
 def test_variants_drop_their_parts():
@@ -175,13 +198,14 @@ def test_a_later_setting_at_its_default_keeps_the_cache_key():
     base = from_params("quick")
     before = {k: v for k, v in base.to_dict().items()   # the dict as hashed before the later settings existed
               if k not in (*NOT_IN_CACHE_KEY, "head_lr_factor", "train_seed", "validation_ids", "synthetic_test_ids",
-                           "synthetic_train_ids", "dataset_file", "ddp_batch")}
+                           "synthetic_train_ids", "dataset_file", "ddp_batch", "attribute_loss_reduction")}
     assert base.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:12]
     assert from_params("quick", head_lr_factor=2.0).key() != base.key()
     assert from_params("quick", train_seed=1).key() != base.key()
     assert from_params("quick", ddp_batch="per_process").key() != base.key()
     assert from_params("quick", synthetic_test_ids=50).key() != base.key()
     assert from_params("quick", validation_ids=20).key() != base.key()
+    assert from_params("quick", attribute_loss_reduction="sum").key() != base.key()
 
 
 def test_training_seeds_share_the_data_not_the_pretraining():

@@ -38,4 +38,5 @@ def pretrain_config(config: APRConfig) -> APRConfig:
                    seed=config.seed + PRETRAIN_SEED_OFFSET, train_seed=config.train_seed, epochs=PRETRAIN_EPOCHS,
                    synthetic_test_ids=min(PRETRAIN_TEST_IDS, SYNTH_PRESETS[config.synthetic_scale].num_test_ids),
                    synthetic_train_ids=PRETRAIN_TRAIN_IDS.get(config.synthetic_scale, 0),
-                   lambda_id=0.9, lr_decay_epoch=None, head_lr_factor=1.0, validation_ids=0)
+                   lambda_id=0.9, lr_decay_epoch=None, head_lr_factor=1.0, validation_ids=0,
+                   attribute_loss_reduction="mean")   # IDE reads no attribute loss: APR's readings share one start

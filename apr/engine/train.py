@@ -163,7 +163,8 @@ def train_one_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, tr
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and config.amp):
             out = model(x)
-            parts = apr_loss(out, batch["label"], batch["attrs"], config.variant, config.lambda_id)
+            parts = apr_loss(out, batch["label"], batch["attrs"], config.variant, config.lambda_id,
+                             config.attribute_loss_reduction)
         loss = float(parts.total.detach())
         if not math.isfinite(loss):     # stop here: one more step would write NaN into every weight
             raise TrainingDiverged(f"training diverged: loss {loss} at epoch {epoch + 1}, step {steps + 1} "
