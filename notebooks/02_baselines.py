@@ -161,6 +161,13 @@ chapter.tables["headroom"]
 # attributes carry {glue:text}`attribute_share`% of APR's mean squared query–gallery distance
 # (mean ± SD over its training runs).
 #
+# (baselines-why)=
+# ## Why APR does or does not beat IDE here
+#
+# ```{glue:md} headline_reason
+# :format: myst
+# ```
+#
 # ## Attribute recognition on every dataset of the paper (Tables 4–7)
 #
 # The paper measures attribute recognition on four datasets: Market-1501 (27 attributes in 12

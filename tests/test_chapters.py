@@ -281,3 +281,27 @@ def test_each_trained_model_verdict_has_one_meaning_and_one_marker():
     assert verdicts.marker("opposite") == "v" and verdicts.marker(Verdict.NOT_SEEN) == "s"
     with pytest.raises(ValueError, match="no forest-plot marker for the verdict 'not shown here'"):
         verdicts.marker("not shown here")              # a renamed word fails here, not as a silent circle
+
+
+def test_the_headline_reason_says_what_the_build_measured_on_both_sides_of_each_condition():
+    from apr.book.chapters.baselines import headline_reason, last_third_gain
+    from apr.config import from_params
+
+    printed = from_params("quick")
+    text = headline_reason("not seen here", interval(-7.8, -9.0, -6.6), 0.08, "60.46 ± 3.66", "77.58 ± 3.06",
+                           {"IDE": 9.4, "APR": 8.7}, printed, 27)
+    assert text.startswith('**Why the verdict on "APR beats IDE" is *not seen here* in this build.**')
+    assert "APR's attribute heads are below ARN's (-7.8 points" in text
+    assert "averages the m = 27 attribute losses, so each weighs (1 − λ)/m = 1/270 of APR's loss" in text
+    assert "carry only 0.08% of its test distance, so it ranks the gallery by its embedding" in text
+    assert "stop after 10 epochs while still learning" in text and "9.4 points (IDE) and 8.7 points (APR)" in text
+    summed = from_params("quick", attribute_loss_reduction="sum", epochs=30)
+    text = headline_reason("as large as claimed", interval(0.5, -0.5, 1.5), 12.0, "60", "77", {"IDE": 0.4, "APR": 0.9},
+                           summed, 27)
+    assert "about level with ARN's" in text and "sums the m = 27 attribute losses, so each weighs 1 − λ" in text
+    assert "carry 12.0% of its test distance." in text and "The schedule (30 epochs) had stopped climbing" in text
+    assert "attribute heads" not in headline_reason("x", None, 0.5, "1", "2", {"IDE": 0.0}, summed, 27)
+
+    history = [{"id_acc": a} for a in (0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)]
+    run = SimpleNamespace(history=history, config=printed)     # 10 epochs: the step at epoch 8 (0-based 7)
+    assert last_third_gain([run]) == pytest.approx(90 - 75)

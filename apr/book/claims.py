@@ -272,13 +272,15 @@ def acceleration_claims(parameters: BookParameters) -> list[Row]:
                             per_run=(100 - outcomes[0.7]["gallery_used"]).mean(1), **where,
                             note="share of the gallery the filter never compares, per query")]
     matched = paper_share_tau(outcomes)
-    for claim, tau in ((f"Keeping the paper's {kept:.2f}% of the gallery costs rank-1 (Fig. 9; τ = {matched:g} here)",
-                        matched), ("τ = 0.7 costs rank-1 (Fig. 9)", 0.7)):
+    # The claim's words stay the same from build to build (scorecards are compared by them); the τ is in the note.
+    for claim, tau in ((f"Keeping the paper's {kept:.2f}% of the gallery costs rank-1 (Fig. 9)", matched),
+                       ("τ = 0.7 costs rank-1 (Fig. 9)", 0.7)):
         # Paired within each run: the same model with and without the filter, on the same queries.
         cost = outcomes[tau]["rank1"] - outcomes[1.0]["rank1"]
         share = float(outcomes[tau]["gallery_used"].mean())
         unchanged = not cost.any()
-        note = (f"τ = {tau:g} keeps {share:.1f}% of the gallery here; "
+        note = (("the sweep's τ nearest the paper's share: " if tau == matched and tau != 0.7 else "")
+                + f"τ = {tau:g} keeps {share:.1f}% of the gallery here; "
                 + ("no query's rank-1 changes in any training run, so the interval has no width" if unchanged
                    else "rank-1 with the filter − without it, paired within each run"))
         row = _difference_row(claim, -paper.TIMING["tau_0.7_rank1_drop"], seed_query_interval(cost),

@@ -22,10 +22,12 @@ from ..experiments.configs import seeded_variant_configs
 from ..experiments.parameters import BookParameters
 from . import paper, verdicts
 from .attribute_check import AttributeCheck
+from .chapters.baselines import REASON_FILE
 from .claims import ClaimGroup, as_multiple, build_attribute_check, claim_rows, claims_table
 from .plots import forest_figure, save_figure
 
 PAPER_LINK = "[arXiv 1703.07220](https://arxiv.org/abs/1703.07220)"
+READINGS = {"mean": "averaged over the attributes, as printed", "sum": "summed over the attributes"}
 FOREST = "claims_forest"
 
 INTRO: dict[ClaimGroup, str] = {
@@ -121,7 +123,9 @@ def _build_summary(parameters: BookParameters) -> list[str]:
     trained_on = {str(r.info.get("provenance", {}).get("device", parameters.device)) for r in runs["ide"]}
     device = ", ".join(sorted(trained_on)) or parameters.device
     return [f"**This build**: `{parameters.dataset}` ({stand_in}); {config.backbone} at {config.image_size[0]}×"
-            f"{config.image_size[1]} from {pretrained}, {config.epochs} epochs; {parameters.seeds} training seeds of "
+            f"{config.image_size[1]} from {pretrained}, {config.epochs} epochs, Eq. 6's attribute term "
+            f"{READINGS[config.attribute_loss_reduction]} ([errata](../errata.md), item 15); {parameters.seeds} "
+            "training seeds of "
             f"IDE, ARN and APR, {parameters.ablation_runs} of APR's ablations and the sweeps' seeded points; trained "
             "on "
             f"`{device}`. The paper: ResNet-50 at 256×128 from ImageNet weights, 60 epochs, {on_paper} "
@@ -176,6 +180,9 @@ def claims_page(table: pd.DataFrame, parameters: BookParameters, check: Attribut
                   "the attributes.", ""]
         return "\n".join(lines + _group_tables(table))
     lines += _attribute_lines(check)
+    reason = parameters.figures / REASON_FILE          # chapter 02 wrote it in this build
+    if reason.is_file():
+        lines += [reason.read_text() + " ({ref}`Chapter 02 <baselines-why>` shows each measurement.)", ""]
     trained = table[table["group"] == ClaimGroup.TRAINED]
     counts = trained["verdict"].value_counts()
     tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in (*MEASURED_VERDICTS, Verdict.UNTESTABLE) if counts.get(v, 0))

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...config import APRConfig
 from ...data.datasets import stands_for
+from ...data.files import atomic_write_bytes
 from ...engine.device import resolve_device
 from ...engine.run_data import load_training_data
 from ...evaluation.stats import Interval, Verdict, run_interval, seed_summary
@@ -26,7 +28,10 @@ from ..report import (attribute_distance_share, attribute_headroom, attribute_re
                       seed_attribute_table, seed_metrics_table, shown, test_feature_table)
 from .chapter import Chapter
 
+REASON_FILE = "headline_reason.md"   # beside the figures: the scorecard's top shows it
+
 Runs = Mapping[str, Sequence[RunRecord]]
+CONVERGED_GAIN = 1.0   # points of training ID accuracy over a schedule's last third below which it has stopped climbing
 
 
 def training_settings(book: BookParameters) -> pd.DataFrame:
@@ -36,7 +41,8 @@ def training_settings(book: BookParameters) -> pd.DataFrame:
         "dataset": base.dataset, "backbone": base.backbone, "pretrained backbone": base.pretrained,
         "input (H x W)": f"{base.image_size[0]} x {base.image_size[1]}", "epochs": base.epochs,
         "batch": base.batch_size, "lr": base.lr, "lr x 0.1 from epoch": base.decay_epoch + 1, "dropout": base.dropout,
-        "lambda": base.lambda_id, "data seed": base.seed, "training seeds of IDE, ARN and APR": book.seeds,
+        "lambda": base.lambda_id, "Eq. 6's attribute term": base.attribute_loss_reduction, "data seed": base.seed,
+        "training seeds of IDE, ARN and APR": book.seeds,
         "training seeds of APR's two ablations": book.ablation_runs}).rename_axis("setting").to_frame("value")
 
 
@@ -124,7 +130,53 @@ def headroom(runs: Runs, book: BookParameters) -> tuple[pd.DataFrame, dict[str, 
     share = attribute_distance_share(runs["apr"], len(training.attribute_names))
     return table, {"attribute_share": mean_sd(share, 2),
                    "oracle_r1": table.loc["IDE + true attributes (oracle), weight 1", "R-1"],
-                   "ide_alone_r1": table.loc["IDE alone (unit pool5)", "R-1"]}
+                   "ide_alone_r1": table.loc["IDE alone (unit pool5)", "R-1"],
+                   "share": float(np.mean(share)), "attributes": len(training.attribute_names)}
+
+
+def last_third_gain(records: Sequence[RunRecord]) -> float:
+    """How much training ID accuracy (points, mean over the runs) rose over the last third of the schedule: from the
+    epoch before the learning-rate step to the last one."""
+    gains = []
+    for record in records:
+        accuracy = [100 * row["id_acc"] for row in record.history]
+        start = record.config.decay_epoch - 1            # the last epoch at the full learning rate (0-based index)
+        gains.append(accuracy[-1] - accuracy[max(0, start)])
+    return float(np.mean(gains))
+
+
+def headline_reason(verdict: str, attribute_gap: Interval | None, share: float, ide_alone: str, oracle: str,
+                    gains: Mapping[str, float], config: APRConfig, attributes: int) -> str:
+    """Why APR does or does not beat IDE in this build, as one paragraph of Markdown: how well APR's attribute heads
+    learn beside ARN's and the reading of Eq. 6 behind it, the headroom the true attributes would give, the share of
+    APR's test distance its attributes carry, and whether the schedule had stopped climbing."""
+    m, lam = attributes, config.lambda_id
+    weight = (f"(1 − λ)/m = 1/{round(m / (1 - lam))}" if config.attribute_loss_reduction == "mean" and lam < 1
+              else "1 − λ")
+    reading = {"mean": "averages", "sum": "sums"}[config.attribute_loss_reduction]
+    words = [f"**Why the verdict on \"APR beats IDE\" is *{verdict}* in this build.**"]
+    if attribute_gap is not None:
+        where = ("below" if attribute_gap.high < 0 else "above" if attribute_gap.low > 0 else "about level with")
+        words.append(f"APR's attribute heads are {where} ARN's ({attribute_gap.mean:+.1f} points of mean accuracy, 95% "
+                     f"interval {attribute_gap.low:+.1f} to {attribute_gap.high:+.1f}), where the paper's Table 4 has "
+                     f"them 0.6 above: Eq. 6, as this build reads it, {reading} the m = {m} attribute losses, so each "
+                     f"weighs {weight} of APR's loss, against 1 in ARN's ([errata](../errata.md), item 15).")
+    words.append(f"The attributes could help retrieval: appended at weight 1, the true ones lift IDE's rank-1 from "
+                 f"{ide_alone}% to {oracle}%. "
+                 + (f"But APR's re-weighted attributes carry only {share:.2f}% of its test distance, so it ranks the "
+                    "gallery by its embedding, which is trained like IDE's." if share < 1 else
+                    f"APR's re-weighted attributes carry {share:.1f}% of its test distance."))
+    climbing = {name: gain for name, gain in gains.items() if gain >= CONVERGED_GAIN}
+    if climbing:
+        words.append(f"And the models stop after {config.epochs} epochs while still learning: over the last third of "
+                     "the schedule, training ID accuracy rose by "
+                     + " and ".join(f"{gain:.1f} points ({name})" for name, gain in gains.items())
+                     + "; a difference between two models that are still climbing says as much about the schedule as "
+                       "about the method.")
+    else:
+        words.append(f"The schedule ({config.epochs} epochs) had stopped climbing: over its last third, training ID "
+                     "accuracy rose by less than " f"{CONVERGED_GAIN:g} point for each model.")
+    return " ".join(words)
 
 
 def recognition_needs(recognition: pd.DataFrame) -> str | None:
@@ -153,10 +205,23 @@ def baselines(parameters: BookParameters | Mapping[str, Any] | None = None) -> C
     chapter.tables["attributes"] = shown(seed_attribute_table({v: runs[v] for v in ("arn", "apr")}, book.dataset))
     chapter.quotes |= attribute_quotes(runs, check, gaps, book)
     chapter.tables["check"] = shown(check_table(check))
+    # Per group: ARN, APR, the majority rate, the lifts with their intervals and the paper's lift, as a file.
+    atomic_write_bytes(book.figures / "attribute_check.csv",
+                       lambda h: h.write(check.table.rename_axis("group").to_csv().encode()))
     chapter.quotes |= {"check_verdict": check_words(check), "check_reference": check.reference}
     table, quotes = headroom(runs, book)
     chapter.tables["headroom"] = shown(table)
+    share, attributes = quotes.pop("share"), quotes.pop("attributes")
     chapter.quotes |= quotes
+    accuracy = {v: [100 * r.metrics["attribute_accuracy"]["mean"] for r in runs[v]] for v in ("apr", "arn")}
+    gap = run_interval(accuracy["apr"], accuracy["arn"], paired=True) if book.seeds >= 2 else None
+    reason = headline_reason(chapter.quotes["apr_vs_ide_verdict"], gap, share, quotes["ide_alone_r1"],
+                             quotes["oracle_r1"], {"IDE": last_third_gain(runs["ide"]),
+                                                   "APR": last_third_gain(runs["apr"])},
+                             book.main_config(), attributes)
+    chapter.blocks["headline_reason"] = reason
+    # The scorecard's top quotes the same paragraph (it runs after the chapters).
+    atomic_write_bytes(book.figures / REASON_FILE, lambda h: h.write(reason.encode()))
     recognition = attribute_recognition_table(attribute_recognition_runs(book, runs))
     chapter.tables["recognition"] = shown(recognition.drop(columns="needs", errors="ignore"))
     needs = recognition_needs(recognition)
