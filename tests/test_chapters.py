@@ -292,6 +292,10 @@ def test_the_headline_reason_says_what_the_build_measured_on_both_sides_of_each_
                            {"IDE": 9.4, "APR": 8.7}, printed, 27)
     assert text.startswith('**Why the verdict on "APR beats IDE" is *not seen here* in this build.**')
     assert "APR's attribute heads are below ARN's (-7.8 points" in text
+    assert "where the paper's Table 4 has them 0.6 above" in text          # the paper's numbers, not the build's
+    duke = headline_reason("x", interval(-1, -2, -0.5), 0.5, "1", "2", {"IDE": 0.0}, printed, 23,
+                           ("Table 5", 82.3, 83.4))
+    assert "where the paper's Table 5 has them 1.1 above" in duke and "m = 23" in duke
     assert "averages the m = 27 attribute losses, so each weighs (1 − λ)/m = 1/270 of APR's loss" in text
     assert "carry only 0.08% of its test distance, so it ranks the gallery by its embedding" in text
     assert "stop after 10 epochs while still learning" in text and "9.4 points (IDE) and 8.7 points (APR)" in text
