@@ -3,6 +3,9 @@
 #   make book SCALE=smoke          the CI-sized run
 #   make book SEEDS=12             more training seeds of IDE, ARN and APR: narrower intervals, longer build
 #   make book ABLATION_SEEDS=8     more training seeds of APR's ablations, the sweeps' seeded points, Fig. 8
+#   make book READING=mean         Eq. 6's attribute term as printed in the book's APR (both are shown)
+#   make book LEAVE_ONE_OUT=1      also Fig. 6's models, one per attribute left out (the quick scale skips them)
+#   make book EPOCHS=30            a longer schedule for every model (chapter 02 checks whether it converged)
 #   make book GALLERY_MULTIPLE=26.34   Fig. 8 up to the paper's 500k scale (26.34 times the test gallery)
 #   make book DATASET=market1501 DATA_ROOT=/data SCALE=paper DEVICE=cuda
 #   make test                      the test suite (what CI runs)
@@ -12,6 +15,7 @@ SHELL    := /bin/bash
 PY       := .venv/bin/python
 BOOK_OPTIONS := $(if $(DATASET),--dataset $(DATASET)) $(if $(SCALE),--scale $(SCALE)) $(if $(DEVICE),--device $(DEVICE)) \
                 $(if $(SEED),--seed $(SEED)) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(ABLATION_SEEDS),--ablation-seeds $(ABLATION_SEEDS)) \
+                $(if $(READING),--reading $(READING)) $(if $(LEAVE_ONE_OUT),--leave-one-out) $(if $(EPOCHS),--epochs $(EPOCHS)) \
                 $(if $(GALLERY_MULTIPLE),--gallery-multiple $(GALLERY_MULTIPLE)) $(if $(DATASET_FILE),--dataset-file "$(DATASET_FILE)")
 # Small torch ops on 2 cores: one thread per process is faster and bit-stable.
 export OMP_NUM_THREADS ?= 1

@@ -265,8 +265,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-BOOK_OPTIONS = ("dataset", "dataset_file", "data_root", "scale", "device", "seed", "seeds", "ablation_seeds",
-                "gallery_multiple")
+BOOK_OPTIONS = ("dataset", "dataset_file", "data_root", "scale", "device", "seed", "seeds", "reading", "epochs",
+                "ablation_seeds", "leave_one_out", "gallery_multiple")
 
 
 EXECUTION_OPTIONS = ("executor", "jobs_per_gpu", "partition", "gpus_per_job", "timeout_min", "slurm_jobs")
@@ -298,7 +298,7 @@ def cmd_book(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m apr`` parser: one subcommand per task; its defaults come from the settings' own homes."""
     from .config import DEVICE_CHOICES
-    from .experiments.parameters import DEFAULT_ABLATION_SEEDS, BookParameters
+    from .experiments.parameters import DEFAULT_ABLATION_SEEDS, READINGS, BookParameters
 
     book_default = BookParameters()
 
@@ -431,9 +431,18 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--seeds", type=int, default=None,
                       help="training seeds of Table 1's IDE, ARN and APR, whose comparisons carry intervals over "
                            f"them (default: {book_default.seeds})")
+    book.add_argument("--reading", default=None, choices=list(READINGS),
+                      help="Eq. 6's attribute term in the book's APR models: mean (as printed) or sum; the headline "
+                           f"rows are given for both (default: {book_default.reading})")
+    book.add_argument("--epochs", type=int, default=None,
+                      help="the fine-tuning schedule of every model (default: the scale's; chapter 02 checks whether "
+                           "it has converged)")
     book.add_argument("--ablation-seeds", type=int, default=None,
                       help="training seeds of APR's ablations, of the sweeps' seeded points and of Fig. 8's runs, "
                            f"compared with APR's first runs (default: {DEFAULT_ABLATION_SEEDS}, at most --seeds)")
+    book.add_argument("--leave-one-out", default=None, action=argparse.BooleanOptionalAction,
+                      help="train Fig. 6's models, one per attribute left out (default: the scale's; the quick "
+                           "scale does not)")
     book.add_argument("--gallery-multiple", type=float, default=None,
                       help="Fig. 8's largest gallery as a multiple of the test gallery (default: the scale's; "
                            "26.34 is the paper's Market-1501+500k)")

@@ -39,15 +39,36 @@ chapter.tables["settings"]
 
 
 # %% [markdown]
+# (baselines-convergence)=
+# ## Have the models stopped climbing?
+#
+# A difference between two models that are still learning says as much about the schedule as about the method, so
+# before any verdict the build checks that its schedule has converged. IDE and APR are trained on the validation
+# split (training identities held out; the test split is not looked at) for a third, two thirds and all of the
+# schedule, each schedule with its own learning-rate step at its last third. The criterion, stated before any
+# APR − IDE was looked at (`apr.book.convergence`): the schedule has converged when its last third adds less than
+# one point of validation mAP to IDE and to APR (mean over the training seeds, paired by seed). Rank-1 is shown
+# but not judged: on the few validation queries it sits above 90%, and one training seed's rank-1 differs from the
+# next's by more than a point. If the schedule has not converged, every claim about trained models is *untestable*
+# in the build. The table is in `convergence.csv` beside the figures.
+
+# %%
+chapter.tables["convergence"]
+
+
+# %% [markdown]
+# Has the schedule converged? **{glue:text}`convergence_verdict`**.
+#
 # (baselines-reid)=
 # ## Re-ID accuracy next to the paper (Tables 1–3)
 #
 # One training run is one draw: at this scale two runs of one configuration differ by several
-# points. Every model is therefore trained with several training seeds (the same data; another
-# pretrained starting point, initialisation, batch order, augmentation and dropout), and each cell
+# points. Every model is therefore trained with several training seeds (the same data and pretrained
+# starting point; another initialisation, batch order, augmentation and dropout), and each cell
 # of this build's rows is the **mean ± SD over those runs** (column "training runs"). IDE, ARN and
 # APR get the most seeds: their comparisons are the paper's headline. APR's two ablations get fewer
-# (the ablation chapter compares them with APR's first runs). mAP is the official Market-1501 rule
+# (the ablation chapter compares them with APR's first runs). APR and APR w/o ARM appear once per reading of
+# Eq. 6 (below). mAP is the official Market-1501 rule
 # (trapezoid AP); "mAP (step AP)" is the rule of the common toolboxes, shown because the two differ.
 # "attr. acc." is the paper's mean accuracy over the attribute groups; "attr. mA" the attribute-recognition
 # field's label-based mA (per attribute, the mean of the positive and the negative recall, each class of a
@@ -61,17 +82,31 @@ chapter.tables["reid"]
 
 
 # %% [markdown]
-# Over {glue:text}`n_seeds` training runs each, APR reaches {glue:text}`apr_r1`% rank-1 on
-# average, IDE {glue:text}`ide_r1`% and ARN {glue:text}`arn_r1`%.
+# Eq. 6 can be read two ways ([errata](../errata.md), item 15): as printed, the attribute losses are averaged, so
+# that each of the m attributes weighs (1 − λ)/m of APR's loss; or summed, each weighing 1 − λ, as ARN's Eq. 2
+# weighs each 1. The paper does not say which its code used. This build trains APR and APR w/o ARM in both
+# readings and shows every headline row for both. Its default, used by the rest of the book, was chosen by a
+# criterion written down first: the reading under which APR's attributes come nearest ARN's on the validation
+# split, as the paper's Table 4 has them (0.6 points above ARN's). On the test split of this build:
+# {glue:text}`default_reading`.
 #
-# - **APR − IDE**: {glue:text}`apr_vs_ide_r1` rank-1, and {glue:text}`apr_vs_ide_map` mAP. The
-#   paper reports {glue:text}`gap_ide` points rank-1 ({glue:text}`paper_dataset`, reported by the
-#   paper). Verdict on "APR beats IDE": **{glue:text}`apr_vs_ide_verdict`**.
-# - **APR − ARN**: {glue:text}`apr_vs_arn_r1` rank-1; the paper reports {glue:text}`gap_arn`
-#   points (reported by the paper). Verdict on "APR beats ARN": **{glue:text}`apr_vs_arn_verdict`**.
+# Over {glue:text}`n_seeds` training runs each, APR ({glue:text}`reading`) reaches {glue:text}`apr_r1`% rank-1 on
+# average, APR ({glue:text}`other_reading`) {glue:text}`apr_r1_other`%, IDE {glue:text}`ide_r1`% and ARN
+# {glue:text}`arn_r1`%.
+#
+# - **APR − IDE, {glue:text}`reading`**: {glue:text}`apr_vs_ide_r1` rank-1, and {glue:text}`apr_vs_ide_map`
+#   mAP. The paper reports {glue:text}`gap_ide` points rank-1 and {glue:text}`gap_ide_map` mAP
+#   ({glue:text}`paper_dataset`, reported by the paper). Verdicts on "APR beats IDE": **{glue:text}`apr_vs_ide_verdict`**
+#   (rank-1) and **{glue:text}`apr_vs_ide_map_verdict`** (mAP).
+# - **APR − IDE, {glue:text}`other_reading`**: {glue:text}`apr_vs_ide_r1_other` rank-1, and
+#   {glue:text}`apr_vs_ide_map_other` mAP. Verdicts: **{glue:text}`apr_vs_ide_verdict_other`** (rank-1) and
+#   **{glue:text}`apr_vs_ide_map_verdict_other`** (mAP).
+# - **APR − ARN**: {glue:text}`apr_vs_arn_r1` rank-1 ({glue:text}`reading`) and {glue:text}`apr_vs_arn_r1_other`
+#   ({glue:text}`other_reading`); the paper reports {glue:text}`gap_arn` points (reported by the paper). Verdicts
+#   on "APR beats ARN": **{glue:text}`apr_vs_arn_verdict`** and **{glue:text}`apr_vs_arn_verdict_other`**.
 #
 # Each interval is a 95% interval over the training runs *and* the test queries. Run k of every
-# model shares training seed k, and with it the pretraining run it starts from, so two models are
+# model shares training seed k (its initialisation, batch order, augmentation and dropout), so two models are
 # compared seed by seed (`apr.evaluation.stats.paired_seed_interval`; its coverage on simulated
 # experiments is measured in `tests/test_stats.py`). The interval is held against the paper's effect
 # and against 0: {glue:md}`verdict_glossary`. A claim that rests on the attributes fails its precondition
@@ -79,11 +114,11 @@ chapter.tables["reid"]
 #
 # The default build trains a small network on synthetic pedestrians, on a CPU, for minutes; the
 # paper fine-tunes an ImageNet-pretrained ResNet-50 on real pedestrians. ImageNet weights cannot be
-# downloaded here: with `pretrained = "synthetic"` each training run starts from a backbone
+# downloaded here: with `pretrained = "synthetic"` every training run starts from one backbone
 # pretrained by identity classification on *other* synthetic people (a population generated with
-# another seed, none of them in these splits; one pretraining run per training seed, so that its
-# variance is inside the intervals). `SCALE=paper` on the real data with ImageNet weights is the
-# comparable run.
+# another seed, none of them in these splits), trained long enough to stop climbing. Like ImageNet
+# weights, it is the same for every training seed: the seeds vary the fine-tuning. `SCALE=paper` on
+# the real data with ImageNet weights is the comparable run.
 #
 # (baselines-test-features)=
 # ### APR's two test features
@@ -115,10 +150,11 @@ chapter.tables["attributes"]
 
 
 # %% [markdown]
-# Mean attribute accuracy: ARN {glue:text}`arn_attr`%, APR {glue:text}`apr_attr`% in this
-# build; APR − ARN: {glue:text}`attr_gap`. The paper reports {glue:text}`paper_attr` on
-# {glue:text}`paper_dataset` (reported by the paper). Verdict on "APR recognises attributes better than ARN":
-# **{glue:text}`attr_verdict`**.
+# Mean attribute accuracy: ARN {glue:text}`arn_attr`%, APR {glue:text}`apr_attr`% ({glue:text}`reading`) and
+# {glue:text}`apr_attr_other`% ({glue:text}`other_reading`) in this build; APR − ARN: {glue:text}`attr_gap` and
+# {glue:text}`attr_gap_other`. The paper reports {glue:text}`paper_attr` on {glue:text}`paper_dataset` (reported by
+# the paper). Verdicts on "APR recognises attributes better than ARN": **{glue:text}`attr_verdict`**
+# ({glue:text}`reading`) and **{glue:text}`attr_verdict_other`** ({glue:text}`other_reading`).
 #
 # (baselines-attribute-check)=
 # ## Did this build learn the attributes?

@@ -87,7 +87,7 @@ def test_book_plan_trains_each_configuration_once_and_leaves_out_what_it_says():
     configs = book_configs(BookParameters(scale="smoke"))
     assert len(configs) == len(set(configs))
     assert {c.variant for c in configs} == {"ide", "arn", "apr", "apr_no_arm", "apr_no_attr_loss"}
-    quick = BookParameters()
+    quick = BookParameters(leave_one_out=True)
     removals = leave_one_out_configs(quick)
     assert removals["none"].attributes is None
     kept = set(removals["bag (all types)"].attributes)
@@ -102,12 +102,18 @@ def test_book_plan_seeds_every_compared_model_and_sweeps_lambda_on_validation():
 
     from apr.experiments.configs import SEEDED_LAMBDAS, VALIDATION_IDS
 
-    configs = book_configs(BookParameters(seeds=6, ablation_seeds=3))
+    configs = book_configs(BookParameters(seeds=6, ablation_seeds=3, leave_one_out=True))
     main = Counter(c.variant for c in configs if c.validation_ids == 0 and c.attributes is None)
-    # Table 1's models get `seeds`, APR's ablations `ablation_seeds` (the first of APR's training seeds)
-    assert main == {"ide": 6, "arn": 6, "apr": 6, "apr_no_arm": 3, "apr_no_attr_loss": 3}
+    # Table 1's models get `seeds`, APR's ablations `ablation_seeds` (the first of APR's training seeds); APR and
+    # APR w/o ARM once in each reading of Eq. 6
+    assert main == {"ide": 6, "arn": 6, "apr": 12, "apr_no_arm": 6, "apr_no_attr_loss": 3}
     assert {c.train_seed for c in configs if c.variant == "apr_no_arm"} == {0, 1, 2}
-    validation = [c for c in configs if c.validation_ids]
+    epochs = configs[0].epochs
+    # the convergence check: IDE and APR on the validation split for a third, two thirds and all of the schedule
+    shorter = Counter((c.variant, c.epochs) for c in configs if c.validation_ids and c.epochs < epochs)
+    assert shorter == {("ide", 7): 2, ("ide", 13): 2, ("apr", 7): 2, ("apr", 13): 2}
+    assert sum(1 for c in configs if c.validation_ids and c.variant == "ide" and c.epochs == epochs) == 2
+    validation = [c for c in configs if c.validation_ids and c.variant == "apr" and c.epochs == epochs]
     assert {c.validation_ids for c in validation} == {VALIDATION_IDS["quick"]}
     lambdas = Counter(c.lambda_id for c in validation)
     assert len(lambdas) >= 6 and {0.0, 1.0} <= set(lambdas) and {0.7, 0.8, 0.9} <= set(lambdas)
@@ -131,19 +137,22 @@ def test_the_ablations_seed_count_defaults_to_three_and_never_exceeds_table_1s()
     with pytest.raises(ValueError,
                        match=r"book parameter ablation_seeds=9: expected a whole number from 1 to seeds \(8\)"):
         BookParameters(scale="smoke", seeds=8, ablation_seeds=9)
-    default = Counter(c.variant for c in book_configs(BookParameters())
+    default = Counter((c.variant, c.attribute_loss_reduction) for c in book_configs(BookParameters())
                       if c.validation_ids == 0 and c.attributes is None)
-    assert default == {"ide": 4, "arn": 4, "apr": 4, "apr_no_arm": 3, "apr_no_attr_loss": 3}
+    assert default == {("ide", "mean"): 4, ("arn", "mean"): 4, ("apr", "sum"): 4, ("apr", "mean"): 4,
+                       ("apr_no_arm", "sum"): 3, ("apr_no_arm", "mean"): 3, ("apr_no_attr_loss", "mean"): 3}
 
 
-def test_each_training_seed_starts_from_its_own_pretraining():
-    from apr.engine.pretrain import pretrain_config
+def test_every_training_seed_starts_from_the_data_seeds_one_pretraining():
+    from apr.engine.pretrain import PRETRAIN_EPOCHS, pretrain_config
 
     first, second = (BookParameters().main_config(train_seed=k) for k in (0, 1))
-    assert pretrain_config(first) != pretrain_config(second)
-    assert pretrain_config(second).train_seed == 1 and pretrain_config(second).seed == pretrain_config(first).seed
-    # what the book varies within one training seed shares the pretraining
-    assert pretrain_config(first) == pretrain_config(replace(first, variant="ide", lambda_id=0.5, validation_ids=20))
+    # like ImageNet weights: one starting point for every training seed and for what the book varies
+    assert pretrain_config(first) == pretrain_config(second)
+    assert pretrain_config(first) == pretrain_config(replace(first, variant="ide", lambda_id=0.5, validation_ids=20,
+                                                             epochs=3, attribute_loss_reduction="mean"))
+    assert pretrain_config(first).epochs == PRETRAIN_EPOCHS["quick"] and pretrain_config(first).train_seed == 0
+    assert pretrain_config(BookParameters(seed=1).main_config()) != pretrain_config(first)   # the data seed's own
 
 
 def test_the_validation_split_holds_out_training_identities(tmp_path):
@@ -244,10 +253,10 @@ def note_finished_runs(note: Path, run_dirs: list[Path]) -> None:
     note.write_text(json.dumps([(d / "complete.json").is_file() for d in run_dirs]))
 
 
-def test_each_run_starts_from_its_training_seeds_pretraining_when_they_train_side_by_side(monkeypatch, tmp_path):
-    """Three training seeds need three pretraining runs: the pool generates the synthetic sets, trains the
-    pretrainings first and queues each run once its own pretraining and its data are there; every run must start
-    from the backbone of its own seed. A follow-up runs in the pool, once, after the runs it needs."""
+def test_runs_of_every_training_seed_start_from_the_one_pretraining_when_they_train_side_by_side(monkeypatch, tmp_path):
+    """Three training seeds share one pretraining run: the pool generates the synthetic sets, trains the
+    pretraining first and queues each run once the pretraining and its data are there; every run must start
+    from that backbone. A follow-up runs in the pool, once, after the runs it needs."""
     from apr.engine.run_data import synthetic_root_of
     from apr.engine.pretrain import pretrain_config
     from apr.experiments.cache import FollowUp, load_or_train_many, run_dir_for
@@ -265,7 +274,7 @@ def test_each_run_starts_from_its_training_seeds_pretraining_when_they_train_sid
     for config, record in zip(configs, records):
         backbone = run_dir_for(pretrain_config(config)) / "backbone.pt"
         assert str(backbone) in record.info["initialisation"], (config.train_seed, record.info["initialisation"])
-    assert len({r.info["initialisation"] for r in records}) == 3
+    assert len({r.info["initialisation"] for r in records}) == 1
     assert all((root / "synthetic.json").is_file() for root in roots)
     assert json.loads(note.read_text()) == [True, True]
 
@@ -314,3 +323,32 @@ def test_attribute_recognition_table_measures_the_build_dataset_and_says_what_th
     duke = attribute_recognition_table({"synthetic_duke": {"arn": runs([0.8]), "apr": runs([0.79])}})
     assert duke.loc[("DukeMTMC-reID", "Table 5"), "verdict"] == "this build cannot tell"   # one run of each
     assert duke.loc[("Market-1501", "Table 4"), "verdict"] == "not run here"
+
+
+def test_the_book_trains_both_readings_of_eq_6_and_leaves_fig_6_to_scales_that_can_decide_it():
+    from collections import Counter
+
+    from apr.experiments.configs import leave_one_out_configs, other_reading_configs
+
+    book = BookParameters()
+    assert (book.reading, book.other_reading) == ("sum", "mean")
+    other = other_reading_configs(book)
+    assert {v: [(c.attribute_loss_reduction, c.train_seed) for c in cs] for v, cs in other.items()} == {
+        "apr": [("mean", k) for k in range(4)], "apr_no_arm": [("mean", k) for k in range(3)]}
+    flipped = BookParameters(reading="mean")
+    assert flipped.main_config().attribute_loss_reduction == "mean"
+    assert other_reading_configs(flipped)["apr"][0].attribute_loss_reduction == "sum"
+    # one IDE, ARN and APR w/o attri serve both readings: they read no attribute term
+    both = Counter((c.variant, c.attribute_loss_reduction) for c in book_configs(book) if not c.validation_ids)
+    assert both[("ide", "mean")] == 4 and not both[("ide", "sum")] and not both[("apr_no_attr_loss", "sum")]
+    with pytest.raises(ValueError, match="book parameter reading='avg': expected mean"):
+        BookParameters(reading="avg")
+
+    assert not book.trains_leave_one_out and leave_one_out_configs(book) == {}
+    assert not any(c.attributes is not None for c in book_configs(book))
+    assert BookParameters(leave_one_out=True).trains_leave_one_out
+    assert BookParameters(scale="smoke").trains_leave_one_out and BookParameters(scale="paper").trains_leave_one_out
+    assert len(leave_one_out_configs(BookParameters(leave_one_out=True))) == len(REMOVALS["market1501"]) + 1
+    with pytest.raises(ValueError, match="leave_one_out='yes': expected true, false or None"):
+        BookParameters(leave_one_out="yes")
+    assert BookParameters(leave_one_out=False).is_default is False

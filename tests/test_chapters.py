@@ -284,28 +284,31 @@ def test_each_trained_model_verdict_has_one_meaning_and_one_marker():
 
 
 def test_the_headline_reason_says_what_the_build_measured_on_both_sides_of_each_condition():
-    from apr.book.chapters.baselines import headline_reason, last_third_gain
+    from apr.book.chapters.baselines import headline_reason
+    from apr.book.convergence import Convergence
     from apr.config import from_params
 
-    printed = from_params("quick")
-    text = headline_reason("not seen here", interval(-7.8, -9.0, -6.6), 0.08, "60.46 ± 3.66", "77.58 ± 3.06",
-                           {"IDE": 9.4, "APR": 8.7}, printed, 27)
-    assert text.startswith('**Why the verdict on "APR beats IDE" is *not seen here* in this build.**')
-    assert "APR's attribute heads are below ARN's (-7.8 points" in text
-    assert "where the paper's Table 4 has them 0.6 above" in text          # the paper's numbers, not the build's
-    duke = headline_reason("x", interval(-1, -2, -0.5), 0.5, "1", "2", {"IDE": 0.0}, printed, 23,
-                           ("Table 5", 82.3, 83.4))
-    assert "where the paper's Table 5 has them 1.1 above" in duke and "m = 23" in duke
-    assert "averages the m = 27 attribute losses, so each weighs (1 − λ)/m = 1/270 of APR's loss" in text
-    assert "carry only 0.08% of its test distance, so it ranks the gallery by its embedding" in text
-    assert "stop after 10 epochs while still learning" in text and "9.4 points (IDE) and 8.7 points (APR)" in text
-    summed = from_params("quick", attribute_loss_reduction="sum", epochs=30)
-    text = headline_reason("as large as claimed", interval(0.5, -0.5, 1.5), 12.0, "60", "77", {"IDE": 0.4, "APR": 0.9},
+    summed = from_params("quick", attribute_loss_reduction="sum")
+    climbing = Convergence(pd.DataFrame(), {"IDE": {"rank1": 0.4, "mAP": 2.5}, "APR": {"rank1": 0.2, "mAP": 0.8}}, 10,
+                           False)
+    verdicts = {"sum": ("not seen here", "this build cannot tell"), "mean": ("opposite", "not seen here")}
+    gaps = {"sum": interval(-1.2, -2.0, -0.4), "mean": interval(-7.8, -9.0, -6.6)}
+    text = headline_reason(verdicts, gaps, {"sum": 0.08, "mean": 0.01}, "60.46 ± 3.66", "77.58 ± 3.06", climbing,
                            summed, 27)
-    assert "about level with ARN's" in text and "sums the m = 27 attribute losses, so each weighs 1 − λ" in text
-    assert "carry 12.0% of its test distance." in text and "The schedule (30 epochs) had stopped climbing" in text
-    assert "attribute heads" not in headline_reason("x", None, 0.5, "1", "2", {"IDE": 0.0}, summed, 27)
-
-    history = [{"id_acc": a} for a in (0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)]
-    run = SimpleNamespace(history=history, config=printed)     # 10 epochs: the step at epoch 8 (0-based 7)
-    assert last_third_gain([run]) == pytest.approx(90 - 75)
+    assert text.startswith('**Why the verdict on "APR beats IDE" is *not seen here* (rank-1) and *this build cannot '
+                           'tell* (mAP) in this build.**')
+    assert "still added +0.4 rank-1 and +2.5 mAP to IDE, +0.2 rank-1 and +0.8 mAP to APR" in text
+    assert "its headline uses attribute losses summed" in text
+    assert "The other reading's verdicts: Eq. 6 as printed: *opposite* and *not seen here*." in text
+    assert ("-1.2 points (-2.0 to -0.4) with attribute losses summed, where each attribute weighs 1 − λ = 0.1 of "
+            "APR's loss; -7.8 points (-9.0 to -6.6) with Eq. 6 as printed, where each attribute weighs (1 − λ)/m = "
+            "1/270 of APR's loss") in text
+    assert "The paper's Table 4 has them 0.6 above" in text                 # the paper's numbers, not the build's
+    assert "carry only 0.08% of its test distance, so it ranks the gallery by its embedding" in text
+    converged = Convergence(pd.DataFrame(), {"IDE": {"rank1": 0.4, "mAP": 0.5}}, 30, True)
+    duke = headline_reason({"sum": ("x", "y")}, {"sum": None}, {"sum": 12.0}, "1", "2", converged, summed, 23,
+                           ("Table 5", 82.3, 83.4))
+    assert ("the last third of the 30-epoch schedule added +0.4 rank-1 and +0.5 mAP to IDE, under 1 point of mAP to "
+            "each") in duke
+    assert "attribute heads" not in duke and "other reading" not in duke
+    assert "carry 12.0% of its test distance." in duke

@@ -140,7 +140,7 @@ def test_borrowed_variance_allows_a_verdict_and_is_checked():
 
 def simulate_shared_start(rng: np.random.Generator, truth: float, seeds: int, queries: int) -> tuple[np.ndarray,
                                                                                                      np.ndarray]:
-    """Like :func:`simulate`, plus a per-seed effect both models share (run k of each starts from pretraining k)."""
+    """Like :func:`simulate`, plus a per-seed effect both models share (run k of each shares training seed k)."""
     a, b = simulate(rng, truth, seeds, queries, binary=False)
     shared = rng.normal(0, 0.05, (seeds, 1))
     return a + shared, b + shared

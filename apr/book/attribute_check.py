@@ -163,12 +163,13 @@ def check_table(check: AttributeCheck) -> pd.DataFrame:
 
 def verdict_under(check: AttributeCheck, paper_effect: float, interval: Interval, *,
                   rests_on_attributes: bool = True, removed: Sequence[str] = (),
-                  per_run: np.ndarray | None = None) -> Verdict:
-    """The scorecard's verdict on a claim: ``Verdict.UNTESTABLE`` when it rests on attributes this build did not learn
-    (or leaves out ``removed`` groups no model learns here), else :func:`apr.evaluation.stats.claim_verdict`, made
-    *this build cannot tell* when a rebuild would likely not repeat it (:func:`apr.book.verdicts.with_doubt`;
-    ``per_run``: the per-seed differences behind ``interval``, when it has them)."""
-    if rests_on_attributes and (not check.learned or removal_untestable(check, removed)):
+                  per_run: np.ndarray | None = None, converged: bool = True) -> Verdict:
+    """The scorecard's verdict on a claim: ``Verdict.UNTESTABLE`` when the build's schedule had not ``converged``
+    (:mod:`apr.book.convergence`) or the claim rests on attributes this build did not learn (or leaves out
+    ``removed`` groups no model learns here), else :func:`apr.evaluation.stats.claim_verdict`, made *this build
+    cannot tell* when a rebuild would likely not repeat it (:func:`apr.book.verdicts.with_doubt`; ``per_run``: the
+    per-seed differences behind ``interval``, when it has them)."""
+    if not converged or rests_on_attributes and (not check.learned or removal_untestable(check, removed)):
         return Verdict.UNTESTABLE
     verdict = claim_verdict(paper_effect, interval)
     return with_doubt(verdict, paper_effect, interval.half_width, agreement_of(interval, paper_effect, per_run))[0]

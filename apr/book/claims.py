@@ -44,19 +44,22 @@ from ..experiments.attributes import PAPER_ATTRIBUTE_DATASETS, other_attribute_r
 from ..experiments.cache import RunRecord, stored_runs
 from ..experiments.configs import (
     REFERENCE_LAMBDA,
+    REMOVALS,
     SEEDED_LAMBDAS,
     lambda_configs,
     leave_one_out_configs,
+    other_reading_configs,
     removed_groups,
     seeded_configs,
     seeded_variant_configs,
 )
 from ..experiments.distractors import FIG8_DATASETS, book_distractor_outcomes
-from ..experiments.parameters import BookParameters
+from ..experiments.parameters import READING_NAMES, BookParameters
 from . import paper
 from .verdicts import agreement_of, with_doubt
 from .annotation_stats import colour_cells, fig4_differences, positive_counts
 from .attribute_check import AttributeCheck, attribute_check, removal_untestable
+from .convergence import Convergence, book_convergence
 from .report import (
     ATTRIBUTE_DATASET_NEEDS,
     FIG9_TAUS,
@@ -160,6 +163,17 @@ def model_claims(parameters: BookParameters) -> list[Row]:
         return [_not_run("APR beats IDE and ARN (rank-1)", "–", f"the paper's comparisons are on Market-1501, "
                          f"DukeMTMC-reID and PETA; this build ran {parameters.dataset}")]
     runs = {v: stored_runs(configs) for v, configs in seeded_variant_configs(parameters).items()}
+    other = {v: stored_runs(configs) for v, configs in other_reading_configs(parameters).items()}
+    rows = []
+    for reading, apr_runs in ((parameters.reading, runs), (parameters.other_reading, runs | other)):
+        rows += _reading_rows(key, gaps, apr_runs, READING_NAMES[reading])
+    return rows
+
+
+def _reading_rows(key: str, gaps: dict[str, float | None], runs: dict[str, list[RunRecord]], reading: str
+                  ) -> list[Row]:
+    """Tables 1 and 4's rows and the ablations of §5.3.2 for one reading of Eq. 6 (``runs``: APR and its
+    ablations trained in it, IDE and ARN)."""
     versus = {}
     for v in ("ide", "arn", "apr_no_arm", "apr_no_attr_loss"):
         apr = runs["apr"][:len(runs[v])]     # APR's first runs, as many as the other model has: compared seed by seed
@@ -170,8 +184,9 @@ def model_claims(parameters: BookParameters) -> list[Row]:
         column = "rank1" if metric == "rank1" else "AP_official"
         effect = gaps[gap]
         agreement = rebuild_agreement(apr, them, effect).get(metric) if effect is not None else None
-        return _difference_row(claim, effect, intervals[metric], chapter=chapter, anchor=anchor, attributes=attributes,
-                               per_run=per_seed_differences(apr, them, column), agreement=agreement)
+        return _difference_row(f"{claim} ({reading})", effect, intervals[metric], chapter=chapter, anchor=anchor,
+                               attributes=attributes, per_run=per_seed_differences(apr, them, column),
+                               agreement=agreement)
 
     rows = [
         row("APR beats IDE (Baseline 1): rank-1", "ide_r1", "ide", "rank1", "02_baselines", "baselines-reid", True),
@@ -184,7 +199,8 @@ def model_claims(parameters: BookParameters) -> list[Row]:
         row("The attribute loss helps (APR − APR w/o attri): rank-1", "attr_r1", "apr_no_attr_loss", "rank1",
             "04_ablations", "ablations-arm", True),
     ]
-    rows.append(_attribute_row(key, runs["arn"], runs["apr"]))
+    attribute = _attribute_row(key, runs["arn"], runs["apr"])
+    rows.append(replace(attribute, claim=f"{attribute.claim} ({reading})"))
     return rows
 
 
@@ -244,6 +260,15 @@ def sweep_claims(parameters: BookParameters) -> list[Row]:
                                     f"(Fig. 7, validation split)", gap, interval["rank1"], chapter="04_ablations",
                                     anchor="ablations-lambda", attributes=True, per_run=per_run))
     removals = leave_one_out_configs(parameters)
+    if not removals and REMOVALS.get(stands_for(parameters.dataset)):
+        fig6 = paper.FIG6_DUKE if stands_for(parameters.dataset) == "dukemtmc" else paper.FIG6_MARKET
+        label = paper.DATASET_LABELS["dukemtmc" if fig6 is paper.FIG6_DUKE else "market1501"]
+        rows.append(_not_run("Leaving out one attribute changes rank-1 (Fig. 6)",
+                             f"{min(fig6.values()):+.2f} … {max(fig6.values()):+.2f} ({label})",
+                             "leave_one_out=true (make book LEAVE_ONE_OUT=1): one model per attribute left out, "
+                             "trained once each; at the quick scale such a model's smallest detectable change "
+                             "exceeds every change the paper reports, so the default build spends them on the "
+                             "headline"))
     if removals:
         fig6 = paper.FIG6_DUKE if stands_for(parameters.dataset) == "dukemtmc" else paper.FIG6_MARKET
         points = {name: stored_runs(seeded_configs(c, seeds) if name == "none" else [c])
@@ -396,20 +421,26 @@ def build_attribute_check(parameters: BookParameters) -> AttributeCheck:
     return attribute_check(runs["arn"], runs["apr"], parameters.data_root)
 
 
-def apply_attribute_check(rows: list[Row], check: AttributeCheck) -> list[Row]:
+def apply_attribute_check(rows: list[Row], check: AttributeCheck, convergence: Convergence | None = None
+                          ) -> list[Row]:
     """Rows that rest on recognised attributes become ``Verdict.UNTESTABLE`` when the attributes are not learned, and a
-    Fig. 6 row when it leaves out groups that not even ARN learns in this build."""
+    Fig. 6 row when it leaves out groups that not even ARN learns in this build; with ``convergence``, every row
+    about trained models when the schedule had not converged."""
     def checked(row: Row) -> Row:
-        if not (row.attributes and row.group == ClaimGroup.TRAINED):
+        if row.group != ClaimGroup.TRAINED or row.verdict == Verdict.NOT_RUN:
             return row
-        reason = check.reason or removal_untestable(check, [g for g in row.removes.split(", ") if g])
+        reasons = [convergence.reason] if convergence is not None and convergence.reason else []
+        if row.attributes:
+            reasons.append(check.reason or removal_untestable(check, [g for g in row.removes.split(", ") if g]))
+        reason = "; ".join(r for r in reasons if r)
         return replace(row, verdict=Verdict.UNTESTABLE, note=reason, agreement=None) if reason else row
     return [checked(r) for r in rows]
 
 
-def claim_rows(parameters: BookParameters, check: AttributeCheck | None = None) -> list[Row]:
-    """Every claim row of a finished build with these parameters (``check``: its attribute check, computed when
-    not given)."""
+def claim_rows(parameters: BookParameters, check: AttributeCheck | None = None,
+               convergence: Convergence | None = None) -> list[Row]:
+    """Every claim row of a finished build with these parameters (``check`` and ``convergence``: its attribute and
+    convergence checks, computed when not given)."""
     rows = (model_claims(parameters) + sweep_claims(parameters) + acceleration_claims(parameters)
             + distractor_claims(parameters) + attribute_claims(parameters) + annotation_claims(parameters)
             + not_run_claims(parameters))
@@ -417,7 +448,8 @@ def claim_rows(parameters: BookParameters, check: AttributeCheck | None = None) 
         return [replace(r, paper="–", paper_effect=None, verdict=Verdict.NOT_RUN, agreement=None, seeds_needed="",
                         note="the paper reports nothing on this dataset; this build's numbers are in the chapters")
                 if r.group == ClaimGroup.TRAINED else r for r in rows]
-    return apply_attribute_check(rows, check or build_attribute_check(parameters))
+    return apply_attribute_check(rows, check or build_attribute_check(parameters),
+                                 convergence or book_convergence(parameters, train=False))
 
 
 def claims_table(rows: list[Row]) -> pd.DataFrame:

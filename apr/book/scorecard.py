@@ -18,23 +18,25 @@ import pandas as pd
 from ..data.files import atomic_write_bytes
 from ..evaluation.stats import MEASURED_VERDICTS, Verdict
 from ..experiments.cache import stored_runs
-from ..experiments.configs import seeded_variant_configs
-from ..experiments.parameters import BookParameters
+from ..experiments.configs import other_reading_configs, seeded_variant_configs
+from ..experiments.parameters import READING_NAMES, BookParameters
 from . import paper, verdicts
 from .attribute_check import AttributeCheck
 from .chapters.baselines import REASON_FILE
 from .claims import ClaimGroup, as_multiple, build_attribute_check, claim_rows, claims_table
+from .convergence import Convergence, book_convergence, convergence_words
 from .plots import forest_figure, save_figure
 
 PAPER_LINK = "[arXiv 1703.07220](https://arxiv.org/abs/1703.07220)"
 READINGS = {"mean": "averaged over the attributes, as printed", "sum": "summed over the attributes"}
+READINGS_BESIDE = {"mean": "with it averaged (as printed)", "sum": "with it summed"}
 FOREST = "claims_forest"
 
 INTRO: dict[ClaimGroup, str] = {
     ClaimGroup.TRAINED: (
         f"The verdicts: {verdicts.glossary()}. "
         "Each interval is a 95% interval over the training runs (*seeds*: runs of the first and second model; "
-        "*paired*: run k of both shares training seed k, and with it the pretraining it starts from) and the test "
+        "*paired*: run k of both shares training seed k) and the test "
         "queries, held against the paper's effect and against 0. *Smallest detectable*: the effect this build could "
         "tell from 0, its interval's half-width; *seeds needed*: the paired training seeds per model a build needs "
         "for an interval narrower than the paper's effect. *Same verdict on a rebuild*: the estimated share of "
@@ -102,6 +104,7 @@ def _build_summary(parameters: BookParameters) -> list[str]:
     """The lines that say which build produced the rows, with its absolute level next to the paper's."""
     config = parameters.main_config()
     runs = {v: stored_runs(c) for v, c in seeded_variant_configs(parameters, ("ide", "apr")).items()}
+    runs["apr_other"] = stored_runs(other_reading_configs(parameters)["apr"])
     key = {"synthetic": "market1501", "synthetic_duke": "dukemtmc"}.get(parameters.dataset, parameters.dataset)
     reported = paper.headline(key) if key in ("market1501", "dukemtmc", "peta") else {}
 
@@ -109,8 +112,11 @@ def _build_summary(parameters: BookParameters) -> list[str]:
         values = [100 * r.metrics[metric] for r in runs[variant]]
         return f"{np.mean(values):.1f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.1f}"
 
+    names = {"ide": "IDE", "apr": f"APR, {READING_NAMES[parameters.reading]}",
+             "apr_other": f"APR, {READING_NAMES[parameters.other_reading]}"}
     rows = [[name, level(v, "rank1"), level(v, "mAP"),
-             *(f"{x:.2f}" for x in reported.get(v, (np.nan, np.nan)))] for v, name in (("ide", "IDE"), ("apr", "APR"))]
+             *(f"{x:.2f}" for x in reported.get(v.removesuffix("_other"), (np.nan, np.nan)))]
+            for v, name in names.items()]
     stand_in = "a synthetic stand-in of " + paper.DATASET_LABELS[key] if parameters.dataset.startswith("synthetic") \
         else paper.DATASET_LABELS.get(key, parameters.dataset)
     if parameters.dataset_file is not None:
@@ -124,11 +130,11 @@ def _build_summary(parameters: BookParameters) -> list[str]:
     device = ", ".join(sorted(trained_on)) or parameters.device
     return [f"**This build**: `{parameters.dataset}` ({stand_in}); {config.backbone} at {config.image_size[0]}×"
             f"{config.image_size[1]} from {pretrained}, {config.epochs} epochs, Eq. 6's attribute term "
-            f"{READINGS[config.attribute_loss_reduction]} ([errata](../errata.md), item 15); {parameters.seeds} "
-            "training seeds of "
-            f"IDE, ARN and APR, {parameters.ablation_runs} of APR's ablations and the sweeps' seeded points; trained "
-            "on "
-            f"`{device}`. The paper: ResNet-50 at 256×128 from ImageNet weights, 60 epochs, {on_paper} "
+            f"{READINGS[config.attribute_loss_reduction]}, and APR and APR w/o ARM "
+            f"{READINGS_BESIDE[parameters.other_reading]} beside them ([errata](../errata.md), item 15); "
+            f"{parameters.seeds} training seeds of IDE, ARN and APR (and of APR in the other reading), "
+            f"{parameters.ablation_runs} of APR's ablations and the sweeps' seeded points; trained on `{device}`. "
+            f"The paper: ResNet-50 at 256×128 from ImageNet weights, 60 epochs, {on_paper} "
             f"({PAPER_LINK}).", "",
             *_table(["model", "rank-1, this build (%)", "mAP, this build (%)", "rank-1, paper", "mAP, paper"],
                     [[r[0], r[1], r[2], r[3] if r[3] != "nan" else "–", r[4] if r[4] != "nan" else "–"] for r in rows]),
@@ -150,6 +156,13 @@ def _attribute_lines(check: AttributeCheck) -> list[str]:
             f"*{Verdict.UNTESTABLE}*.", ""]
 
 
+def _convergence_lines(convergence: Convergence) -> list[str]:
+    words = convergence_words(convergence)
+    return [f"**Models converged**: {words[0].upper() + words[1:]} ({{ref}}`the check <baselines-convergence>`)"
+            + ("." if convergence.converged else f": every claim about trained models is *{Verdict.UNTESTABLE}*."),
+            ""]
+
+
 def forest_data(table: pd.DataFrame) -> pd.DataFrame:
     """One row per claim of the forest plot: the build's effect and interval as multiples of the paper's."""
     rows = []
@@ -164,7 +177,8 @@ def forest_data(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def claims_page(table: pd.DataFrame, parameters: BookParameters, check: AttributeCheck) -> str:
+def claims_page(table: pd.DataFrame, parameters: BookParameters, check: AttributeCheck, convergence: Convergence
+                ) -> str:
     """The book page (MyST markdown) of the scorecard."""
     lines = ["(scorecard)=", "# Which claims hold: the scorecard", "",
              f"Every quantitative claim of the paper ({PAPER_LINK}), what this build measured and a verdict. Each "
@@ -179,7 +193,7 @@ def claims_page(table: pd.DataFrame, parameters: BookParameters, check: Attribut
                   "chapters; {ref}`the attribute check <baselines-attribute-check>` says whether its models learned "
                   "the attributes.", ""]
         return "\n".join(lines + _group_tables(table))
-    lines += _attribute_lines(check)
+    lines += _convergence_lines(convergence) + _attribute_lines(check)
     reason = parameters.figures / REASON_FILE          # chapter 02 wrote it in this build
     if reason.is_file():
         lines += [reason.read_text() + " ({ref}`Chapter 02 <baselines-why>` shows each measurement.)", ""]
@@ -245,8 +259,8 @@ def _group_tables(table: pd.DataFrame) -> list[str]:
 def write_scorecard(parameters: BookParameters, generated: Path) -> Path:
     """The scorecard of a finished build: ``claims.csv`` and the forest plot beside the figures, ``claims.md`` (with
     copies of the two CSVs and the plot) in the book."""
-    check = build_attribute_check(parameters)
-    table = claims_table(claim_rows(parameters, check))
+    check, convergence = build_attribute_check(parameters), book_convergence(parameters, train=False)
+    table = claims_table(claim_rows(parameters, check, convergence))
     figures = parameters.figures
     atomic_write_bytes(figures / "claims.csv", lambda h: h.write(table.to_csv(index=False).encode()))
     forest = forest_data(table)
@@ -255,5 +269,5 @@ def write_scorecard(parameters: BookParameters, generated: Path) -> Path:
     for name in ("claims.csv", f"{FOREST}.csv", f"{FOREST}.png"):    # the page links them: they travel with it
         shutil.copyfile(figures / name, generated / name)
     path = generated / "claims.md"
-    atomic_write_bytes(path, lambda h: h.write(claims_page(table, parameters, check).encode()))
+    atomic_write_bytes(path, lambda h: h.write(claims_page(table, parameters, check, convergence).encode()))
     return path

@@ -24,6 +24,8 @@ def parameter_cells(parameters: BookParameters) -> dict[str, str]:
     unset = {"dataset_file": "– (not a dataset of your own)",
              "data_root": "– (the default: $APR_DATA_ROOT, else ../shared/data)",
              "ablation_seeds": f"{parameters.ablation_runs} (the default: {DEFAULT_ABLATION_SEEDS}, at most seeds)",
+             "leave_one_out": f"{str(parameters.trains_leave_one_out).lower()} (the scale's default)",
+             "epochs": f"{parameters.main_config().epochs} (the scale's default)",
              "gallery_multiple": ("– (the paper's four Market-1501+500k sizes)"
                                   if (parameters.dataset, parameters.scale) == ("market1501", "paper")
                                   else f"{GALLERY_MULTIPLE[parameters.scale]:g} (the scale's default)"),

@@ -39,8 +39,9 @@ from .train import fit
 CACHE_ENV = "APR_CACHE_DIR"   # another cache folder (tests use a temporary one)
 # 2: training seed k starts from pretraining run k; 3: small-map depthwise kernel, 1,350 test ids;
 # 4: synthetic folders named by their attribute rows' source too (entries record the folder);
-# 5: ARN sums its attribute losses (Eq. 2), bags drawn as objects, the quick set's 450 training identities.
-CACHE_VERSION = 5
+# 5: ARN sums its attribute losses (Eq. 2), bags drawn as objects, the quick set's 450 training identities;
+# 6: one 60-epoch pretraining per data seed, shared by every training seed.
+CACHE_VERSION = 6
 COMPLETE_FILE = "complete.json"   # written last, atomically: an entry without it is not finished
 STORE_FILES = frozenset({RUN_FILE, CHECKPOINT_FILE, MODEL_FILE, FEATURES_FILE, BACKBONE_FILE, COMPLETE_FILE})
 DERIVED_SUFFIX = ".npz"           # what later analyses compute from an entry and store beside it (rebuildable)

@@ -17,10 +17,10 @@ from K_A runs of A and K_B runs of B scored on the same Q queries, with both sou
   less the (run × query) noise that the per-run means above already carry (its two-way ANOVA
   estimate), which 0/1 outcomes would otherwise count twice.
 
-**Paired seeds.** When run k of A and run k of B share their training seed (so their starting point:
-the book's training seed k also picks the pretraining run both start from), :func:`paired_seed_interval`
+**Paired seeds.** When run k of A and run k of B share their training seed (so their initialisation, batch
+order and augmentation draws), :func:`paired_seed_interval`
 takes the per-seed differences ``a_kq - b_kq`` as the sample: the variance the pair shares (a good or bad
-pretraining draw lifts or sinks both) cancels, as in any paired design, and the interval is that of
+draw lifts or sinks both) cancels, as in any paired design, and the interval is that of
 the differences' level, over seeds and queries, with K - 1 degrees of freedom for the seed term.
 
 A sweep (one model per λ, one per attribute left out) cannot afford K runs of every point. A model

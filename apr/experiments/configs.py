@@ -16,12 +16,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..config import APRConfig
+from ..config import APRConfig, in_reading
 from ..data.attributes import DUKE_SCHEMA, MARKET_SCHEMA, SCHEMAS, AttributeSchema
 from ..data.datasets import stands_for
 from .parameters import BookParameters
 
 MAIN_VARIANTS = ("ide", "arn", "apr", "apr_no_arm", "apr_no_attr_loss")
+# The variants that read Eq. 6's attribute term: trained in the build's other reading too (errata, item 15).
+READING_VARIANTS = ("apr", "apr_no_arm")
 VARIANT_NAMES = {"ide": "IDE (Baseline 1)", "arn": "ARN (Baseline 2)", "apr": "APR", "apr_no_arm": "APR (w/o ARM)",
                  "apr_no_attr_loss": "APR (w/o attri)"}
 
@@ -81,8 +83,8 @@ def schema_of(dataset: str) -> AttributeSchema | None:
 
 
 def variant_configs(base: APRConfig, variants: tuple[str, ...] = MAIN_VARIANTS) -> dict[str, APRConfig]:
-    """``base`` as each of the paper's variants."""
-    return {v: replace(base, variant=v) for v in variants}
+    """``base`` as each of the paper's variants, in ``base``'s reading of Eq. 6 where the variant has one."""
+    return {v: in_reading(replace(base, variant=v), base.attribute_loss_reduction) for v in variants}
 
 
 def validation_config(parameters: BookParameters) -> APRConfig:
@@ -97,7 +99,10 @@ def lambda_configs(parameters: BookParameters, lambdas: tuple[float, ...] = SWEE
 
 
 def leave_one_out_configs(parameters: BookParameters) -> dict[str, APRConfig]:
-    """Fig. 6: APR with all attributes (key ``"none"``) and without each removable one."""
+    """Fig. 6: APR with all attributes (key ``"none"``) and without each removable one; none when the build does
+    not train them (:attr:`BookParameters.trains_leave_one_out`)."""
+    if not parameters.trains_leave_one_out:
+        return {}
     base = parameters.main_config()
     schema = schema_of(base.dataset)
     key = stands_for(base.dataset)
@@ -133,12 +138,41 @@ def seeded_variant_configs(parameters: BookParameters, variants: tuple[str, ...]
             for v, c in variant_configs(parameters.main_config(), variants).items()}
 
 
+# The convergence check (apr.book.convergence): IDE and APR on the validation split, trained for a third, two thirds
+# and all of the schedule, each schedule with its own learning-rate step at its last third, with this many seeds.
+CONVERGENCE_VARIANTS = ("ide", "apr")
+CONVERGENCE_SEEDS = 2
+
+
+def convergence_epochs(epochs: int) -> tuple[int, ...]:
+    """The schedules the convergence check trains: a third, two thirds and all of ``epochs`` (at least 1 each)."""
+    return tuple(sorted({max(1, round(epochs / 3)), max(1, round(2 * epochs / 3)), epochs}))
+
+
+def convergence_configs(parameters: BookParameters) -> dict[tuple[str, int], list[APRConfig]]:
+    """IDE and APR (the build's reading) on the validation split for each schedule of :func:`convergence_epochs`,
+    with ``CONVERGENCE_SEEDS`` training seeds (at most ``seeds``). APR's full schedule is the λ sweep's reference."""
+    base = validation_config(parameters)
+    seeds = min(CONVERGENCE_SEEDS, parameters.seeds)
+    return {(v, e): seeded_configs(replace(c, epochs=e), seeds)
+            for v, c in variant_configs(base, CONVERGENCE_VARIANTS).items() for e in convergence_epochs(base.epochs)}
+
+
+def other_reading_configs(parameters: BookParameters) -> dict[str, list[APRConfig]]:
+    """APR and APR w/o ARM in the reading of Eq. 6 the build does not default to, with the training seeds the
+    build gives each in its own reading: the headline rows are shown for both."""
+    base = parameters.main_config(attribute_loss_reduction=parameters.other_reading)
+    return {v: seeded_configs(c, parameters.runs_for(v)) for v, c in variant_configs(base, READING_VARIANTS).items()}
+
+
 def book_configs(parameters: BookParameters) -> list[APRConfig]:
     """Every model the book trains for these parameters, main models first."""
     lambdas = lambda_configs(parameters)
     removals = leave_one_out_configs(parameters)
     few = parameters.ablation_runs
     configs = [c for runs in seeded_variant_configs(parameters).values() for c in runs]
+    configs += [c for runs in other_reading_configs(parameters).values() for c in runs]
+    configs += [c for runs in convergence_configs(parameters).values() for c in runs]
     configs += [c for lam in SEEDED_LAMBDAS for c in seeded_configs(lambdas[lam], few)] + list(lambdas.values())
     if removals:
         configs += seeded_configs(removals["none"], few) + list(removals.values())

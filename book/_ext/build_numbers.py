@@ -7,7 +7,9 @@ from __future__ import annotations
 
 def book_numbers() -> dict[str, str]:
     """Every substitution by name, computed from the package's defaults (no model is trained or read)."""
+    from apr.config import PRESETS
     from apr.data.synthetic import SYNTH_PRESETS
+    from apr.engine.pretrain import PRETRAIN_EPOCHS
     from apr.experiments import BookParameters
     from apr.experiments.configs import VALIDATION_IDS, book_configs
     from apr.experiments.parameters import DEFAULT_ABLATION_SEEDS
@@ -21,7 +23,8 @@ def book_numbers() -> dict[str, str]:
             "paper_models_2_seeds": models(scale="paper", seeds=2, ablation_seeds=2),
             "quick_validation_ids": str(VALIDATION_IDS["quick"]),
             "paper_validation_ids": str(VALIDATION_IDS["paper"]),
-            "quick_training_ids": str(SYNTH_PRESETS["quick"].num_train_ids)}
+            "quick_training_ids": str(SYNTH_PRESETS["quick"].num_train_ids),
+            "quick_epochs": str(PRESETS["quick"].epochs), "quick_pretrain_epochs": str(PRETRAIN_EPOCHS["quick"])}
 
 
 def _substitute(app, config) -> None:

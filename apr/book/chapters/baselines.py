@@ -19,9 +19,12 @@ from ...evaluation.stats import Interval, Verdict, run_interval, seed_summary
 from ...experiments import BookParameters
 from ...experiments.attributes import attribute_recognition_runs
 from ...experiments.cache import RunRecord, load_or_train_many
-from ...experiments.configs import seeded_variant_configs
+from ...engine.pretrain import PRETRAIN_EPOCHS
+from ...experiments.configs import other_reading_configs, seeded_variant_configs
+from ...experiments.parameters import READING_NAMES
 from .. import paper, verdicts
 from ..attribute_check import AttributeCheck, attribute_check, check_table, verdict_under
+from ..convergence import CONVERGED_GAIN, Convergence, book_convergence, convergence_words, gain_words
 from ..plots import publish, training_curves_figure
 from ..report import (attribute_distance_share, attribute_headroom, attribute_recognition_table, compare_runs,
                       history_frame, interval_words, mean_sd, one_header_row, paper_baseline_rows, per_seed_differences,
@@ -31,7 +34,7 @@ from .chapter import Chapter
 REASON_FILE = "headline_reason.md"   # beside the figures: the scorecard's top shows it
 
 Runs = Mapping[str, Sequence[RunRecord]]
-CONVERGED_GAIN = 1.0   # points of training ID accuracy over a schedule's last third below which it has stopped climbing
+CONVERGENCE_FILE = "convergence.csv"   # beside the figures: the convergence check's table
 
 
 def training_settings(book: BookParameters) -> pd.DataFrame:
@@ -41,7 +44,12 @@ def training_settings(book: BookParameters) -> pd.DataFrame:
         "dataset": base.dataset, "backbone": base.backbone, "pretrained backbone": base.pretrained,
         "input (H x W)": f"{base.image_size[0]} x {base.image_size[1]}", "epochs": base.epochs,
         "batch": base.batch_size, "lr": base.lr, "lr x 0.1 from epoch": base.decay_epoch + 1, "dropout": base.dropout,
-        "lambda": base.lambda_id, "Eq. 6's attribute term": base.attribute_loss_reduction, "data seed": base.seed,
+        "lambda": base.lambda_id,
+        "Eq. 6's attribute term": f"{base.attribute_loss_reduction} ({READING_NAMES[book.reading]}); APR and APR w/o "
+                                  f"ARM also in {book.other_reading} ({READING_NAMES[book.other_reading]})",
+        "synthetic pretraining (IDE on other people, one for every training seed)":
+            f"{PRETRAIN_EPOCHS[base.synthetic_scale]} epochs" if base.pretrained == "synthetic" else "none",
+        "data seed": base.seed,
         "training seeds of IDE, ARN and APR": book.seeds,
         "training seeds of APR's two ablations": book.ablation_runs}).rename_axis("setting").to_frame("value")
 
@@ -63,23 +71,28 @@ def check_runs(runs: Runs, book: BookParameters) -> None:
                 raise RuntimeError(f"{name}: {len(rec.history)} history rows for {rec.config.epochs} epochs")
 
 
-def headline_quotes(runs: Runs, check: AttributeCheck, gaps: Mapping[str, float | None], book: BookParameters
-                    ) -> dict[str, str]:
-    """APR against IDE and ARN: mean rank-1s, the paired intervals and the verdicts the prose quotes."""
+def headline_quotes(runs: Runs, check: AttributeCheck, gaps: Mapping[str, float | None], book: BookParameters,
+                    converged: bool = True) -> dict[str, str]:
+    """APR against IDE and ARN: mean rank-1s, the paired intervals and the verdicts the prose quotes (``runs``: APR
+    in one reading of Eq. 6, with IDE and ARN)."""
     apr_vs_ide, apr_vs_arn = compare_runs(runs["apr"], runs["ide"]), compare_runs(runs["apr"], runs["arn"])
     mean_r1 = {v: seed_summary([100 * r.metrics["rank1"] for r in runs[v]])[0] for v in ("apr", "ide", "arn")}
     paper_key = stands_for(book.dataset)
+
+    def verdict(gap: str, interval: Interval, other: str, metric: str, attributes: bool = True) -> str:
+        return str(verdict_under(check, gaps[gap], interval, rests_on_attributes=attributes, converged=converged,
+                                 per_run=per_seed_differences(runs["apr"], runs[other], metric)))
+
     return {"apr_r1": f"{mean_r1['apr']:.2f}", "ide_r1": f"{mean_r1['ide']:.2f}", "arn_r1": f"{mean_r1['arn']:.2f}",
             "n_seeds": str(book.seeds),
             "apr_vs_ide_r1": interval_words(apr_vs_ide["rank1"]),
             "apr_vs_ide_map": interval_words(apr_vs_ide["mAP"]),
-            "apr_vs_ide_verdict": str(verdict_under(check, gaps["ide_r1"], apr_vs_ide["rank1"],
-                                                    per_run=per_seed_differences(runs["apr"], runs["ide"], "rank1"))),
+            "apr_vs_ide_verdict": verdict("ide_r1", apr_vs_ide["rank1"], "ide", "rank1"),
+            "apr_vs_ide_map_verdict": verdict("ide_map", apr_vs_ide["mAP"], "ide", "AP_official"),
             "apr_vs_arn_r1": interval_words(apr_vs_arn["rank1"]),
-            "apr_vs_arn_verdict": str(verdict_under(check, gaps["arn_r1"], apr_vs_arn["rank1"],
-                                                    rests_on_attributes=False,
-                                                    per_run=per_seed_differences(runs["apr"], runs["arn"], "rank1"))),
-            "gap_ide": f"{gaps['ide_r1']:+.2f}", "gap_arn": f"{gaps['arn_r1']:+.2f}",
+            "apr_vs_arn_verdict": verdict("arn_r1", apr_vs_arn["rank1"], "arn", "rank1", attributes=False),
+            "gap_ide": f"{gaps['ide_r1']:+.2f}", "gap_ide_map": f"{gaps['ide_map']:+.2f}",
+            "gap_arn": f"{gaps['arn_r1']:+.2f}",
             "paper_dataset": paper.DATASET_LABELS[paper_key if paper_key in paper.GAPS else "market1501"]}
 
 
@@ -91,18 +104,19 @@ def feature_gap_words(feature_gaps: Mapping[str, Interval]) -> str:
     return f"{gap.mean:+.2f} points rank-1 (95% interval {gap.low:+.2f} to {gap.high:+.2f})"
 
 
-def attribute_quotes(runs: Runs, check: AttributeCheck, gaps: Mapping[str, float | None], book: BookParameters
-                     ) -> dict[str, str]:
+def attribute_quotes(runs: Runs, check: AttributeCheck, gaps: Mapping[str, float | None], book: BookParameters,
+                     converged: bool = True) -> dict[str, str]:
     """Mean attribute accuracy of ARN and APR, APR − ARN paired by seed with its verdict, and the paper's."""
     accuracy = {v: [100 * r.metrics["attribute_accuracy"]["mean"] for r in runs[v]] for v in ("apr", "arn")}
     quotes = {"arn_attr": f"{seed_summary(accuracy['arn'])[0]:.1f}",
               "apr_attr": f"{seed_summary(accuracy['apr'])[0]:.1f}"}
-    if book.seeds >= 2:
-        gap = run_interval(accuracy["apr"], accuracy["arn"], paired=True)
+    gap = attribute_gap(runs)
+    if gap is not None:
         quotes["attr_gap"] = (f"{gap.mean:+.2f} points (95% interval over training runs, paired by seed, "
                               f"{gap.low:+.2f} to {gap.high:+.2f})")
         quotes["attr_verdict"] = str(verdict_under(check, gaps["attr_acc"], gap, rests_on_attributes=False,
-                                                   per_run=np.subtract(accuracy["apr"], accuracy["arn"])))
+                                                   per_run=np.subtract(accuracy["apr"], accuracy["arn"]),
+                                                   converged=converged))
     else:
         quotes["attr_gap"] = "not estimated (one training run of each)"
         quotes["attr_verdict"] = str(Verdict.CANNOT_TELL)
@@ -110,6 +124,28 @@ def attribute_quotes(runs: Runs, check: AttributeCheck, gaps: Mapping[str, float
     _, paper_arn, paper_apr = paper.ATTRIBUTE_MEANS.get(paper_key, paper.ATTRIBUTE_MEANS["market1501"])
     quotes["paper_attr"] = f"{paper_arn:.1f}% and {paper_apr:.1f}%"
     return quotes
+
+
+def attribute_gap(runs: Runs) -> Interval | None:
+    """APR − ARN mean attribute accuracy (points), paired by seed; None with one run of each."""
+    accuracy = {v: [100 * r.metrics["attribute_accuracy"]["mean"] for r in runs[v]] for v in ("apr", "arn")}
+    k = min(len(accuracy["apr"]), len(accuracy["arn"]))
+    return run_interval(accuracy["apr"][:k], accuracy["arn"][:k], paired=True) if k >= 2 else None
+
+
+def default_reading_words(gaps: Mapping[str, Interval | None], book: BookParameters, paper_gap: float) -> str:
+    """Which reading of Eq. 6 the criterion picks in this build (the one whose APR − ARN mean attribute accuracy
+    comes nearest the paper's, ``paper_gap``, as its Table 4 has them), and whether that is the build's default."""
+    known = {r: g for r, g in gaps.items() if g is not None}
+    if len(known) < 2:
+        return "not decided (one training run of each model)"
+    nearest = min(known, key=lambda r: abs(known[r].mean - paper_gap))
+    words = "; ".join(f"{READING_NAMES[r]}: {g.mean:+.1f} points (95% interval {g.low:+.1f} to {g.high:+.1f})"
+                      for r, g in known.items())
+    agrees = ("the build's default, as chosen" if nearest == book.reading else
+              f"not the build's default ({READING_NAMES[book.reading]}): this build's data would choose the other")
+    return (f"APR − ARN mean attribute accuracy, {words}. Nearest the paper's {paper_gap:+.1f}: "
+            f"{READING_NAMES[nearest]}, {agrees}")
 
 
 def check_words(check: AttributeCheck) -> str:
@@ -134,53 +170,61 @@ def headroom(runs: Runs, book: BookParameters) -> tuple[pd.DataFrame, dict[str, 
                    "share": float(np.mean(share)), "attributes": len(training.attribute_names)}
 
 
-def last_third_gain(records: Sequence[RunRecord]) -> float:
-    """How much training ID accuracy (points, mean over the runs) rose over the last third of the schedule: from the
-    epoch before the learning-rate step to the last one."""
-    gains = []
-    for record in records:
-        accuracy = [100 * row["id_acc"] for row in record.history]
-        start = record.config.decay_epoch - 1            # the last epoch at the full learning rate (0-based index)
-        gains.append(accuracy[-1] - accuracy[max(0, start)])
-    return float(np.mean(gains))
-
-
-def headline_reason(verdict: str, attribute_gap: Interval | None, share: float, ide_alone: str, oracle: str,
-                    gains: Mapping[str, float], config: APRConfig, attributes: int,
+def headline_reason(verdicts_by_reading: Mapping[str, tuple[str, str]], attribute_gaps: Mapping[str, Interval | None],
+                    shares: Mapping[str, float], ide_alone: str, oracle: str, convergence: Convergence,
+                    config: APRConfig, attributes: int,
                     paper_table: tuple[str, float, float] = paper.ATTRIBUTE_MEANS["market1501"]) -> str:
-    """Why APR does or does not beat IDE in this build, as one paragraph of Markdown: how well APR's attribute heads
-    learn beside ARN's and the reading of Eq. 6 behind it, the headroom the true attributes would give, the share of
-    APR's test distance its attributes carry, and whether the schedule had stopped climbing. ``paper_table``: the
-    paper's table of attribute accuracy for the build's dataset, with its ARN and APR means."""
+    """Why APR does or does not beat IDE in this build, as one paragraph of Markdown: whether the schedule had
+    converged, the verdicts under both readings of Eq. 6 (``verdicts_by_reading``: reading -> (rank-1 verdict, mAP
+    verdict), the build's reading first), how well APR's attribute heads learn beside ARN's under each, the headroom
+    the true attributes would give and the share of APR's test distance its attributes carry (``shares``, per
+    reading). ``paper_table``: the paper's table of attribute accuracy for the build's dataset, with its ARN and APR
+    means."""
     m, lam = attributes, config.lambda_id
-    weight = (f"(1 − λ)/m = 1/{round(m / (1 - lam))}" if config.attribute_loss_reduction == "mean" and lam < 1
-              else "1 − λ")
-    reading = {"mean": "averages", "sum": "sums"}[config.attribute_loss_reduction]
-    words = [f"**Why the verdict on \"APR beats IDE\" is *{verdict}* in this build.**"]
-    if attribute_gap is not None:
-        where = ("below" if attribute_gap.high < 0 else "above" if attribute_gap.low > 0 else "about level with")
-        words.append(f"APR's attribute heads are {where} ARN's ({attribute_gap.mean:+.1f} points of mean accuracy, 95% "
-                     f"interval {attribute_gap.low:+.1f} to {attribute_gap.high:+.1f}), where the paper's "
-                     f"{paper_table[0]} has them {paper_table[2] - paper_table[1]:.1f} "
-                     f"{'above' if paper_table[2] >= paper_table[1] else 'below'}: Eq. 6, as this build reads it, "
-                     f"{reading} the m = {m} attribute losses, so each "
-                     f"weighs {weight} of APR's loss, against 1 in ARN's ([errata](../errata.md), item 15).")
+    reading = next(iter(verdicts_by_reading))
+    rank1, mean_ap = verdicts_by_reading[reading]
+    words = [f"**Why the verdict on \"APR beats IDE\" is *{rank1}* (rank-1) and *{mean_ap}* (mAP) in this build.**"]
+    if convergence.converged:
+        words.append(f"The models had stopped climbing: on the validation split, the last third of the "
+                     f"{convergence.epochs}-epoch schedule added {gain_words(convergence.gains)}, under "
+                     f"{CONVERGED_GAIN:g} point of mAP to each, so a difference is the method's and not the "
+                     "schedule's.")
+    else:
+        words.append(f"The models had not stopped climbing: on the validation split, the last third of the "
+                     f"{convergence.epochs}-epoch schedule still added {gain_words(convergence.gains)}; a difference "
+                     "between two models that are still climbing says as much about the schedule as about the method.")
+    weight = {"mean": f"(1 − λ)/m = 1/{round(m / (1 - lam))}" if lam < 1 else "0", "sum": f"1 − λ = {1 - lam:.1f}"}
+    others = [f"{READING_NAMES[r]}: *{v[0]}* and *{v[1]}*" for r, v in verdicts_by_reading.items() if r != reading]
+    if others:
+        words.append(f"Eq. 6 can be read two ways ([errata](../errata.md), item 15); this build trains APR in both, "
+                     f"and its headline uses {READING_NAMES[reading]} (the reading whose attributes come nearest "
+                     f"ARN's, as the paper's {paper_table[0]} has them). The other reading's verdicts: "
+                     + "; ".join(others) + ".")
+    gaps = [f"{g.mean:+.1f} points ({g.low:+.1f} to {g.high:+.1f}) with {READING_NAMES[r]}, where each attribute "
+            f"weighs {weight[r]} of APR's loss" for r, g in attribute_gaps.items() if g is not None]
+    if gaps:
+        words.append(f"APR's attribute heads against ARN's (mean accuracy, 95% interval; ARN weighs each attribute "
+                     f"1): {'; '.join(gaps)}. The paper's {paper_table[0]} has them "
+                     f"{abs(paper_table[2] - paper_table[1]):.1f} "
+                     f"{'above' if paper_table[2] >= paper_table[1] else 'below'}.")
+    share = shares[reading]
     words.append(f"The attributes could help retrieval: appended at weight 1, the true ones lift IDE's rank-1 from "
                  f"{ide_alone}% to {oracle}%. "
                  + (f"But APR's re-weighted attributes carry only {share:.2f}% of its test distance, so it ranks the "
                     "gallery by its embedding, which is trained like IDE's." if share < 1 else
                     f"APR's re-weighted attributes carry {share:.1f}% of its test distance."))
-    climbing = {name: gain for name, gain in gains.items() if gain >= CONVERGED_GAIN}
-    if climbing:
-        words.append(f"And the models stop after {config.epochs} epochs while still learning: over the last third of "
-                     "the schedule, training ID accuracy rose by "
-                     + " and ".join(f"{gain:.1f} points ({name})" for name, gain in gains.items())
-                     + "; a difference between two models that are still climbing says as much about the schedule as "
-                       "about the method.")
-    else:
-        words.append(f"The schedule ({config.epochs} epochs) had stopped climbing: over its last third, training ID "
-                     "accuracy rose by less than " f"{CONVERGED_GAIN:g} point for each model.")
     return " ".join(words)
+
+
+def convergence_table(check: Convergence) -> pd.DataFrame:
+    """The convergence check's table for the page: validation rank-1 and mAP as mean ± SD per model and schedule."""
+    table = check.table
+    out = pd.DataFrame({
+        "model": table["model"], "epochs": table["epochs"], "training runs": table["training runs"],
+        **{f"validation {name} (%)": [f"{m:.2f}" if pd.isna(sd) else f"{m:.2f} ± {sd:.2f}"
+                                      for m, sd in zip(table[f"validation {name} (%)"], table[f"{name} SD"])]
+           for name in ("rank-1", "mAP")}})
+    return out.set_index(["model", "epochs"])
 
 
 def recognition_needs(recognition: pd.DataFrame) -> str | None:
@@ -191,23 +235,51 @@ def recognition_needs(recognition: pd.DataFrame) -> str | None:
                      for (name, table), needs in recognition["needs"].items() if needs != "–")
 
 
+def reid_runs(runs: Runs, other: Runs, book: BookParameters) -> dict[str, Sequence[RunRecord]]:
+    """The re-ID table's models in order: APR and APR w/o ARM once per reading of Eq. 6, the build's first."""
+    mine, theirs = READING_NAMES[book.reading], READING_NAMES[book.other_reading]
+    return {"ide": runs["ide"], "arn": runs["arn"], f"APR, {mine}": runs["apr"], f"APR, {theirs}": other["apr"],
+            f"APR (w/o ARM), {mine}": runs["apr_no_arm"], f"APR (w/o ARM), {theirs}": other["apr_no_arm"],
+            "apr_no_attr_loss": runs["apr_no_attr_loss"]}
+
+
 def baselines(parameters: BookParameters | Mapping[str, Any] | None = None) -> Chapter:
     """Chapter 02 for ``parameters`` (a :class:`BookParameters`, or the chapter's parameters by name)."""
     book = parameters if isinstance(parameters, BookParameters) else BookParameters.from_dict(dict(parameters or {}))
     runs = {v: load_or_train_many(c, execution=book.execution) for v, c in seeded_variant_configs(book).items()}
+    other = {v: load_or_train_many(c, execution=book.execution) for v, c in other_reading_configs(book).items()}
     check_runs(runs, book)
+    check_runs(other, book)
+    convergence = book_convergence(book)
     gaps = paper.GAPS.get(stands_for(book.dataset), paper.GAPS["market1501"])
     check = attribute_check(runs["arn"], runs["apr"], book.data_root)
     chapter = Chapter()
     chapter.tables["settings"] = one_header_row(training_settings(book))
-    chapter.tables["reid"] = shown(pd.concat([seed_metrics_table(runs), paper_baseline_rows(book.dataset)]))
-    chapter.quotes = headline_quotes(runs, check, gaps, book)
+    chapter.tables["convergence"] = convergence_table(convergence)
+    atomic_write_bytes(book.figures / CONVERGENCE_FILE,
+                       lambda h: h.write(convergence.table.to_csv(index=False).encode()))
+    chapter.quotes["convergence_verdict"] = convergence_words(convergence)
+    chapter.tables["reid"] = shown(pd.concat([seed_metrics_table(reid_runs(runs, other, book)),
+                                              paper_baseline_rows(book.dataset)]))
+    by_reading = {book.reading: runs, book.other_reading: {**runs, **other}}
+    chapter.quotes = headline_quotes(runs, check, gaps, book, convergence.converged) | chapter.quotes
+    chapter.quotes |= {f"{k}_other": v for k, v in headline_quotes(by_reading[book.other_reading], check, gaps, book,
+                                                                   convergence.converged).items()
+                       if k.startswith("apr")}
+    chapter.quotes |= {"reading": READING_NAMES[book.reading], "other_reading": READING_NAMES[book.other_reading]}
     chapter.blocks["verdict_glossary"] = verdicts.glossary()      # Markdown: the verdicts in italics
     features_table, feature_gaps = test_feature_table(runs["apr"])
     chapter.tables["features"] = shown(features_table)
     chapter.quotes["pool5_minus_concat"] = feature_gap_words(feature_gaps)
-    chapter.tables["attributes"] = shown(seed_attribute_table({v: runs[v] for v in ("arn", "apr")}, book.dataset))
-    chapter.quotes |= attribute_quotes(runs, check, gaps, book)
+    chapter.tables["attributes"] = shown(seed_attribute_table(
+        {"arn": runs["arn"], f"APR, {READING_NAMES[book.reading]}": runs["apr"],
+         f"APR, {READING_NAMES[book.other_reading]}": other["apr"]}, book.dataset))
+    chapter.quotes |= attribute_quotes(runs, check, gaps, book, convergence.converged)
+    chapter.quotes |= {f"{k}_other": v for k, v in attribute_quotes(by_reading[book.other_reading], check, gaps, book,
+                                                                    convergence.converged).items()
+                       if k in ("apr_attr", "attr_gap", "attr_verdict")}
+    attribute_gaps = {r: attribute_gap(rs) for r, rs in by_reading.items()}
+    chapter.quotes["default_reading"] = default_reading_words(attribute_gaps, book, gaps["attr_acc"])
     chapter.tables["check"] = shown(check_table(check))
     # Per group: ARN, APR, the majority rate, the lifts with their intervals and the paper's lift, as a file.
     atomic_write_bytes(book.figures / "attribute_check.csv",
@@ -217,12 +289,13 @@ def baselines(parameters: BookParameters | Mapping[str, Any] | None = None) -> C
     chapter.tables["headroom"] = shown(table)
     share, attributes = quotes.pop("share"), quotes.pop("attributes")
     chapter.quotes |= quotes
-    accuracy = {v: [100 * r.metrics["attribute_accuracy"]["mean"] for r in runs[v]] for v in ("apr", "arn")}
-    gap = run_interval(accuracy["apr"], accuracy["arn"], paired=True) if book.seeds >= 2 else None
-    reason = headline_reason(chapter.quotes["apr_vs_ide_verdict"], gap, share, quotes["ide_alone_r1"],
-                             quotes["oracle_r1"], {"IDE": last_third_gain(runs["ide"]),
-                                                   "APR": last_third_gain(runs["apr"])},
-                             book.main_config(), attributes,
+    shares = {book.reading: share,
+              book.other_reading: float(np.mean(attribute_distance_share(other["apr"], attributes)))}
+    verdicts_by_reading = {r: (chapter.quotes[f"apr_vs_ide_verdict{end}"],
+                               chapter.quotes[f"apr_vs_ide_map_verdict{end}"])
+                           for r, end in ((book.reading, ""), (book.other_reading, "_other"))}
+    reason = headline_reason(verdicts_by_reading, attribute_gaps, shares, quotes["ide_alone_r1"], quotes["oracle_r1"],
+                             convergence, book.main_config(), attributes,
                              paper.ATTRIBUTE_MEANS.get(stands_for(book.dataset), paper.ATTRIBUTE_MEANS["market1501"]))
     chapter.blocks["headline_reason"] = reason
     # The scorecard's top quotes the same paragraph (it runs after the chapters).
