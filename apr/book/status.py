@@ -67,20 +67,22 @@ def write_status_page(status: dict, records: list[RunRecord], generated: Path) -
     lines += [f"| **whole build before the HTML** | **{status['total_s']:.0f}** |", "",
               "## Models", ""]
     shared = {"backbone": {c.config.backbone for c in records},
-              "input": {f"{c.config.image_size[0]}x{c.config.image_size[1]}"
-              for c in records}, "epochs": {str(c.config.epochs) for c in records}}
+              "input": {f"{c.config.image_size[0]}x{c.config.image_size[1]}" for c in records}}
     every = ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in shared.items())
     lines += ["Every model: " + every + ". *Evaluated on*: "
               "the test split, or the validation split of the λ sweep (training identities held out of its training). "
               "*run*: "
               "the cache folder is `<variant>-<run>` under the results cache.", "",
-              "| run | variant | seed | λ | left out | evaluated on | rank-1 (%) | mAP (%) | training time (s) |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| run | variant | Eq. 6 read as | seed | epochs | λ | left out | evaluated on | rank-1 (%) | mAP (%) | "
+              "training time (s) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         c, m = rec.config, rec.metrics
-        lam = f"{c.lambda_id:g}" if variant_spec(c.variant).weighs_losses else "–"    # the others train one loss: no λ
+        spec = variant_spec(c.variant)
+        lam = f"{c.lambda_id:g}" if spec.weighs_losses else "–"    # the others train one loss: no λ
+        reading = c.attribute_loss_reduction if spec.weighs_losses and spec.attribute_loss else "–"
         split = "validation" if c.validation_ids else "test"
-        lines.append(f"| `{rec.run_dir.name.rsplit('-', 1)[-1]}` | {c.variant} | {c.train_seed} | {lam} | "
+        lines.append(f"| `{rec.run_dir.name.rsplit('-', 1)[-1]}` | {c.variant} | {reading} | {c.train_seed} | "
+                     f"{c.epochs} | {lam} | "
                      f"{cell(_left_out(c))} | {split} | "
                      f"{100 * m['rank1']:.2f} | {100 * m['mAP']:.2f} | {rec.info['timings']['train_s']:.0f} |")
     path = generated / "status.md"
