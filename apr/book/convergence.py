@@ -42,13 +42,18 @@ class Convergence:
     converged: bool
 
     @property
+    def climb(self) -> str:
+        """What the last third of the schedule added on the validation split, against the criterion."""
+        return (f"on the validation split the last third of the {self.epochs}-epoch schedule "
+                f"{'added' if self.converged else 'still added'} {gain_words(self.gains)} (the criterion: under "
+                f"{CONVERGED_GAIN:g} point of {METRICS[JUDGED]} to each)")
+
+    @property
     def reason(self) -> str:
         """Why the claims about trained models are untestable, in one sentence ("" when the schedule converged)."""
         if self.converged:
             return ""
-        return (f"the models had not stopped climbing: on the validation split the last third of the {self.epochs}-"
-                f"epoch schedule still added {gain_words(self.gains)} (the criterion: under {CONVERGED_GAIN:g} point "
-                f"of {METRICS[JUDGED]} to each), so the claims about trained models are untestable in this build")
+        return f"the models had not stopped climbing: {self.climb}, so the claims about trained models are untestable"
 
 
 def gain_words(gains: Mapping[str, Mapping[str, float]]) -> str:
