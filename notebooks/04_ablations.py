@@ -63,9 +63,10 @@ chapter.tables["ablations"]
 #
 # ## The sweeps' budget
 #
-# λ and leave-one-out need a model per point. Most points are trained once, with training seed 0,
+# λ and leave-one-out need a model per point (leave-one-out only where the build trains it, below). Most points
+# are trained once, with training seed 0,
 # and compared with the run of the same seed of their reference (APR at λ = 0.9, APR with every
-# attribute), so the pretraining both start from cancels. The seed-to-seed spread of such a
+# attribute), so what that seed draws for both cancels. The seed-to-seed spread of such a
 # difference is borrowed from pairs trained with every seed: λ = 1 against λ = 0.9 for Fig. 7, APR
 # against its two ablations for Fig. 6 (`apr.evaluation.stats.borrowed_paired_interval`, whose coverage under
 # that assumption `tests/test_stats.py` measures). Setting of the sweeps, where it differs from the
@@ -122,8 +123,8 @@ chapter.tables["lambda_versus"]
 # APR retrained without one attribute (all colours of a body part count as one attribute,
 # and the three bag types as one, as in the paper); the bars are the change of rank-1 from
 # APR with every attribute, with 95% intervals over training runs and test queries. Each removal
-# is trained once, with training seed 0, and compared with APR's run of the same seed, so the
-# pretraining both start from cancels; the seed-to-seed spread of such a difference is borrowed
+# is trained once, with training seed 0, and compared with APR's run of the same seed, so what
+# that seed draws for both cancels; the seed-to-seed spread of such a difference is borrowed
 # from the seeded pairs above (APR − APR w/o ARM and APR − APR w/o attri, seed by seed), which
 # assumes a removal moves from seed to seed as those ablations do.
 
