@@ -158,7 +158,9 @@ def train_step_case(repeat: int) -> dict:
     from apr.losses import apr_loss
 
     with tempfile.TemporaryDirectory() as tmp:     # the smoke synthetic set, generated here
-        config = from_params("quick", pretrained="none", device="cpu", synthetic_scale="smoke", data_root=tmp)
+        # batch 32: the smoke set's 121 training images hold no full batch of the quick preset's 128
+        config = from_params("quick", pretrained="none", device="cpu", synthetic_scale="smoke", data_root=tmp,
+                             batch_size=32)
         training = load_training_data(config, torch.device("cpu"), progress=False)
     steps = len(training.data.train) // config.batch_size
     _, model = _quick_model(len(training.labels), training.attribute_classes)

@@ -73,7 +73,7 @@ def write_status_page(status: dict, records: list[RunRecord], generated: Path) -
               "the test split, or the validation split of the λ sweep (training identities held out of its training). "
               "*run*: "
               "the cache folder is `<variant>-<run>` under the results cache.", "",
-              "| run | variant | Eq. 6 read as | seed | epochs | λ | left out | evaluated on | rank-1 (%) | mAP (%) | "
+              "| run | variant | reading | seed | epochs | λ | left out | evaluated on | rank-1 (%) | mAP (%) | "
               "training time (s) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         c, m = rec.config, rec.metrics
