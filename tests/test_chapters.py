@@ -189,6 +189,8 @@ def test_the_precondition_clause_follows_the_attribute_check():
     learned = SimpleNamespace(learned=True)
     assert precondition_words(learned, "X").endswith("learned the attributes, so the claims are tested")
     assert precondition_words(SimpleNamespace(learned=False), "X").endswith("so the claims are untestable here")
+    climbing = precondition_words(learned, "X", converged=False)          # learned, but the schedule had not converged
+    assert "learned the attributes but had not stopped climbing" in climbing and climbing.endswith("untestable here")
 
 
 def test_small_gallery_words_with_and_without_a_tau_that_keeps_a_tenth():

@@ -175,9 +175,13 @@ def verdict_under(check: AttributeCheck, paper_effect: float, interval: Interval
     return with_doubt(verdict, paper_effect, interval.half_width, agreement_of(interval, paper_effect, per_run))[0]
 
 
-def precondition_words(check: AttributeCheck, why: str) -> str:
+def precondition_words(check: AttributeCheck, why: str, converged: bool = True) -> str:
     """Whether the claims of a section that rest on the attributes are tested here, in a clause: ``why`` they rest
-    on them, and what the attribute check found."""
+    on them, what the attribute check found, and whether the schedule had ``converged``
+    (:mod:`apr.book.convergence`)."""
+    if check.learned and not converged:
+        return (f"{why}; this build's models learned the attributes but had not stopped climbing (chapter 02), so the "
+                "claims are untestable here")
     if check.learned:
         return f"{why}; this build's models learned the attributes, so the claims are tested"
     return f"{why}, and this build's models did not learn them, so the claims are untestable here"

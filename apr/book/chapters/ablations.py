@@ -102,7 +102,7 @@ def ablation_rows(runs: AblationRuns, check: AttributeCheck, gaps: Mapping[str, 
         "paper_attr_r1": f"{gaps['attr_r1']:+.2f}" if gaps["attr_r1"] is not None else "no number",
         "paper_dataset": paper.DATASET_LABELS[paper_key if paper_key in paper.GAPS else "market1501"],
         "ablation_precondition": precondition_words(check, "ARM re-weights the predicted attributes and the "
-                                                           "attribute loss trains them"),
+                                                           "attribute loss trains them", runs.converged),
         "reading": mine, "other_reading": theirs,
     }
     for end, apr_runs, no_arm in (("", runs.variants["apr"], runs.variants["apr_no_arm"]),

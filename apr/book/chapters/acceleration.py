@@ -102,7 +102,7 @@ def tau_sweep(runs: Sequence[RunRecord], check: AttributeCheck, chapter: Chapter
     chapter.quotes |= quotes | {"full_r1": f"{curve.loc[1.0, 'rank1']:.2f}", "matched_tau": f"{matched:g}",
                                 "small_text": small_gallery_words(curve),
                                 "tau_precondition": precondition_words(check, "the filter trusts the attribute "
-                                                                              "predictions")}
+                                                                              "predictions", converged)}
 
 
 def tau_comparison(outcomes: Mapping[float, Mapping[str, np.ndarray]], check: AttributeCheck,
