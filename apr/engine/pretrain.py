@@ -9,9 +9,9 @@ pretraining run, whatever its training seed, variant, λ, attributes, schedule o
 like ImageNet weights, which are one fixed download for everybody, the starting point belongs to
 the data (the data seed makes it), and a training seed varies the fine-tuning only. The run is
 long (``PRETRAIN_EPOCHS``), as ImageNet training is: from a backbone pretrained for 20 epochs,
-fine-tuning still gained about a point of validation mAP every ten epochs at 60; from this one the
-quick schedule levels off within its 20 epochs (``scripts/convergence_study.py``; chapter 02 checks it
-on every build).
+fine-tuning reached at 20 epochs the validation mAP it had only at 40 from the old one
+(``scripts/convergence_study.py``); whether a schedule has stopped climbing, chapter 02 checks on every
+build.
 
 This module says *what* that run is (:func:`pretrain_config`); the store of trained runs trains it
 once and hands its backbone to every run that needs it (:func:`apr.engine.store.pretrained_backbone`).
