@@ -89,6 +89,8 @@ class APRConfig:
                                           # neither works); "auto": only if already cached, else random (warned);
                                           # "none": random; a .pth path; "synthetic": a backbone pretrained on other
                                           # synthetic identities (apr.engine.pretrain, resolved by apr.engine.store)
+    pretrain_epochs: int = 0              # pretrained="synthetic": > 0, that many epochs of pretraining instead of the
+                                          # scale's (apr.engine.pretrain.PRETRAIN_EPOCHS), for schedule studies
     embed_dim: int = 512
     dropout: float = 0.5
     test_feature: str = "concat"          # "concat": [embedding, re-weighted attributes] (paper); "pool5"
@@ -142,6 +144,9 @@ class APRConfig:
              f"synthetic_test_ids={self.synthetic_test_ids}: must be a non-negative integer"),
             (self.synthetic_train_ids >= 0,
              f"synthetic_train_ids={self.synthetic_train_ids}: must be a non-negative integer"),
+            (self.pretrain_epochs >= 0 and (self.pretrain_epochs == 0 or self.pretrained == "synthetic"),
+             f"pretrain_epochs={self.pretrain_epochs}: must be a non-negative integer, > 0 only with "
+             "pretrained=synthetic (the only pretraining this package runs)"),
             (self.lr_decay_epoch is None or 0 <= self.lr_decay_epoch <= self.epochs,
              f"lr_decay_epoch={self.lr_decay_epoch}: must be in 0..epochs ({self.epochs}) or none"),
             (self.attributes is None or len(set(self.attributes)) == len(self.attributes),
@@ -221,7 +226,7 @@ NOT_IN_CACHE_KEY: tuple[str, ...] = ("device", "loader_workers", "eval_batch_siz
 # Settings added after runs were first cached, with the default that means "as before".
 LATER_SETTINGS: dict[str, Any] = {"head_lr_factor": 1.0, "train_seed": 0, "validation_ids": 0, "synthetic_test_ids": 0,
                                   "synthetic_train_ids": 0, "dataset_file": None, "ddp_batch": "global",
-                                  "attribute_loss_reduction": "mean"}
+                                  "attribute_loss_reduction": "mean", "pretrain_epochs": 0}
 # Training seed k of data seed s seeds the training with s + k * this (a prime far above the data seeds in use).
 TRAINING_SEED_STRIDE = 7919
 

@@ -5,7 +5,8 @@ the λ sweep's validation split (training identities held out, ``VALIDATION_IDS`
 lengths, each with its own learning-rate step at its last third, and prints per model and schedule the
 validation rank-1 and mAP, the mean attribute accuracy and the last epoch's training loss. The test split is
 never looked at: a schedule is chosen on these numbers, never on APR − IDE.
-Runs go through the results cache (a second call only reads them).
+Runs go through the results cache (a second call only reads them). ``--set`` weighs another stand-in the same
+way: ``--set backbone=shufflenet_v2_x0_5 image_size=64x32 pretrain_epochs=150`` (its own pretraining first).
 
     .venv/bin/python scripts/convergence_study.py [--epochs 10 20 30 40] [--seeds 1] [--set batch_size=128 lr=0.2]
         [--out study.csv]

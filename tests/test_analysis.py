@@ -155,6 +155,19 @@ def test_every_training_seed_starts_from_the_data_seeds_one_pretraining():
     assert pretrain_config(BookParameters(seed=1).main_config()) != pretrain_config(first)   # the data seed's own
 
 
+def test_a_longer_pretraining_is_its_own_starting_point():
+    from apr.engine.pretrain import PRETRAIN_EPOCHS, pretrain_config
+
+    usual = BookParameters().main_config()
+    longer = replace(usual, pretrain_epochs=2 * PRETRAIN_EPOCHS["quick"])
+    assert pretrain_config(longer).epochs == 2 * PRETRAIN_EPOCHS["quick"]
+    assert pretrain_config(longer).pretrain_epochs == 0 and pretrain_config(longer).pretrained == "none"
+    # the fine-tuned run starts elsewhere, so it is another cache entry
+    assert longer.key() != usual.key() and pretrain_config(longer).key() != pretrain_config(usual).key()
+    with pytest.raises(ValueError, match="pretrain_epochs=5: .*pretrained=synthetic"):
+        replace(usual, pretrained="none", pretrain_epochs=5)
+
+
 def test_the_validation_split_holds_out_training_identities(tmp_path):
     from apr.data.synthetic import SynthConfig, generate_synthetic
     from apr.data.datasets import load_dataset

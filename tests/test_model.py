@@ -198,7 +198,8 @@ def test_a_later_setting_at_its_default_keeps_the_cache_key():
     base = from_params("quick")
     before = {k: v for k, v in base.to_dict().items()   # the dict as hashed before the later settings existed
               if k not in (*NOT_IN_CACHE_KEY, "head_lr_factor", "train_seed", "validation_ids", "synthetic_test_ids",
-                           "synthetic_train_ids", "dataset_file", "ddp_batch", "attribute_loss_reduction")}
+                           "synthetic_train_ids", "dataset_file", "ddp_batch", "attribute_loss_reduction",
+                           "pretrain_epochs")}
     assert base.key() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:12]
     assert from_params("quick", head_lr_factor=2.0).key() != base.key()
     assert from_params("quick", train_seed=1).key() != base.key()
@@ -206,6 +207,7 @@ def test_a_later_setting_at_its_default_keeps_the_cache_key():
     assert from_params("quick", synthetic_test_ids=50).key() != base.key()
     assert from_params("quick", validation_ids=20).key() != base.key()
     assert from_params("quick", attribute_loss_reduction="sum").key() != base.key()
+    assert from_params("quick", pretrain_epochs=90).key() != base.key()
 
 
 def test_training_seeds_share_the_data_and_the_pretraining():

@@ -37,10 +37,11 @@ BACKBONE_FILE = "backbone.pt"   # the pretraining entry's backbone weights, deri
 
 
 def pretrain_config(config: APRConfig) -> APRConfig:
-    """The IDE run on a disjoint synthetic population whose backbone ``config`` starts from."""
+    """The IDE run on a disjoint synthetic population whose backbone ``config`` starts from: the scale's
+    ``PRETRAIN_EPOCHS`` long unless ``config.pretrain_epochs`` says otherwise."""
     return replace(config, dataset="synthetic", data_root=None, variant="ide", attributes=None, pretrained="none",
                    seed=config.seed + PRETRAIN_SEED_OFFSET, train_seed=0,
-                   epochs=PRETRAIN_EPOCHS[config.synthetic_scale],
+                   epochs=config.pretrain_epochs or PRETRAIN_EPOCHS[config.synthetic_scale], pretrain_epochs=0,
                    synthetic_test_ids=min(PRETRAIN_TEST_IDS, SYNTH_PRESETS[config.synthetic_scale].num_test_ids),
                    synthetic_train_ids=PRETRAIN_TRAIN_IDS.get(config.synthetic_scale, 0),
                    lambda_id=0.9, lr_decay_epoch=None, head_lr_factor=1.0, validation_ids=0,
