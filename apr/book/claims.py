@@ -260,17 +260,16 @@ def sweep_claims(parameters: BookParameters) -> list[Row]:
                                     f"(Fig. 7, validation split)", gap, interval["rank1"], chapter="04_ablations",
                                     anchor="ablations-lambda", attributes=True, per_run=per_run))
     removals = leave_one_out_configs(parameters)
-    if not removals and REMOVALS.get(stands_for(parameters.dataset)):
-        fig6 = paper.FIG6_DUKE if stands_for(parameters.dataset) == "dukemtmc" else paper.FIG6_MARKET
-        label = paper.DATASET_LABELS["dukemtmc" if fig6 is paper.FIG6_DUKE else "market1501"]
+    key = stands_for(parameters.dataset)
+    fig6 = paper.fig6(key)
+    if not removals and REMOVALS.get(key):
         rows.append(_not_run("Leaving out one attribute changes rank-1 (Fig. 6)",
-                             f"{min(fig6.values()):+.2f} … {max(fig6.values()):+.2f} ({label})",
+                             f"{min(fig6.values()):+.2f} … {max(fig6.values()):+.2f} ({paper.DATASET_LABELS[key]})",
                              "leave_one_out=true (make book LEAVE_ONE_OUT=1): one model per attribute left out, "
                              "trained once each; at the quick scale such a model's smallest detectable change "
                              "exceeds every change the paper reports, so the default build spends them on the "
                              "headline"))
     if removals:
-        fig6 = paper.FIG6_DUKE if stands_for(parameters.dataset) == "dukemtmc" else paper.FIG6_MARKET
         points = {name: stored_runs(seeded_configs(c, seeds) if name == "none" else [c])
                   for name, c in removals.items()}
         seeded = seeded_variant_configs(parameters, ("apr", "apr_no_arm", "apr_no_attr_loss"))

@@ -130,6 +130,11 @@ def attribute_table(dataset: str) -> pd.DataFrame:
     return pd.DataFrame(rows, index=[*groups, "Avg"]).T
 
 
+def fig6(dataset: str) -> dict[str, float]:
+    """Fig. 6's change of rank-1 per attribute left out: DukeMTMC-reID's for ``dukemtmc``, else Market-1501's."""
+    return FIG6_DUKE if dataset == "dukemtmc" else FIG6_MARKET
+
+
 def headline(dataset: str) -> dict[str, tuple[float, float]]:
     """(rank-1, mAP) of IDE, ARN, APR w/o ARM and APR with ResNet-50 on ``dataset``."""
     if dataset == "market1501":

@@ -119,10 +119,9 @@ def train_missing(missing: Sequence[tuple[Path, APRConfig]], follow_ups: Sequenc
     ``workers``: processes training side by side on a CPU (default: the number of cores, at most the number of
     jobs); each gets ``cores // workers`` torch threads. On CUDA, one process per visible GPU (``jobs_per_gpu`` per
     GPU when several fit), each training on its own GPU. Each job starts as soon as what it needs is there: a
-    pretraining (one per data seed, or per training seed where the configurations ask) once its population is
-    generated, beside the generation of the set the
-    models are fine-tuned on, and a model once its set and its pretraining are. ``follow_ups`` run in the pool once
-    their runs are stored (here, after the training, when there is no pool).
+    pretraining (one per data seed and length) once its population is generated, beside the generation of the set
+    the models are fine-tuned on, and a model once its set and its pretraining are. ``follow_ups`` run in the pool
+    once their runs are stored (here, after the training, when there is no pool).
     """
     pretrainings = {run_dir_for(p): p for p in dict.fromkeys(pretrain_config(c) for _, c in missing
                                                              if c.pretrained == "synthetic")}

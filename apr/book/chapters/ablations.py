@@ -225,7 +225,7 @@ def leave_one_out(runs: AblationRuns, check: AttributeCheck, chapter: Chapter) -
         return
     pairs = [(runs.paired_apr, runs.variants["apr_no_arm"]), (runs.paired_apr, runs.variants["apr_no_attr_loss"])]
     changes = {name: v["rank1"] for name, v in versus_same_seed(runs.removals, "none", pairs).items()}
-    fig6 = paper.FIG6_DUKE if stands_for(book.dataset) == "dukemtmc" else paper.FIG6_MARKET
+    fig6 = paper.fig6(stands_for(book.dataset))
     deltas = pd.DataFrame({"this build": {k: v.mean for k, v in changes.items()},
                            "95% low": {k: v.low for k, v in changes.items()},
                            "95% high": {k: v.high for k, v in changes.items()},
